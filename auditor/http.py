@@ -1,0 +1,249 @@
+"""HTTP with an on-disk cache, revalidation, retries and an offline mode.
+
+Concern of its own (as in pip-audit's _cache.py): the PyPI client and the community-data
+importers both fetch JSON/text through `HttpClient`, so every fetch is cached the same way:
+
+* each response body is stored under the cache dir with its ETag / Last-Modified and fetch time;
+* a cached answer younger than `max_age` is used without asking; older ones are revalidated
+  with If-None-Match / If-Modified-Since (a 304 costs no body);
+* `offline=True` answers from the cache only, and marks the answer stale with its age;
+* when the network fails and a cached copy exists, that copy is returned marked stale, so a
+  PyPI outage degrades an audit instead of ending it; with no copy, ServiceError names the URL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from auditor import __version__
+from auditor.cache import cache_dir
+from auditor.errors import ServiceError
+
+USER_AGENT = f"ft-audit/{__version__} (+https://pypi.org/project/ft-audit/)"
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+class NotFound(ServiceError):
+    """The server answered 404: the resource does not exist (not a transient failure)."""
+
+
+@dataclass(frozen=True)
+class CachedResponse:
+    url: str
+    body: bytes
+    fetched_at: float      # epoch seconds of the last successful fetch or revalidation
+    from_cache: bool       # True when no body was transferred for this call
+    stale: bool            # True when it could not be revalidated (offline or network failure)
+
+    @property
+    def age_seconds(self) -> float:
+        return max(0.0, time.time() - self.fetched_at)
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ServiceError(self.url, f"invalid JSON ({exc.__class__.__name__}: {str(exc)[:80]})") from None
+
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+
+class HttpClient:
+    def __init__(
+        self,
+        *,
+        offline: bool = False,
+        max_age: float = 600.0,
+        timeout: float = 20.0,
+        retries: int = 3,
+        cache_root: Path | None = None,
+    ) -> None:
+        self.offline = offline
+        self.max_age = max_age
+        self.timeout = timeout
+        self.retries = retries
+        self.cache_root = cache_root or cache_dir("http")
+        self._local = threading.local()
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def _session(self):
+        session = getattr(self._local, "session", None)
+        if session is None:
+            import requests
+
+            session = requests.Session()
+            session.headers["User-Agent"] = USER_AGENT
+            self._local.session = session
+        return session
+
+    def _paths(self, url: str, accept: str | None) -> tuple[Path, Path]:
+        key = hashlib.sha256(f"{url}\0{accept or ''}".encode()).hexdigest()
+        folder = self.cache_root / key[:2]
+        return folder / f"{key}.body", folder / f"{key}.meta.json"
+
+    def _load(self, url: str, accept: str | None) -> tuple[bytes, dict] | None:
+        body_path, meta_path = self._paths(url, accept)
+        try:
+            meta = json.loads(meta_path.read_text())
+            body = body_path.read_bytes()
+        except (OSError, ValueError):
+            return None
+        if meta.get("url") != url or len(body) != meta.get("size", -1):
+            return None  # a torn or foreign entry: treat as absent
+        return body, meta
+
+    def _store(self, url: str, accept: str | None, body: bytes, headers: dict) -> float:
+        body_path, meta_path = self._paths(url, accept)
+        body_path.parent.mkdir(parents=True, exist_ok=True)
+        now = time.time()
+        meta = {
+            "url": url,
+            "size": len(body),
+            "etag": headers.get("ETag"),
+            "last_modified": headers.get("Last-Modified"),
+            "fetched_at": now,
+        }
+        _atomic_write(body_path, body)
+        _atomic_write(meta_path, json.dumps(meta).encode())
+        return now
+
+    def _touch(self, url: str, accept: str | None, meta: dict) -> float:
+        _, meta_path = self._paths(url, accept)
+        meta = dict(meta, fetched_at=time.time())
+        _atomic_write(meta_path, json.dumps(meta).encode())
+        return meta["fetched_at"]
+
+    # -- public ---------------------------------------------------------------------------
+
+    def get(self, url: str, *, accept: str | None = None, max_age: float | None = None) -> CachedResponse:
+        """GET `url`, through the cache. Raises NotFound for 404, ServiceError otherwise."""
+        max_age = self.max_age if max_age is None else max_age
+        cached = self._load(url, accept)
+        if cached is not None:
+            body, meta = cached
+            fresh = time.time() - meta.get("fetched_at", 0) < max_age
+            if fresh or self.offline:
+                return CachedResponse(url, body, meta["fetched_at"], True, stale=not fresh)
+        elif self.offline:
+            raise ServiceError(url, "not in the cache and --offline was given")
+
+        headers = {}
+        if accept:
+            headers["Accept"] = accept
+        if cached is not None:
+            if cached[1].get("etag"):
+                headers["If-None-Match"] = cached[1]["etag"]
+            if cached[1].get("last_modified"):
+                headers["If-Modified-Since"] = cached[1]["last_modified"]
+        try:
+            response = self._request(url, headers)
+        except ServiceError:
+            if cached is not None:  # degrade: the last good answer, marked stale
+                return CachedResponse(url, cached[0], cached[1]["fetched_at"], True, stale=True)
+            raise
+        if response.status_code == 304 and cached is not None:
+            return CachedResponse(url, cached[0], self._touch(url, accept, cached[1]), True, stale=False)
+        body = response.content
+        return CachedResponse(url, body, self._store(url, accept, body, response.headers), False, stale=False)
+
+    def get_json(self, url: str, *, accept: str | None = None, max_age: float | None = None) -> Any:
+        return self.get(url, accept=accept, max_age=max_age).json()
+
+    def _request(self, url: str, headers: dict):
+        import requests
+
+        last = "no attempt"
+        for attempt in range(self.retries + 1):
+            if attempt:
+                time.sleep(min(8.0, 0.5 * 2 ** (attempt - 1)) * (0.75 + random.random() / 2))
+            try:
+                response = self._session().get(url, headers=headers, timeout=self.timeout)
+            except requests.RequestException as exc:
+                last = f"{exc.__class__.__name__}: {str(exc)[:120]}"
+                continue
+            if response.status_code == 404:
+                raise NotFound(url, "HTTP 404 Not Found")
+            if response.status_code in RETRY_STATUSES:
+                last = f"HTTP {response.status_code}"
+                continue
+            if response.status_code >= 400:
+                raise ServiceError(url, f"HTTP {response.status_code}")
+            return response
+        raise ServiceError(url, f"unreachable after {self.retries + 1} attempts ({last})")
+
+    def download(self, url: str, sha256: str | None, dest: Path, *, max_bytes: int = 2 << 30) -> Path:
+        """Download `url` to `dest` (atomic rename), checking sha256 when given.
+
+        An existing `dest` whose hash matches is reused without a request.
+        """
+        if dest.exists() and sha256 and _sha256_file(dest) == sha256.lower():
+            return dest
+        if self.offline:
+            raise ServiceError(url, "not in the cache and --offline was given")
+        import requests
+
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        last = "no attempt"
+        for attempt in range(self.retries + 1):
+            if attempt:
+                time.sleep(min(8.0, 0.5 * 2 ** (attempt - 1)))
+            digest = hashlib.sha256()
+            fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".part-")
+            try:
+                with os.fdopen(fd, "wb") as out, self._session().get(url, stream=True, timeout=self.timeout) as r:
+                    if r.status_code == 404:
+                        raise NotFound(url, "HTTP 404 Not Found")
+                    if r.status_code >= 400:
+                        last = f"HTTP {r.status_code}"
+                        if r.status_code in RETRY_STATUSES:
+                            continue
+                        raise ServiceError(url, last)
+                    total = 0
+                    for chunk in r.iter_content(1 << 16):
+                        total += len(chunk)
+                        if total > max_bytes:
+                            raise ServiceError(url, f"download larger than {max_bytes} bytes")
+                        digest.update(chunk)
+                        out.write(chunk)
+                if sha256 and digest.hexdigest() != sha256.lower():
+                    last = f"sha256 mismatch (got {digest.hexdigest()[:16]}…, expected {sha256[:16]}…)"
+                    continue
+                os.replace(tmp, dest)
+                return dest
+            except requests.RequestException as exc:
+                last = f"{exc.__class__.__name__}: {str(exc)[:120]}"
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+        raise ServiceError(url, f"download failed ({last})")
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

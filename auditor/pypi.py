@@ -1,0 +1,218 @@
+"""A small PyPI (or compatible index) client.
+
+Two endpoints, because each knows something the other does not:
+
+* the simple JSON API (PEP 691 / PEP 700), `GET {index}/{name}/` with
+  `Accept: application/vnd.pypi.simple.v1+json`: every file of every release with its hashes,
+  size, upload time, yanked flag, requires-python and PEP 658 metadata availability. This is
+  the source of truth for "which wheels exist"; mirrors serve it too.
+* the project JSON API, `GET {json}/{name}/json`: the latest release's metadata (classifiers,
+  requires_dist, summary). Per-version JSON (`/pypi/NAME/VER/json`) is *not* used: some mirrors
+  answer 404 for it, so nothing here depends on it. Per-version metadata comes from PEP 658
+  `.metadata` files instead, when the index serves them.
+
+All requests go through auditor.http.HttpClient (cache, revalidation, retries, offline mode).
+"""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+from dataclasses import dataclass, field
+from email.message import Message
+from urllib.parse import urljoin
+
+from packaging.tags import Tag
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import InvalidVersion, Version
+
+from auditor.errors import ServiceError
+from auditor.http import CachedResponse, HttpClient, NotFound
+
+DEFAULT_INDEX_URL = "https://pypi.org/simple"
+DEFAULT_JSON_URL = "https://pypi.org/pypi"
+SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
+
+
+class ProjectNotFound(NotFound):
+    """The index has no project of that name."""
+
+
+@dataclass(frozen=True)
+class DistFile:
+    filename: str
+    url: str
+    version: Version | None          # None when the file name cannot be parsed
+    kind: str                        # "wheel" | "sdist" | "other"
+    tags: frozenset[Tag] = frozenset()
+    sha256: str | None = None
+    size: int | None = None
+    upload_time: str | None = None   # ISO 8601, as served
+    yanked: bool = False
+    requires_python: str | None = None
+    has_metadata: bool = False       # PEP 658/714: `url + ".metadata"` is served
+
+    @property
+    def abi_tags(self) -> frozenset[str]:
+        return frozenset(t.abi for t in self.tags)
+
+
+@dataclass(frozen=True)
+class ProjectFiles:
+    """Every file of every release of one project, from the simple JSON API."""
+
+    name: str                         # canonical name
+    files: tuple[DistFile, ...]
+    versions: tuple[Version, ...]     # all release versions, ascending (including file-less ones)
+    source_url: str
+    fetched_age_seconds: float = 0.0
+    stale: bool = False
+
+    def files_for(self, version: Version) -> tuple[DistFile, ...]:
+        return tuple(f for f in self.files if f.version == version)
+
+    def wheels(self) -> tuple[DistFile, ...]:
+        return tuple(f for f in self.files if f.kind == "wheel")
+
+
+@dataclass(frozen=True)
+class ProjectInfo:
+    """The latest release's metadata, from the project JSON API."""
+
+    name: str
+    version: str
+    classifiers: tuple[str, ...] = ()
+    requires_dist: tuple[str, ...] = ()
+    requires_python: str | None = None
+    summary: str = ""
+    release_upload_times: dict[str, str] = field(default_factory=dict)  # version -> first upload time
+    stale: bool = False
+
+
+class PyPIClient:
+    def __init__(
+        self,
+        index_url: str = DEFAULT_INDEX_URL,
+        json_url: str | None = DEFAULT_JSON_URL,
+        *,
+        http: HttpClient | None = None,
+        offline: bool = False,
+    ) -> None:
+        self.index_url = index_url.rstrip("/") + "/"
+        # The project JSON API is PyPI-specific; for a custom index it is only used if given.
+        self.json_url = json_url.rstrip("/") + "/" if json_url else None
+        self.http = http or HttpClient(offline=offline)
+
+    def project_files(self, name: str) -> ProjectFiles:
+        canonical = canonicalize_name(name)
+        url = urljoin(self.index_url, f"{canonical}/")
+        try:
+            response = self.http.get(url, accept=SIMPLE_JSON)
+        except NotFound:
+            raise ProjectNotFound(url, f"no project named {name!r} on the index") from None
+        return parse_simple_json(canonical, response)
+
+    def project_info(self, name: str) -> ProjectInfo:
+        if not self.json_url:
+            raise ServiceError(self.index_url, "this index has no project JSON API")
+        canonical = canonicalize_name(name)
+        url = f"{self.json_url}{canonical}/json"
+        try:
+            response = self.http.get(url)
+        except NotFound:
+            raise ProjectNotFound(url, f"no project named {name!r} on the index") from None
+        return parse_project_json(canonical, response)
+
+    def file_metadata(self, dist: DistFile) -> Message | None:
+        """Core metadata of one file via PEP 658 (`.metadata` next to the file), or None."""
+        if not dist.has_metadata:
+            return None
+        response = self.http.get(dist.url + ".metadata", max_age=30 * 86400)  # immutable
+        return email.parser.BytesParser(policy=email.policy.compat32).parsebytes(response.body)
+
+
+def parse_simple_json(canonical: str, response: CachedResponse) -> ProjectFiles:
+    doc = response.json()
+    if not isinstance(doc, dict) or not isinstance(doc.get("files"), list):
+        raise ServiceError(response.url, "not a PEP 691 project page (no 'files' list)")
+    files = []
+    for entry in doc["files"]:
+        if not isinstance(entry, dict) or "filename" not in entry or "url" not in entry:
+            continue  # a malformed entry cannot be used; the rest of the page can
+        files.append(_dist_file(entry, response.url))
+    versions: set[Version] = {f.version for f in files if f.version is not None}
+    for raw in doc.get("versions") or ():
+        try:
+            versions.add(Version(raw))
+        except (InvalidVersion, TypeError):
+            pass
+    return ProjectFiles(
+        name=canonical,
+        files=tuple(files),
+        versions=tuple(sorted(versions)),
+        source_url=response.url,
+        fetched_age_seconds=response.age_seconds,
+        stale=response.stale,
+    )
+
+
+def _dist_file(entry: dict, page_url: str) -> DistFile:
+    filename = str(entry["filename"])
+    version: Version | None = None
+    tags: frozenset[Tag] = frozenset()
+    kind = "other"
+    try:
+        if filename.endswith(".whl"):
+            _, version, _, tags = parse_wheel_filename(filename)
+            kind = "wheel"
+        elif filename.endswith((".tar.gz", ".zip")):
+            _, version = parse_sdist_filename(filename)
+            kind = "sdist"
+    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+        pass
+    hashes = entry.get("hashes") or {}
+    metadata = entry.get("core-metadata", entry.get("dist-info-metadata", False))
+    yanked = entry.get("yanked", False)
+    size = entry.get("size")
+    return DistFile(
+        filename=filename,
+        url=urljoin(page_url, str(entry["url"])),
+        version=version,
+        kind=kind,
+        tags=frozenset(tags),
+        sha256=hashes.get("sha256") if isinstance(hashes, dict) else None,
+        size=size if isinstance(size, int) else None,
+        upload_time=entry.get("upload-time"),
+        yanked=bool(yanked),
+        requires_python=entry.get("requires-python") or None,
+        has_metadata=bool(metadata),
+    )
+
+
+def parse_project_json(canonical: str, response: CachedResponse) -> ProjectInfo:
+    doc = response.json()
+    info = doc.get("info") if isinstance(doc, dict) else None
+    if not isinstance(info, dict):
+        raise ServiceError(response.url, "not a PyPI project JSON document (no 'info')")
+    upload_times: dict[str, str] = {}
+    for version, files in (doc.get("releases") or {}).items():
+        times = [f.get("upload_time_iso_8601") or f.get("upload_time") for f in files or () if isinstance(f, dict)]
+        times = [t for t in times if t]
+        if times:
+            upload_times[version] = min(times)
+    return ProjectInfo(
+        name=canonical,
+        version=str(info.get("version") or ""),
+        classifiers=tuple(info.get("classifiers") or ()),
+        requires_dist=tuple(info.get("requires_dist") or ()),
+        requires_python=info.get("requires_python") or None,
+        summary=str(info.get("summary") or ""),
+        release_upload_times=upload_times,
+        stale=response.stale,
+    )
