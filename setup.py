@@ -115,7 +115,6 @@ setup(
     distclass=FtAuditDistribution,
     package_dir={EXT_PACKAGE: "ext"},
     packages=[EXT_PACKAGE],
-    exclude_package_data={EXT_PACKAGE: ["*.c", "*.pyx"]},
     ext_modules=extensions(),
     cmdclass={"build_ext": BuildExt},
 )
