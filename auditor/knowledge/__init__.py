@@ -1,0 +1,202 @@
+"""What ft-audit knows about CPython, as data: slot IDs and values per version, ABI tells,
+PyModuleDef header bytes per producer, hazard APIs, port markers, framework fingerprints
+and documented defaults.
+
+The facts live in the JSON files next to this module (package data `knowledge/*.json`);
+every entry carries a "source" (a section of the C-API reference it was checked against)
+and the versions it applies to. This module only loads them into typed, immutable values,
+once per process (functools.lru_cache).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+# Slot names used by the inspector (keys into slot_ids()).
+PY_MOD_CREATE = "Py_mod_create"
+PY_MOD_EXEC = "Py_mod_exec"
+PY_MOD_MULTIPLE_INTERPRETERS = "Py_mod_multiple_interpreters"
+PY_MOD_GIL = "Py_mod_gil"
+PY_SLOT_SUBSLOTS = "Py_slot_subslots"
+PY_MOD_SLOTS = "Py_mod_slots"
+PY_MOD_NAME = "Py_mod_name"
+PY_MOD_ABI = "Py_mod_abi"
+
+
+@functools.lru_cache(maxsize=None)
+def load(name: str) -> dict[str, Any]:
+    """The parsed JSON document `auditor/knowledge/<name>.json`."""
+    text = resources.files(__name__).joinpath(f"{name}.json").read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+@dataclass(frozen=True)
+class SlotId:
+    id: int
+    name: str
+    numbering: str        # "legacy" (1-4, up to 3.14 and limited API < 3.15) or "3.15"
+    source: str
+
+
+@functools.lru_cache(maxsize=None)
+def slot_ids() -> dict[int, SlotId]:
+    """Every known module-slot ID (both the legacy 1-4 and the 3.15 numbering) -> SlotId."""
+    out: dict[int, SlotId] = {}
+    for entry in load("slots")["module_slots"]:
+        for numbering, sid in entry["ids"].items():
+            out[sid] = SlotId(sid, entry["name"], numbering, entry["source"])
+    return out
+
+
+@functools.lru_cache(maxsize=None)
+def slot_value_names(slot: str) -> dict[int, tuple[str, str, str]]:
+    """value -> (macro name, meaning, source) for Py_mod_gil / Py_mod_multiple_interpreters."""
+    return {v["value"]: (v["name"], v["meaning"], v["source"])
+            for v in load("slots")["values"].get(slot, ())}
+
+
+def absent_default(key: str) -> tuple[str, str]:
+    """(meaning, source) CPython applies when a declaration is absent."""
+    entry = load("slots")["absent_defaults"][key]
+    return entry["meaning"], entry["source"]
+
+
+@dataclass(frozen=True)
+class SymbolTell:
+    symbol: str
+    meaning: str
+    source: str
+
+
+@functools.lru_cache(maxsize=None)
+def ft_only_imports() -> dict[str, SymbolTell]:
+    return {e["symbol"]: SymbolTell(e["symbol"], e["meaning"], e["source"])
+            for e in load("abi")["ft_only_imports"]}
+
+
+@functools.lru_cache(maxsize=None)
+def gil_only_imports() -> dict[str, SymbolTell]:
+    return {e["symbol"]: SymbolTell(e["symbol"], e["meaning"], e["source"])
+            for e in load("abi")["gil_only_imports"]}
+
+
+@dataclass(frozen=True)
+class DefHeader:
+    """Bytes of a static PyModuleDef_HEAD_INIT (plus the three zero m_base fields after it)."""
+
+    id: str
+    pointer_size: int
+    header: bytes          # PyObject header bytes as stored on disk (little-endian)
+    free_threaded: bool
+    versions: str
+    source: str
+
+    @property
+    def pattern(self) -> bytes:
+        """Header followed by m_init, m_index, m_copy (always zero on disk)."""
+        return self.header + b"\0" * (3 * self.pointer_size)
+
+
+@functools.lru_cache(maxsize=None)
+def def_headers(pointer_size: int, little_endian: bool = True) -> tuple[DefHeader, ...]:
+    # Only little-endian bytes were measured; big-endian targets (s390x, ppc64) get no
+    # patterns rather than guessed ones, so their defs are reported as not found.
+    if not little_endian:
+        return ()
+    out = []
+    for e in load("abi")["def_headers"]:
+        if e["pointer_size"] != pointer_size:
+            continue
+        raw = bytes.fromhex(e["hex"].replace(" ", ""))
+        out.append(DefHeader(e["id"], pointer_size, raw, e["build"] == "ft", e["versions"],
+                             e["source"]))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class DefLayout:
+    size: int
+    m_name: int
+    m_size: int
+    m_slots: int
+
+
+def def_layout(pointer_size: int, free_threaded: bool) -> DefLayout:
+    e = load("abi")["def_layout"][str(pointer_size)]["ft" if free_threaded else "gil"]
+    return DefLayout(e["size"], e["m_name"], e["m_size"], e["m_slots"])
+
+
+def abi_info_flags() -> dict[str, int]:
+    return {k: v for k, v in load("abi")["abi_info_flags"].items() if k != "source"}
+
+
+@functools.lru_cache(maxsize=None)
+def dll_builds() -> tuple[tuple[re.Pattern[str], str, str], ...]:
+    """(regex on the lower-cased DLL name, "ft"|"gil"|"abi3"|"abi3t", source)."""
+    return tuple((re.compile(e["pattern"]), e["build"], e["source"]) for e in load("abi")["dlls"])
+
+
+@dataclass(frozen=True)
+class ApiEntry:
+    symbol: str
+    topic: str
+    why: str
+    replacement: str
+    source: str
+
+
+@functools.lru_cache(maxsize=None)
+def hazard_apis() -> dict[str, ApiEntry]:
+    return {e["symbol"]: ApiEntry(e["symbol"], e["topic"], e["why"], e["replacement"], e["source"])
+            for e in load("hazards")["hazards"]}
+
+
+@functools.lru_cache(maxsize=None)
+def port_markers() -> dict[str, ApiEntry]:
+    return {e["symbol"]: ApiEntry(e["symbol"], "port", f"added in {e['since']}", "", e["source"])
+            for e in load("hazards")["port_markers"]}
+
+
+@dataclass(frozen=True)
+class Framework:
+    name: str
+    strings: tuple[bytes, ...]
+    exports_prefix: tuple[str, ...]
+    version_regex: re.Pattern[bytes] | None
+    version_label: str
+    source: str
+
+
+@functools.lru_cache(maxsize=None)
+def frameworks() -> tuple[Framework, ...]:
+    out = []
+    for e in load("frameworks")["frameworks"]:
+        rx = e.get("version_regex")
+        out.append(Framework(
+            e["name"], tuple(s.encode() for s in e.get("strings", ())),
+            tuple(e.get("exports_prefix", ())),
+            re.compile(rx.encode()) if rx else None, e.get("version_label", ""), e["source"]))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class FrameworkDefault:
+    framework: str
+    when: str        # "runtime-def" | "single-phase" | "no-multiple-interpreters-slot"
+    field: str       # "gil" | "multiple_interpreters"
+    value: str
+    why: str
+    marker: bytes | None
+    source: str
+
+
+@functools.lru_cache(maxsize=None)
+def framework_defaults() -> tuple[FrameworkDefault, ...]:
+    return tuple(FrameworkDefault(e["framework"], e["when"], e["field"], e["value"], e["why"],
+                                  e["marker"].encode() if e.get("marker") else None, e["source"])
+                 for e in load("frameworks")["defaults"])

@@ -1,0 +1,264 @@
+"""Find the constant second argument of calls to PyUnstable_Module_SetGIL.
+
+Single-phase modules declare free-threading support in code, not data:
+`PyUnstable_Module_SetGIL(m, Py_MOD_GIL_NOT_USED)` inside `PyInit_<name>`. This module
+scans a bounded window of machine code (the init function, and one level of direct callees)
+for a call whose target is the SetGIL stub (PLT entry, or an indirect call through its GOT
+slot), then walks back from the call to the instruction that set the second-argument
+register. No general disassembler: a handful of encodings, each a small pure function.
+
+Supported: x86-64 (`mov esi, imm32`, `xor esi, esi`, `mov rsi, imm32`), aarch64
+(`movz w1/x1, #imm`, `mov w1/x1, wzr/xzr`, `orr w1, wzr, #imm`), i686 cdecl (`push imm8/imm32`
+or `mov dword [esp+4], imm32` before the call). Anything else gives None: "set at run time".
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+from auditor.binary.base import ARCH_AARCH64, ARCH_I686, ARCH_X86_64, TEXT, BinaryImage
+
+DEFAULT_WINDOW = 4096      # bytes scanned when the symbol size is unknown
+MAX_WINDOW = 64 * 1024     # never scan more than this per function
+MAX_CALLEES = 24           # direct callees followed (one level)
+BACKTRACK = 48             # bytes (x86) searched backwards from a call for the argument
+
+
+@dataclass(frozen=True)
+class SetGilCall:
+    call_addr: int              # address of the call instruction
+    function: int               # start of the function containing it
+    value: int | None           # the constant 2nd argument, None if set at run time
+    in_callee: bool             # found in a direct callee rather than the init function itself
+
+
+# ---------------------------------------------------------------- x86-64 encodings (pure)
+def x86_call_target(code: bytes, i: int, addr: int) -> tuple[int, bool] | None:
+    """(target, indirect) of a call/jmp at code[i]: e8/e9 rel32 (direct) or ff 15/ff 25
+    disp32 (call/jmp [rip+disp32], target is the memory slot)."""
+    op = code[i]
+    if op in (0xE8, 0xE9) and i + 5 <= len(code):
+        return addr + 5 + struct.unpack_from("<i", code, i + 1)[0], False
+    if op == 0xFF and i + 6 <= len(code) and code[i + 1] in (0x15, 0x25):
+        return addr + 6 + struct.unpack_from("<i", code, i + 2)[0], True
+    return None
+
+
+def x86_64_esi_constant(code: bytes, end: int) -> tuple[int | None, bool]:
+    """Walk back from code[end] (a call) for the last write to esi/rsi.
+    Returns (value, found): found=False when nothing recognisable sets it (run time)."""
+    lo = max(0, end - BACKTRACK)
+    best: tuple[int, int | None] | None = None   # (position, value)
+    for pos in range(end - 1, lo - 1, -1):
+        value = _x86_64_esi_write_at(code, pos, end)
+        if value is not _NO_MATCH:
+            best = (pos, value)
+            break
+    if best is None:
+        return None, False
+    return best[1], True
+
+
+_NO_MATCH = object()
+
+
+def _x86_64_esi_write_at(code: bytes, pos: int, end: int):
+    """The value written to esi/rsi by an instruction starting at pos and ending at or
+    before `end`; None for a run-time write (mov esi, reg / load); _NO_MATCH otherwise."""
+    b = code[pos]
+    rest = end - pos
+    if b == 0xBE and rest >= 5:                                   # mov esi, imm32
+        return struct.unpack_from("<I", code, pos + 1)[0]
+    if b in (0x31, 0x33) and rest >= 2 and code[pos + 1] == 0xF6:  # xor esi, esi
+        return 0
+    if b == 0x48 and rest >= 3:
+        b1, b2 = code[pos + 1], code[pos + 2]
+        if b1 in (0x31, 0x33) and b2 == 0xF6:                     # xor rsi, rsi
+            return 0
+        if b1 == 0xC7 and b2 == 0xC6 and rest >= 7:               # mov rsi, simm32
+            return struct.unpack_from("<i", code, pos + 3)[0] & 0xFFFFFFFFFFFFFFFF
+        if b1 == 0x89 and b2 & 0xC7 == 0xC6:                      # mov rsi, r64
+            return None
+        if b1 == 0x8B and b2 & 0x38 == 0x30 and b2 & 0xC0 != 0xC0:  # mov rsi, [mem]
+            return None
+    if b == 0x89 and rest >= 2 and code[pos + 1] & 0xC7 == 0xC6 and code[pos + 1] != 0xF6:
+        return None                                               # mov esi, r32
+    if b == 0x8B and rest >= 2 and code[pos + 1] & 0x38 == 0x30 and code[pos + 1] & 0xC0 == 0x40:
+        return None                                               # mov esi, [rbp+disp8]
+    return _NO_MATCH
+
+
+# ---------------------------------------------------------------- i686 (cdecl) encodings
+def i686_second_arg(code: bytes, end: int) -> tuple[int | None, bool]:
+    """cdecl: the 2nd argument is pushed before the 1st (`push imm; push reg; call`), or
+    stored at [esp+4] (`mov dword [esp+4], imm32`, -maccumulate-outgoing-args)."""
+    cur = end
+    pushed: list[int | None] = []
+    while len(pushed) < 2:
+        value = _i686_push_ending_at(code, cur)
+        if value is None:
+            break
+        start, val = value
+        pushed.append(val)
+        cur = start
+    if len(pushed) == 2:
+        return pushed[1], pushed[1] is not None
+    for pos in range(end - 8, max(-1, end - BACKTRACK), -1):
+        if code[pos:pos + 4] == b"\xc7\x44\x24\x04":
+            return struct.unpack_from("<I", code, pos + 4)[0], True
+    return None, False
+
+
+def _i686_push_ending_at(code: bytes, end: int) -> tuple[int, int | None] | None:
+    """(start, pushed constant or None) of a push instruction that ends exactly at `end`."""
+    if end >= 1 and 0x50 <= code[end - 1] <= 0x57:
+        return end - 1, None                                  # push r32
+    if end >= 2 and code[end - 2] == 0x6A:
+        return end - 2, code[end - 1]                         # push imm8 (sign-extended)
+    if end >= 5 and code[end - 5] == 0x68:
+        return end - 5, struct.unpack_from("<I", code, end - 4)[0]   # push imm32
+    if end >= 3 and code[end - 3] == 0xFF and code[end - 2] == 0x75:
+        return end - 3, None                                  # push [ebp+disp8]
+    if end >= 4 and code[end - 4] == 0xFF and code[end - 3:end - 1] == b"\x74\x24":
+        return end - 4, None                                  # push [esp+disp8]
+    return None
+
+
+# ---------------------------------------------------------------- aarch64 encodings (pure)
+def a64_branch_target(word: int, addr: int) -> tuple[int, bool] | None:
+    """(target, is_call) of b/bl imm26."""
+    if word & 0x7C000000 == 0x14000000:
+        imm = word & 0x03FFFFFF
+        if imm & 0x02000000:
+            imm -= 1 << 26
+        return addr + imm * 4, bool(word & 0x80000000)
+    return None
+
+
+def a64_x1_write(word: int) -> tuple[bool, int | None] | None:
+    """Does this instruction write w1/x1? (True, constant) / (True, None) for a run-time
+    value / None when it does not write w1/x1 (or we cannot tell)."""
+    if word & 0x1F != 1:
+        return None
+    if word & 0x7F800000 == 0x52800000:                 # movz w1/x1, #imm16, lsl #hw*16
+        hw = (word >> 21) & 3
+        return True, ((word >> 5) & 0xFFFF) << (16 * hw)
+    if word & 0x7F800000 == 0x12800000:                 # movn
+        hw = (word >> 21) & 3
+        val = ~(((word >> 5) & 0xFFFF) << (16 * hw))
+        return True, val & (0xFFFFFFFFFFFFFFFF if word >> 31 else 0xFFFFFFFF)
+    if word & 0x7FE0FFE0 == 0x2A0003E0:                 # orr w1, wzr, wM (mov w1, wM)
+        return (True, 0) if (word >> 16) & 0x1F == 31 else (True, None)
+    if word & 0x7F8003E0 == 0x320003E0:                 # orr w1, wzr, #bitmask (mov w1, #imm)
+        return True, _a64_bitmask(word)
+    if word & 0x3B000000 in (0x39000000, 0x38000000, 0x18000000) and word & 0x00400000:
+        return True, None                               # loads into w1/x1
+    if word & 0x1F000000 in (0x11000000, 0x0B000000, 0x0A000000, 0x13000000, 0x1A000000):
+        return True, None                               # add/sub/logical/bitfield/csel into x1
+    return None
+
+
+def _a64_bitmask(word: int) -> int | None:
+    n, immr, imms = (word >> 22) & 1, (word >> 16) & 0x3F, (word >> 10) & 0x3F
+    if n:
+        size = 64
+    else:
+        size = 32
+        for s in (32, 16, 8, 4, 2):
+            if not imms & s:
+                size = s
+                break
+    ones = (imms & (size - 1)) + 1
+    if ones >= size + 1:
+        return None
+    pattern = (1 << ones) - 1
+    pattern = ((pattern >> immr) | (pattern << (size - immr))) & ((1 << size) - 1)
+    width = 64 if word >> 31 else 32
+    value = 0
+    for i in range(0, width, size):
+        value |= pattern << i
+    return value
+
+
+def a64_second_arg(code: bytes, end: int) -> tuple[int | None, bool]:
+    pos = end - 4
+    for _ in range(16):
+        if pos < 0:
+            break
+        (word,) = struct.unpack_from("<I", code, pos)
+        if a64_branch_target(word, 0) is not None or word & 0xFFFFFC1F == 0xD63F0000:
+            break                                       # an earlier call clobbers x1
+        write = a64_x1_write(word)
+        if write is not None:
+            return write[1], write[1] is not None
+        pos -= 4
+    return None, False
+
+
+# ---------------------------------------------------------------- driver
+def find_set_gil_calls(image: BinaryImage, function: int, stubs: Mapping[int, str],
+                       target: str = "PyUnstable_Module_SetGIL",
+                       follow_callees: bool = True) -> list[SetGilCall]:
+    """Calls to `target` in the function at `function` (and, if none there, in its direct
+    callees), each with the constant 2nd argument or None."""
+    targets = {a for a, name in stubs.items() if name == target}
+    if not targets:
+        return []
+    found, callees = _scan_function(image, function, targets, in_callee=False)
+    if found or not follow_callees:
+        return found
+    for callee in callees[:MAX_CALLEES]:
+        sub, _ = _scan_function(image, callee, targets, in_callee=True)
+        found.extend(sub)
+    return found
+
+
+def _window(image: BinaryImage, function: int) -> bytes:
+    size_of = getattr(image, "function_size", None)
+    size = size_of(function) if size_of else None
+    size = min(size or DEFAULT_WINDOW, MAX_WINDOW)
+    code = image.read(function, size)
+    while code is None and size > 64:      # window runs past the end of the segment
+        size //= 2
+        code = image.read(function, size)
+    return code or b""
+
+
+def _scan_function(image: BinaryImage, function: int, targets: set[int],
+                   in_callee: bool) -> tuple[list[SetGilCall], list[int]]:
+    code = _window(image, function)
+    arch = image.arch
+    found: list[SetGilCall] = []
+    callees: list[int] = []
+    if arch in (ARCH_X86_64, ARCH_I686):
+        second_arg: Callable = x86_64_esi_constant if arch == ARCH_X86_64 else i686_second_arg
+        for i in range(len(code) - 4):
+            if code[i] not in (0xE8, 0xFF):
+                continue
+            hit = x86_call_target(code, i, function + i)
+            if hit is None:
+                continue
+            dest, indirect = hit
+            if dest in targets:
+                value, _ok = second_arg(code, i)
+                found.append(SetGilCall(function + i, function, value, in_callee))
+            elif (not indirect and code[i] == 0xE8 and dest != function
+                  and len(callees) < MAX_CALLEES and dest not in callees
+                  and image.section_kind(dest) == TEXT):
+                callees.append(dest)
+    elif arch == ARCH_AARCH64:
+        for i in range(0, len(code) - 3, 4):
+            (word,) = struct.unpack_from("<I", code, i)
+            hit = a64_branch_target(word, function + i)
+            if hit is None:
+                continue
+            dest, is_call = hit
+            if dest in targets:
+                value, _ok = a64_second_arg(code, i)
+                found.append(SetGilCall(function + i, function, value, in_callee))
+            elif (is_call and len(callees) < MAX_CALLEES and dest not in callees
+                  and image.section_kind(dest) == TEXT):
+                callees.append(dest)
+    return found, callees
