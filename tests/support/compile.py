@@ -52,10 +52,13 @@ _TRIPLET: dict[str, str] = {
     "i686": "i386-linux-gnu",
     "aarch64": "aarch64-linux-gnu",
 }
-_COMPILER: dict[str, list[str]] = {
-    "x86_64": ["gcc"],
-    "i686": ["gcc", "-m32"],
-    "aarch64": ["aarch64-linux-gnu-gcc"],
+# Candidate compiler drivers per arch, first working one wins. The Debian cross compilers
+# (gcc-i686-linux-gnu, gcc-aarch64-linux-gnu) coexist; gcc-multilib (for `gcc -m32`)
+# conflicts with every Debian 12 cross compiler, so it is only a fallback.
+_COMPILER_CANDIDATES: dict[str, list[list[str]]] = {
+    "x86_64": [["gcc"]],
+    "i686": [["i686-linux-gnu-gcc"], ["gcc", "-m32"]],
+    "aarch64": [["aarch64-linux-gnu-gcc"]],
 }
 
 
@@ -85,9 +88,8 @@ def ext_suffix(minor: int, *, free_threaded: bool = False, limited_api: int | No
     return f".cpython-3{minor}{flags}-{_TRIPLET[arch]}.so"
 
 
-def _compiler_works(arch: str) -> bool:
-    """Can this driver link a trivial shared object for arch? (needs libc dev files)."""
-    driver = _COMPILER[arch]
+def _driver_works(driver: Sequence[str]) -> bool:
+    """Can this driver link a trivial shared object? (needs the target's libc dev files)."""
     if shutil.which(driver[0]) is None:
         return False
     with tempfile.TemporaryDirectory(prefix="ft-audit-cc-") as tmp:
@@ -98,16 +100,21 @@ def _compiler_works(arch: str) -> bool:
         return result.returncode == 0
 
 
-_toolchain_cache: dict[str, bool] = {}
+_driver_cache: dict[str, list[str] | None] = {}
+
+
+def compiler_for(arch: str) -> list[str] | None:
+    """The compiler argv prefix that builds shared objects for arch here, or None."""
+    if arch not in _TRIPLET:
+        raise ValueError(f"unknown arch {arch!r}; expected one of {sorted(_TRIPLET)}")
+    if arch not in _driver_cache:
+        _driver_cache[arch] = next((list(d) for d in _COMPILER_CANDIDATES[arch] if _driver_works(d)), None)
+    return _driver_cache[arch]
 
 
 def have_toolchain(arch: str) -> bool:
     """True when a C compiler for arch can build shared objects here (headers not included)."""
-    if arch not in _TRIPLET:
-        raise ValueError(f"unknown arch {arch!r}; expected one of {sorted(_TRIPLET)}")
-    if arch not in _toolchain_cache:
-        _toolchain_cache[arch] = _compiler_works(arch)
-    return _toolchain_cache[arch]
+    return compiler_for(arch) is not None
 
 
 def require_toolchain(arch: str) -> None:
@@ -152,8 +159,10 @@ def compile_extension(source: str, module_name: str, *, python: str = "3.14",
     minor = parse_python(python)
     if free_threaded and minor < 13:
         raise ValueError(f"free-threaded builds exist from 3.13 on, not {python}")
-    if not have_toolchain(arch):
-        raise SupportUnavailable(f"no working C compiler for {arch}")
+    compiler = compiler_for(arch)
+    if compiler is None:
+        raise SupportUnavailable(f"no working C compiler for {arch} "
+                                 f"(apt-get install gcc-i686-linux-gnu gcc-aarch64-linux-gnu)")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     output = out_dir / (module_name + ext_suffix(minor, free_threaded=free_threaded,
@@ -170,7 +179,7 @@ def compile_extension(source: str, module_name: str, *, python: str = "3.14",
         src = Path(tmp) / f"{module_name}.c"
         src.write_text(source)
         built = Path(tmp) / output.name
-        command = [*_COMPILER[arch], "-shared", "-fPIC", "-O1", "-g0", *defines, *includes,
+        command = [*compiler, "-shared", "-fPIC", "-O1", "-g0", *defines, *includes,
                    *cflags, "-o", str(built), str(src)]
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0:
