@@ -53,6 +53,9 @@ MAX_FAT_ARCHS = 32
 MAX_LOAD_COMMANDS = 65536
 # A trie / chain larger than the file cannot be genuine; these bounds stop crafted cycles.
 MAX_TRIE_NODES = 1_000_000
+# Longest symbol name accepted from the export trie (real C++ names stay far below this); it
+# bounds the prefix copies a crafted, deep trie could otherwise make quadratic.
+MAX_SYMBOL_NAME = 16384
 
 CPU_ARCH_ABI64 = 0x01000000
 CPU_TYPE_X86 = 7
@@ -485,6 +488,12 @@ class MachOImage(BinaryImage):
         sect = self._section_at(addr)
         return f"{sect.segname},{sect.sectname}" if sect else None
 
+    def section_ranges(self) -> tuple[tuple[str, int, int, str], ...]:
+        """(name, vmaddr, size, kind) of every non-empty section, in address order."""
+        return tuple((f"{s.segname},{s.sectname}", s.addr, s.size,
+                      _section_kind(s, self._segment_named(s.segname)))
+                     for s in self._sorted_sections if s.size)
+
     def _segment_named(self, name: str) -> Segment | None:
         return next((s for s in self._segments if s.name == name), None)
 
@@ -594,6 +603,8 @@ class MachOImage(BinaryImage):
                 child, pos = _read_uleb(trie, end + 1, self.path, "export trie")
                 if child >= len(trie):
                     raise _fail(self.path, "corrupt: export trie child offset past its table")
+                if len(prefix) + len(label) > MAX_SYMBOL_NAME:
+                    raise _fail(self.path, "corrupt: export trie symbol name too long")
                 stack.append((child, prefix + label))
         return exports
 

@@ -218,6 +218,20 @@ class PEImage(BinaryImage):
         sect = self._section_rva(addr - self.image_base)
         return sect.name if sect else None
 
+    def section_ranges(self) -> tuple[tuple[str, int, int, str], ...]:
+        """(name, VA, size, kind) of each section, in address order. A writable section whose
+        VirtualSize exceeds its raw data is given as two ranges: data, then its bss tail."""
+        ranges: list[tuple[str, int, int, str]] = []
+        for sect in self._sections:
+            va = self.image_base + sect.rva
+            head = sect.kind_at(sect.rva)
+            if head != BSS and sect.raw_size < sect.vsize and head != TEXT:
+                ranges.append((sect.name, va, sect.raw_size, head))
+                ranges.append((sect.name, va + sect.raw_size, sect.vsize - sect.raw_size, BSS))
+            else:
+                ranges.append((sect.name, va, sect.vsize, head))
+        return tuple(r for r in ranges if r[2])
+
     def contains(self, needle: bytes) -> bool:
         if not needle:
             return True
@@ -272,6 +286,7 @@ class PEImage(BinaryImage):
             psize = self.pointer_size
             ordinal_flag = 1 << (8 * psize - 1)
             fmt = "<Q" if psize == 8 else "<I"
+            total = 0
             for index in range(MAX_IMPORT_DLLS + 1):
                 if index == MAX_IMPORT_DLLS:
                     raise _fail(self.path, "corrupt: import directory does not terminate")
@@ -286,6 +301,9 @@ class PEImage(BinaryImage):
                 if sect is None:
                     raise _fail(self.path, f"corrupt: import lookup table of {dll} is not mapped")
                 max_entries = (sect.rva + sect.raw_size - lookup) // psize
+                # Descriptors may share one lookup table; the total still cannot exceed the
+                # words in the file, which keeps crafted tables from multiplying the work.
+                max_entries = min(max_entries, self._size // psize - total)
                 for i in range(max_entries + 1):
                     if i == max_entries:
                         raise _fail(self.path, f"corrupt: import table of {dll} does not terminate")
@@ -298,6 +316,7 @@ class PEImage(BinaryImage):
                     else:
                         name = self._cstring_rva((thunk & 0x7FFFFFFF) + 2, f"{dll} import")
                     entries.append((self.image_base + iat + i * psize, name))
+                total += len(entries)
                 table.append((dll, entries))
         self._import_table = table
         return table

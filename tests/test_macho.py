@@ -1,0 +1,267 @@
+"""Mach-O reader on real cp314t wheels: symbols, libraries, PyModuleDef pointers and slots
+through classic rebases and through LC_DYLD_CHAINED_FIXUPS, fat slices, hostile copies."""
+
+from __future__ import annotations
+
+import struct
+import zipfile
+
+import pytest
+
+from auditor.binary.base import BSS, DATA, RODATA, TEXT
+from auditor.binary.macho import MachOImage, macho_slices
+from auditor.errors import BinaryFormatError
+
+# capi-reference §2.3: static PyModuleDef_HEAD_INIT of a 3.14/3.15 free-threaded 64-bit build.
+FT_DEF_HEADER = bytes(8) + b"\x04\x00\x00\x00\xff\xff\xff\xff" + bytes(16)
+M_NAME, M_SLOTS = 56, 88          # FT-64 offsets (capi-reference §2.2)
+PY_MOD_MULTIPLE_INTERPRETERS, PY_MOD_GIL = 3, 4
+
+MARKUPSAFE_ARM64 = ("markupsafe-3.0.4-cp314t-macosx-arm64", "markupsafe/_speedups.cpython-314t-darwin.so")
+MARKUPSAFE_X86_64 = ("markupsafe-3.0.4-cp314t-macosx-x86_64", "markupsafe/_speedups.cpython-314t-darwin.so")
+PSUTIL_ARM64 = ("psutil-7.2.2-cp314t-macosx-arm64", "psutil/_psutil_osx.cpython-314t-darwin.so")
+MLX_CHAINED = ("mlx-0.32.4-cp314t-macosx-arm64", "mlx/core.cpython-314t-darwin.so")
+LXML_UNIVERSAL2 = ("lxml-6.1.3-cp314t-macosx-universal2", "lxml/_elementpath.cpython-314t-darwin.so")
+
+
+def member_bytes(key: str, member: str) -> bytes:
+    from tests.support.wheels import fetch_wheel
+
+    with zipfile.ZipFile(fetch_wheel(key)) as wheel:
+        return wheel.read(member)
+
+
+def ft_module_defs(image) -> list[int]:
+    """Addresses of static FT PyModuleDefs: the §2.3 header bytes inside a data section."""
+    found = []
+    for _name, addr, size, kind in image.section_ranges():
+        if kind != DATA:
+            continue
+        raw = image.read(addr, size)
+        at = raw.find(FT_DEF_HEADER)
+        while at >= 0:
+            found.append(addr + at)
+            at = raw.find(FT_DEF_HEADER, at + 1)
+    return found
+
+
+def slots_of(image, slots_addr: int) -> dict[int, int]:
+    slots = {}
+    for index in range(16):
+        slot_id = struct.unpack("<i", image.read(slots_addr + 16 * index, 4))[0]
+        if slot_id == 0:
+            return slots
+        slots[slot_id] = image.read_pointer(slots_addr + 16 * index + 8)
+    raise AssertionError("slot array does not end")
+
+
+@pytest.fixture(scope="module")
+def markupsafe_arm64() -> MachOImage:
+    return MachOImage(member_bytes(*MARKUPSAFE_ARM64), MARKUPSAFE_ARM64[1])
+
+
+@pytest.fixture(scope="module")
+def mlx() -> MachOImage:
+    return MachOImage(member_bytes(*MLX_CHAINED), MLX_CHAINED[1])
+
+
+@pytest.mark.network
+def test_markupsafe_arm64_symbols_and_libraries(markupsafe_arm64: MachOImage) -> None:
+    image = markupsafe_arm64
+    assert (image.format, image.arch, image.pointer_size) == ("macho", "aarch64", 8)
+    assert set(image.exports()) == {"PyInit__speedups"}
+    assert image.section_kind(image.exports()["PyInit__speedups"]) == TEXT
+    assert {"PyModuleDef_Init", "PyUnicode_New"} <= image.imports()
+    assert "_PyModuleDef_Init" not in image.imports()   # leading underscore stripped
+    assert image.needed_libraries() == ("/usr/lib/libSystem.B.dylib",)
+    # LC_DYLD_INFO export trie agrees with the symbol table.
+    assert image._trie_exports() == dict(image.exports())
+
+
+@pytest.mark.network
+def test_markupsafe_arm64_module_def_through_classic_rebases(markupsafe_arm64: MachOImage) -> None:
+    image = markupsafe_arm64
+    defs = ft_module_defs(image)
+    assert len(defs) == 1
+    (mod_def,) = defs
+    assert image.section_name(mod_def) == "__DATA,__data"
+    # The rebase opcodes mark m_name and m_slots as pointers; the stored words are the targets.
+    assert image.is_pointer(mod_def + M_NAME) and image.is_pointer(mod_def + M_SLOTS)
+    assert not image.is_pointer(mod_def + 72)   # m_size is an integer
+    name_addr = image.read_pointer(mod_def + M_NAME)
+    assert image.section_kind(name_addr) == RODATA
+    assert image.read_cstring(name_addr) == "markupsafe._speedups"
+    slots_addr = image.read_pointer(mod_def + M_SLOTS)
+    assert image.section_kind(slots_addr) == DATA
+    assert slots_of(image, slots_addr) == {PY_MOD_MULTIPLE_INTERPRETERS: 2, PY_MOD_GIL: 1}
+
+
+@pytest.mark.network
+def test_markupsafe_arm64_stubs_and_strings(markupsafe_arm64: MachOImage) -> None:
+    image = markupsafe_arm64
+    stubs = image.call_stubs()
+    by_name = {name: addr for addr, name in stubs.items() if image.section_kind(addr) == TEXT}
+    assert {"PyModuleDef_Init", "PyUnicode_New"} <= set(by_name)
+    # arm64 __stubs entries are 12 bytes apart, in indirect-symbol-table order.
+    stub_addrs = sorted(by_name.values())
+    assert all(b - a == 12 for a, b in zip(stub_addrs, stub_addrs[1:]))
+    assert image.contains(b"markupsafe._speedups")
+    assert not image.contains(b"not a string in this module")
+
+
+@pytest.mark.network
+def test_markupsafe_x86_64_module_def() -> None:
+    image = MachOImage(member_bytes(*MARKUPSAFE_X86_64), MARKUPSAFE_X86_64[1])
+    assert image.arch == "x86_64"
+    (mod_def,) = ft_module_defs(image)
+    assert image.read_cstring(image.read_pointer(mod_def + M_NAME)) == "markupsafe._speedups"
+    assert slots_of(image, image.read_pointer(mod_def + M_SLOTS)) == {3: 2, 4: 1}
+    # x86_64 __stubs are 6-byte `jmp *GOT(%rip)` entries.
+    text_stubs = sorted(a for a, n in image.call_stubs().items() if image.section_kind(a) == TEXT)
+    assert text_stubs and all(b - a == 6 for a, b in zip(text_stubs, text_stubs[1:]))
+
+
+@pytest.mark.network
+def test_psutil_imports_free_threaded_refcounting() -> None:
+    image = MachOImage(member_bytes(*PSUTIL_ARM64), PSUTIL_ARM64[1])
+    # psutil is single-phase: PyModule_Create2, no PyModuleDef_Init.
+    assert {"_Py_DecRefShared", "_Py_MergeZeroLocalRefcount", "PyModule_Create2"} <= image.imports()
+    assert "PyModuleDef_Init" not in image.imports()
+    assert "PyInit__psutil_osx" in image.exports()
+    assert "_Py_Dealloc" not in image.imports()
+
+
+@pytest.mark.network
+def test_chained_fixups_binds_match_indirect_symbols(mlx: MachOImage) -> None:
+    image = mlx
+    assert image._chained is not None, "the pinned binary must use LC_DYLD_CHAINED_FIXUPS"
+    assert {"PyModuleDef_Init", "_Py_DecRefShared"} <= image.imports()
+    assert "PyInit_core" in image.exports()
+    assert image._trie_exports() == dict(image.exports())   # LC_DYLD_EXPORTS_TRIE
+    # Every bind in __got names the same import as the indirect symbol table for that slot.
+    ((_, got, got_size, _),) = [r for r in image.section_ranges() if r[0] == "__DATA_CONST,__got"]
+    stubs = image.call_stubs()
+    binds = 0
+    for slot in range(got, got + got_size, 8):
+        fixup = image._chained_fixup(slot)
+        assert fixup is not None
+        if fixup[0] == "bind":
+            binds += 1
+            assert image.bound_symbol(slot) == stubs[slot]
+            assert image.read_pointer(slot) == 0
+    assert binds > 700
+
+
+@pytest.mark.network
+def test_chained_fixups_rebases_decode_to_real_targets(mlx: MachOImage) -> None:
+    """DYLD_CHAINED_PTR_64_OFFSET rebases must land on the strings and code they name: the
+    nanobind PyType_Spec for nanobind.nb_func has its name in __cstring and its slot array in
+    __DATA, whose function pointers land in __text."""
+    image = mlx
+    ((_, data, data_size, _),) = [r for r in image.section_ranges() if r[0] == "__DATA,__data"]
+    names = {}
+    for word in range(data, data + data_size, 8):
+        target = image.read_pointer(word)
+        if image.section_name(target) == "__TEXT,__cstring":
+            assert image.is_pointer(word)
+            names[image.read_cstring(target)] = word
+    assert {"nanobind.nb_func", "nanobind.nb_meta", "__doc__"} <= set(names)
+    spec = names["nanobind.nb_func"]
+    # PyType_Spec: name@0, basicsize@8, itemsize@12, flags@16, slots@24.
+    type_slots = image.read_pointer(spec + 24)
+    assert image.section_kind(type_slots) == DATA
+    entries = []
+    for index in range(64):
+        slot_id = struct.unpack("<i", image.read(type_slots + 16 * index, 4))[0]
+        if slot_id == 0:
+            break
+        entries.append((slot_id, image.read_pointer(type_slots + 16 * index + 8)))
+    assert entries
+    code_slots = [value for _slot_id, value in entries if image.section_kind(value) == TEXT]
+    assert len(code_slots) >= len(entries) // 2
+
+
+@pytest.mark.network
+def test_universal2_slices() -> None:
+    data = member_bytes(*LXML_UNIVERSAL2)
+    slices = macho_slices(data, LXML_UNIVERSAL2[1])
+    assert sorted(arch for _off, _size, arch in slices) == ["aarch64", "x86_64"]
+    for offset, size, arch in slices:
+        image = MachOImage(data, LXML_UNIVERSAL2[1], offset=offset, size=size)
+        assert image.arch == arch
+        assert "PyInit__elementpath" in image.exports()
+        # Cython's static PyTypeObjects share the FT header; only the module def has m_name.
+        names = [image.read_cstring(image.read_pointer(d + M_NAME)) for d in ft_module_defs(image)
+                 if image.read_pointer(d + M_NAME)]
+        assert names == ["_elementpath"]
+
+
+# ---- hostile input, built from the real file -------------------------------------------------
+
+def _reject(data: bytes, needle: str) -> None:
+    with pytest.raises(BinaryFormatError) as info:
+        image = MachOImage(data, "bad.so")
+        image.exports(), image.imports(), image.call_stubs()
+    message = info.value.one_line()
+    assert message.startswith("bad.so: ") and needle in message and "\n" not in message
+
+
+@pytest.mark.network
+def test_truncated_and_mutated_copies_are_rejected_with_one_line() -> None:
+    good = member_bytes(*MARKUPSAFE_ARM64)
+    _reject(good[:20], "too short")
+    _reject(good[:600], "truncated")
+    ncmds = bytearray(good)
+    struct.pack_into("<I", ncmds, 16, 0xFFFFFF)
+    _reject(bytes(ncmds), "load commands")
+    cmdsize = bytearray(good)
+    struct.pack_into("<I", cmdsize, 32 + 4, 0x7FFFFFFF)
+    _reject(bytes(cmdsize), "does not fit")
+    # Symbol count beyond the file.
+    image = MachOImage(good, "good.so")
+    symtab_cmd = good.find(struct.pack("<II", 2, 24), 32)
+    assert symtab_cmd > 0 and image._symtab is not None
+    nsyms = bytearray(good)
+    struct.pack_into("<I", nsyms, symtab_cmd + 12, 1 << 28)
+    _reject(bytes(nsyms), "LC_SYMTAB")
+
+
+def test_fat_header_with_absurd_arch_count() -> None:
+    header = struct.pack(">II", 0xCAFEBABE, 1_000_000_000) + bytes(64)
+    with pytest.raises(BinaryFormatError, match="claims 1000000000 architectures"):
+        macho_slices(header, "fat.so")
+    one = struct.pack(">II", 0xCAFEBABE, 1) + struct.pack(">IIIII", 0x0100000C, 0, 4096, 1 << 30, 14)
+    with pytest.raises(BinaryFormatError, match="outside the file"):
+        macho_slices(one + bytes(64), "fat.so")
+
+
+def test_not_macho() -> None:
+    with pytest.raises(BinaryFormatError, match="not a Mach-O"):
+        MachOImage(b"\x7fELF" + bytes(60), "x.so")
+
+
+@pytest.mark.network
+def test_looping_chain_is_bounded(mlx: MachOImage) -> None:
+    """A chain entry whose `next` points back never loops: `next` is an unsigned forward
+    delta, and a chain that runs past its page is rejected."""
+    data = bytearray(member_bytes(*MLX_CHAINED))
+    ((_, got, _size, _),) = [r for r in mlx.section_ranges() if r[0] == "__DATA_CONST,__got"]
+    file_off = got - mlx.image_base   # __DATA_CONST fileoff == vmaddr offset in this image
+    assert mlx.read(got, 8) == bytes(data[file_off:file_off + 8])
+    # Make every word of the page a bind whose `next` is 2 (8 bytes on): the chain walks the
+    # whole page and would run on past it.
+    for at in range(file_off, file_off + 16384, 8):
+        struct.pack_into("<Q", data, at, (1 << 63) | (2 << 51))
+    image = MachOImage(bytes(data), "loop.so")
+    with pytest.raises(BinaryFormatError, match="chain"):
+        image.read_pointer(got)
+
+
+@pytest.mark.network
+def test_chained_fixups_header_out_of_bounds(mlx: MachOImage) -> None:
+    data = bytearray(member_bytes(*MLX_CHAINED))
+    dataoff, _datasize = mlx._chained
+    struct.pack_into("<I", data, dataoff + 4, 0x7FFFFFF0)    # starts_offset
+    image = MachOImage(bytes(data), "starts.so")
+    with pytest.raises(BinaryFormatError, match="truncated: chained fixups starts_in_image"):
+        image.read_pointer(mlx.image_base + 0x180000)
