@@ -19,7 +19,7 @@ from typing import Iterable, Sequence
 
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
-from auditor.model import Finding, FreeThreading, ModuleReport, Severity, WheelReport
+from auditor.model import Finding, FreeThreading, InitStyle, ModuleReport, Severity, WheelReport
 from auditor.sources.wheel import RECORD_EXEMPT_SUFFIXES, ExtensionMember, WheelContents
 
 
@@ -50,6 +50,7 @@ CODES: dict[str, Code] = {c.code: c for c in (
     Code("FTW302", Severity.ERROR, "free-threaded wheel holds a GIL stable-ABI (.abi3) module"),
     Code("FTW303", Severity.ERROR, "module file-name ABI tag differs from the wheel's ABI tags"),
     Code("FTW304", Severity.ERROR, "GIL wheel holds a module built for the free-threaded ABI"),
+    Code("FTW305", Severity.ERROR, "module's binary shows another ABI than its name or wheel tag claims"),
     Code("FTW310", Severity.ERROR, "module would re-enable the GIL on a free-threaded interpreter"),
     Code("FTW311", Severity.WARNING, "free-threading readiness of a module is unknown"),
     Code("FTW401", Severity.WARNING, "Free Threading classifier contradicted by the modules"),
@@ -151,7 +152,9 @@ def module_arches(report: ModuleReport) -> frozenset[str]:
     """Architectures of a module; fat Mach-O files may report several, comma- or plus-separated."""
     if not report.arch:
         return frozenset()
-    return frozenset(a for a in re.split(r"[,+ ]+", report.arch) if a)
+    inner = re.fullmatch(r"[\w]+\((.*)\)", report.arch)   # "universal2(x86_64,aarch64)"
+    text = inner.group(1) if inner else report.arch
+    return frozenset(a for a in re.split(r"[,+ ]+", text) if a and a != "None")
 
 
 # -- archive and RECORD -------------------------------------------------------------------
@@ -190,8 +193,9 @@ def record_findings(contents: WheelContents) -> list[Finding]:
             out.append(finding("FTW104", f"{entry.path}: listed in RECORD but not in the wheel", path=entry.path))
             continue
         digest = contents.digests.get(entry.path)
-        if digest is None:
-            continue  # not read (unsafe, oversized or corrupt): reported by archive_findings
+        declared = contents.declared_sizes.get(entry.path)
+        if digest is None and declared is None:
+            continue  # unsafe, oversized or corrupt: reported by archive_findings
         if entry.algorithm is None:
             out.append(finding("FTW105", f"{entry.path}: RECORD gives no hash", path=entry.path))
         elif entry.algorithm != "sha256":
@@ -200,16 +204,17 @@ def record_findings(contents: WheelContents) -> list[Finding]:
             else:
                 out.append(finding("FTW105", f"{entry.path}: RECORD hash {entry.algorithm} not verified (only sha256 is)",
                                    path=entry.path, severity=Severity.WARNING))
-        elif entry.digest != digest.sha256:
+        elif digest is not None and entry.digest != digest.sha256:
             out.append(finding("FTW102", f"{entry.path}: sha256 {digest.sha256} does not match RECORD's {entry.digest}",
                                path=entry.path))
-        if entry.size is not None and entry.size != digest.size:
-            out.append(finding("FTW102", f"{entry.path}: size {digest.size} does not match RECORD's {entry.size}",
+        size = digest.size if digest is not None else declared
+        if entry.size is not None and entry.size != size:
+            out.append(finding("FTW102", f"{entry.path}: size {size} does not match RECORD's {entry.size}",
                                path=entry.path))
     for name in contents.members:
         if name.endswith("/") or name in listed or name == record.member or name.endswith(RECORD_EXEMPT_SUFFIXES):
             continue
-        if name in contents.digests or not any(p.member == name for p in contents.problems):
+        if name in contents.declared_sizes:
             out.append(finding("FTW103", f"{name}: in the wheel but not listed in RECORD", path=name))
     return out
 
@@ -257,8 +262,8 @@ def module_findings(tags: WheelTags, member: ExtensionMember, report: ModuleRepo
     elif claimed_in_name == "abi3t" and "abi3t" not in tags.abis and not tags.free_threaded:
         add("FTW303", f"module {name} is named for abi3t but the wheel is tagged {_abis(tags)}")
 
-    if report.errors:
-        add("FTW005", f"cannot inspect module {name}: {report.errors[0]}")
+    if report.errors and (report.format is None or report.init == InitStyle.UNKNOWN):
+        add("FTW005", f"cannot inspect module {name}: {_strip_prefix(report.errors[0], path)}")
         return out
 
     out.extend(_platform_findings(tags, report, add))
@@ -278,7 +283,15 @@ def module_findings(tags: WheelTags, member: ExtensionMember, report: ModuleRepo
     elif report.abi.free_threaded is True and not tags.pure:
         add("FTW304", f"module {name} is built for the free-threaded ABI in a wheel tagged {_abis(tags)}: "
                       + _abi_reason(report))
+    mismatch = getattr(report, "abi_mismatch", None)
+    if mismatch and not any(f.code in ("FTW301", "FTW302", "FTW304") for f in out):
+        add("FTW305", _strip_prefix(mismatch, path))
     return out
+
+
+def _strip_prefix(message: str, path: str) -> str:
+    """Inspector messages start with the display path; findings already name it."""
+    return message[len(path) + 2:] if message.startswith(path + ": ") else message
 
 
 def _platform_findings(tags: WheelTags, report: ModuleReport, add) -> list[Finding]:

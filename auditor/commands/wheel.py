@@ -1,18 +1,322 @@
-"""`ft-audit wheel` (not implemented yet)."""
+"""`ft-audit wheel PATH... [--pypi NAME[==VERSION]]`: the build-time CI gate for wheels.
+
+Per wheel: the archive is read safely (auditor.sources.wheel), every extension module is
+inspected statically (auditor.inspect), and auditor.wheel_gate turns the facts into findings
+and a verdict. Wheels are audited in parallel; a wheel that cannot be read becomes an "error"
+report with a one-line reason and the rest of the run goes on.
+"""
 
 from __future__ import annotations
 
 import argparse
+import fnmatch
+import os
 import sys
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+from auditor.errors import ArchiveError, AuditError, InputError
+from auditor.model import (
+    Abi, Finding, FreeThreading, GilDeclaration, InitStyle, ModuleReport, MultipleInterpreters,
+    Subinterpreters, Verdict, WheelReport,
+)
 
 NAME = "wheel"
-HELP = "(not implemented yet)"
+HELP = ("audit wheels before publishing: tags against the binaries, every module's GIL "
+        "declaration in free-threaded wheels, the Free Threading classifier, RECORD hashes")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="wheel files, or folders holding .whl files")
+    parser.add_argument("--pypi", action="append", default=[], metavar="NAME[==VERSION]",
+                        help="download and audit every wheel of that release from PyPI (latest if no version)")
+    parser.add_argument("--platform", action="append", default=[], metavar="GLOB",
+                        help="only wheels with a platform tag matching GLOB (e.g. 'manylinux*x86_64')")
+    parser.add_argument("--abi", action="append", default=[], metavar="GLOB",
+                        help="only wheels with an ABI tag matching GLOB (e.g. 'cp314*')")
+    parser.add_argument("--require-ft", metavar="3.X", type=_python_version,
+                        help="every GIL wheel for CPython 3.X needs a free-threaded sibling in the set (FTW501)")
+    parser.add_argument("--ignore", action="append", default=[], metavar="CODE",
+                        help="drop findings with this code (repeatable or comma-separated)")
+    parser.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    parser.add_argument("--jobs", type=int, default=0, metavar="N",
+                        help="parallel workers (default: number of CPUs)")
+    parser.add_argument("--offline", action="store_true", help="--pypi from the cache only")
+
+
+def _python_version(text: str) -> tuple[int, int]:
+    try:
+        major, minor = (int(p) for p in text.split("."))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a version like 3.14, got {text!r}") from None
+    return major, minor
+
+
+@dataclass(frozen=True)
+class AuditOptions:
+    ignore: frozenset[str] = frozenset()
+    require_ft: tuple[int, int] | None = None
+    jobs: int = 0
+    executor: str = ""   # "process" | "thread" | "serial"; "" = FT_AUDIT_WHEEL_EXECUTOR or the default
+
+
+@dataclass
+class Inputs:
+    wheels: list[Path] = field(default_factory=list)
+    problems: list[tuple[str, str]] = field(default_factory=list)   # (name, reason): inputs that are not wheels
 
 
 def run(args: argparse.Namespace) -> int:
-    print("ft-audit wheel: not implemented yet", file=sys.stderr)
-    return 2
+    from auditor.report import jsonout
+    from auditor.report.wheel import render_markdown, render_text
+    from auditor.wheel_gate import exit_code, unreadable_wheel
+
+    if not args.paths and not args.pypi:
+        raise InputError("ft-audit wheel", "give wheel files or folders, or --pypi NAME")
+    options = AuditOptions(
+        ignore=frozenset(c.strip().upper() for item in args.ignore for c in item.split(",") if c.strip()),
+        require_ft=args.require_ft,
+        jobs=args.jobs,
+    )
+    inputs = collect_local(args.paths)
+    for spec in args.pypi:
+        fetched = fetch_pypi(spec, platforms=args.platform, abis=args.abi, offline=args.offline)
+        inputs.wheels += fetched.wheels
+        inputs.problems += fetched.problems
+    inputs.wheels = filter_wheels(inputs.wheels, platforms=args.platform, abis=args.abi)
+    if not inputs.wheels and not inputs.problems:
+        raise InputError("ft-audit wheel", "no wheel left to audit after the --platform / --abi filters")
+
+    from auditor.progress import Progress
+
+    with Progress(len(inputs.wheels), "auditing wheels") as progress:
+        reports = audit_paths(inputs.wheels, options, on_done=lambda r: progress.advance(1, r.filename))
+    reports = [unreadable_wheel(name, reason, ignore=options.ignore) for name, reason in inputs.problems] + reports
+
+    if args.format == "json":
+        sys.stdout.write(jsonout.dumps({"wheels": [r.to_json() for r in reports]}))
+    elif args.format == "markdown":
+        sys.stdout.write(render_markdown(reports))
+    else:
+        sys.stdout.write(render_text(reports))
+    if args.format != "text":  # text output already shows these lines
+        for line in could_not_check_lines(reports):
+            print(f"ft-audit: error: {line}", file=sys.stderr)
+    return exit_code(reports)
+
+
+def could_not_check_lines(reports: Sequence[WheelReport]) -> Iterator[str]:
+    from auditor.wheel_gate import CODES
+
+    for report in reports:
+        for f in report.findings:
+            code = CODES.get(f.code)
+            if code and code.could_not_check:
+                yield f"{report.filename}: {f.message}"
+
+
+# -- inputs ---------------------------------------------------------------------------------
+
+def collect_local(paths: Sequence[str]) -> Inputs:
+    inputs = Inputs()
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.name.endswith(".whl") and p.is_file())
+            if not found:
+                inputs.problems.append((raw, "folder holds no .whl files"))
+            inputs.wheels += found
+        elif path.exists():
+            inputs.wheels.append(path)
+        else:
+            inputs.problems.append((raw, "no such file or folder"))
+    return inputs
+
+
+def _tag_parts(filename: str) -> tuple[list[str], list[str]] | None:
+    parts = filename[: -len(".whl")].split("-") if filename.endswith(".whl") else []
+    if len(parts) < 5:
+        return None
+    return parts[-2].split("."), parts[-1].split(".")
+
+
+def filter_wheels(paths: Sequence[Path], *, platforms: Sequence[str], abis: Sequence[str]) -> list[Path]:
+    """Keep wheels with any platform / ABI tag matching any given glob. Names that cannot be
+    parsed are kept, so that their problem is reported rather than silently filtered away."""
+    if not platforms and not abis:
+        return list(paths)
+    kept = []
+    for path in paths:
+        parts = _tag_parts(path.name)
+        if parts is None:
+            kept.append(path)
+            continue
+        wheel_abis, wheel_platforms = parts
+        if platforms and not any(fnmatch.fnmatchcase(p, g) for p in wheel_platforms for g in platforms):
+            continue
+        if abis and not any(fnmatch.fnmatchcase(a, g) for a in wheel_abis for g in abis):
+            continue
+        kept.append(path)
+    return kept
+
+
+def fetch_pypi(spec: str, *, platforms: Sequence[str] = (), abis: Sequence[str] = (), offline: bool = False) -> Inputs:
+    """Download every wheel of one release (hash-checked, cached) into the cache's wheels/ folder."""
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.version import Version
+
+    from auditor.cache import cache_dir
+    from auditor.progress import Progress
+    from auditor.pypi import PyPIClient
+
+    try:
+        requirement = Requirement(spec)
+    except InvalidRequirement as exc:
+        raise InputError(spec, f"not NAME or NAME==VERSION ({exc})") from None
+    pinned = [s.version for s in requirement.specifier if s.operator in ("==", "===")]
+    if len(requirement.specifier) and not pinned:
+        raise InputError(spec, "only NAME or NAME==VERSION is supported")
+    client = PyPIClient(offline=offline)
+    files = client.project_files(requirement.name)
+    if pinned:
+        version = Version(pinned[0])
+        if version not in files.versions:
+            raise InputError(spec, f"{files.name} has no release {version} on the index")
+    else:
+        released = [f.version for f in files.wheels() if f.version is not None and not f.yanked
+                    and not f.version.is_prerelease]
+        if not released:
+            raise InputError(spec, f"{files.name} has no released wheels on the index")
+        version = max(released)
+    wanted = [f for f in files.files_for(version) if f.kind == "wheel"]
+    if not wanted:
+        raise InputError(spec, f"{files.name} {version} has no wheels (sdist only?)")
+    names = filter_wheels([Path(f.filename) for f in wanted], platforms=platforms, abis=abis)
+    keep = {p.name for p in names}
+    wanted = [f for f in wanted if f.filename in keep]
+    folder = cache_dir("wheels", files.name)
+    inputs = Inputs()
+    with Progress(len(wanted), f"downloading {files.name} {version}") as progress:
+        for dist in wanted:
+            if "/" in dist.filename or dist.filename.startswith("."):
+                inputs.problems.append((dist.filename, "index served an unsafe file name"))
+                continue
+            try:
+                inputs.wheels.append(client.http.download(dist.url, dist.sha256, folder / dist.filename))
+            except AuditError as exc:
+                inputs.problems.append((dist.filename, f"download failed: {exc.one_line()}"))
+            progress.advance(1, dist.filename)
+    return inputs
+
+
+# -- auditing -------------------------------------------------------------------------------
+
+def audit_paths(paths: Sequence[Path], options: AuditOptions,
+                on_done: Callable[[WheelReport], None] | None = None) -> list[WheelReport]:
+    """Audit wheels in parallel; reports come back in the order of `paths`."""
+    from auditor.wheel_gate import sibling_findings
+
+    extra: dict[str, list[Finding]] = {}
+    if options.require_ft:
+        extra = sibling_findings([p.name for p in paths], options.require_ft)
+    jobs = [(str(p), tuple(extra.get(p.name, ())), options.ignore) for p in paths]
+    # Biggest first, so one large wheel does not start last and run alone.
+    order = sorted(range(len(jobs)), key=lambda i: -_size(paths[i]))
+    results: list[WheelReport | None] = [None] * len(jobs)
+    kind = options.executor or os.environ.get("FT_AUDIT_WHEEL_EXECUTOR", DEFAULT_EXECUTOR)
+    workers = options.jobs or os.cpu_count() or 1
+    if kind == "serial" or workers == 1 or len(jobs) == 1:
+        for i in order:
+            results[i] = audit_wheel_file(*jobs[i])
+            if on_done:
+                on_done(results[i])
+        return results  # type: ignore[return-value]
+    with _executor(kind, min(workers, len(jobs))) as pool:
+        futures = {pool.submit(audit_wheel_file, *jobs[i]): i for i in order}
+        from concurrent.futures import as_completed
+
+        for future in as_completed(futures):
+            i = futures[future]
+            try:
+                results[i] = future.result()
+            except Exception as exc:  # noqa: BLE001 - a crashed worker is reported, not raised
+                from auditor.wheel_gate import unreadable_wheel
+
+                results[i] = unreadable_wheel(paths[i].name, f"audit failed: {exc.__class__.__name__}: {exc}",
+                                              ignore=options.ignore)
+            if on_done:
+                on_done(results[i])
+    return results  # type: ignore[return-value]
+
+
+DEFAULT_EXECUTOR = "process"
+
+
+def _executor(kind: str, workers: int) -> Executor:
+    if kind == "thread":
+        return ThreadPoolExecutor(workers)
+    import multiprocessing
+
+    # fork is cheapest where it is safe (no threads started yet in this process); spawn elsewhere.
+    method = "fork" if sys.platform.startswith("linux") else None
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method))
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def audit_wheel_file(path: str, extra: Sequence[Finding] = (), ignore: frozenset[str] = frozenset()) -> WheelReport:
+    """Read, inspect and assess one wheel; never raises for a bad wheel."""
+    from auditor.sources.wheel import read_wheel
+    from auditor.wheel_gate import assess_wheel, unreadable_wheel
+
+    name = Path(path).name
+    try:
+        contents = read_wheel(path)
+    except ArchiveError as exc:
+        return unreadable_wheel(name, exc.reason if exc.where == name else exc.one_line(), extra=extra, ignore=ignore)
+    from auditor.wheel_gate import WheelTags
+
+    tags = WheelTags.from_filename(name)
+    abis = tags.abis if tags else frozenset()
+    with contents:
+        modules = [inspect_member(member, abis) for member in contents.extensions]
+        return assess_wheel(contents, modules, extra=extra, ignore=ignore)
+
+
+def inspect_member(member, wheel_abis: frozenset[str] = frozenset()) -> tuple:
+    """(member, ModuleReport, ABI claimed by the file name) for one extension member.
+
+    A plain `.so` / `.pyd` claims nothing by name; the inspector is then told the wheel's ABI
+    tag when there is exactly one (a Windows abi3 or cp314t wheel names modules `x.pyd`).
+    """
+    from auditor.inspect import claimed_abi_from_filename, inspect_module, module_name_from_path
+
+    basename = member.name.rsplit("/", 1)[-1]
+    claimed = claimed_abi_from_filename(basename)
+    module_name = module_name_from_path(member.install_path)
+    hint = claimed
+    if hint is None and len(wheel_abis) == 1 and not wheel_abis & {"none"}:
+        hint = next(iter(wheel_abis))
+    try:
+        report = inspect_module(member.source, display=member.name, claimed=hint, module_name=module_name)
+    except Exception as exc:  # noqa: BLE001 - the inspector promises not to raise; if it does, say so
+        report = failed_module_report(module_name, member.name, claimed,
+                                      f"inspector failed: {exc.__class__.__name__}: {exc}")
+    return member, report, claimed
+
+
+def failed_module_report(name: str, path: str, claimed: str | None, reason: str) -> ModuleReport:
+    unknown = Verdict("unknown", reason)
+    return ModuleReport(
+        name=name, path=path, format=None, arch=None, abi=Abi(claimed, None),
+        init=InitStyle.UNKNOWN, gil=GilDeclaration.UNKNOWN, multiple_interpreters=MultipleInterpreters.UNKNOWN,
+        framework=None, free_threading=Verdict(FreeThreading.UNKNOWN, reason),
+        subinterpreters=Verdict(Subinterpreters.UNKNOWN, unknown.reason), errors=(reason,),
+    )

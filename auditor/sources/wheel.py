@@ -61,6 +61,14 @@ class WheelLimits:
     spill_bytes: int = 64 << 20             # extension modules larger than this go to a temp file
 
 
+# Which members are read and hashed against RECORD:
+#   "all"     -- every member (complete RECORD check; costs a full decompression of the wheel)
+#   "audited" -- extension modules and .dist-info files, the members the gate looks at; the other
+#                members are checked against RECORD by name and declared size only.
+HASH_ALL = "all"
+HASH_AUDITED = "audited"
+
+
 DEFAULT_LIMITS = WheelLimits()
 
 
@@ -128,6 +136,7 @@ class WheelContents:
     record: Record | None
     record_error: str | None
     digests: dict[str, MemberDigest]         # every member that was read in full
+    declared_sizes: dict[str, int]           # every safe, size-checked member -> central-directory size
     members: tuple[str, ...]                 # every member name, as stored (unsafe ones included)
     extensions: list[ExtensionMember]
     vendored_libraries: tuple[str, ...]
@@ -210,7 +219,7 @@ def install_path(name: str, dist_data: str | None) -> str:
     return name
 
 
-def read_wheel(path: Path | str, limits: WheelLimits = DEFAULT_LIMITS) -> WheelContents:
+def read_wheel(path: Path | str, limits: WheelLimits = DEFAULT_LIMITS, *, hashes: str = HASH_ALL) -> WheelContents:
     path = Path(path)
     filename = path.name
     filename_tags = expand_filename_tags(filename)
@@ -234,10 +243,11 @@ def read_wheel(path: Path | str, limits: WheelLimits = DEFAULT_LIMITS) -> WheelC
             raise ArchiveError(
                 filename, f"declared uncompressed size {declared_total} bytes exceeds the limit of {limits.max_total_bytes}"
             )
-        return _read_members(archive, infos, path, filename, filename_tags, project, version, build, limits)
+        return _read_members(archive, infos, path, filename, filename_tags, project, version, build, limits, hashes)
 
 
-def _read_members(archive, infos, path, filename, filename_tags, project, version, build, limits) -> WheelContents:
+def _read_members(archive, infos, path, filename, filename_tags, project, version, build, limits,
+                  hashes) -> WheelContents:
     problems: list[ArchiveProblem] = []
     digests: dict[str, MemberDigest] = {}
     readable: list[zipfile.ZipInfo] = []
@@ -266,12 +276,15 @@ def _read_members(archive, infos, path, filename, filename_tags, project, versio
 
     tempdir: tempfile.TemporaryDirectory | None = None
     extensions: list[ExtensionMember] = []
+    declared_sizes = {info.orig_filename: info.file_size for info in readable}
     texts: dict[str, bytes] = {}
     wanted_texts = {f"{dist_info}/WHEEL", f"{dist_info}/METADATA", f"{dist_info}/RECORD"} if dist_info else set()
     try:
         for info in readable:
             name = info.orig_filename
             extension = is_extension_member(name)
+            if hashes != HASH_ALL and not extension and not (dist_info and name.startswith(dist_info + "/")):
+                continue
             spill = None
             if extension and info.file_size > limits.spill_bytes:
                 if tempdir is None:
@@ -338,6 +351,7 @@ def _read_members(archive, infos, path, filename, filename_tags, project, versio
         record=record,
         record_error=record_error,
         digests=digests,
+        declared_sizes=declared_sizes,
         members=tuple(info.orig_filename for info in infos),
         extensions=extensions,
         vendored_libraries=tuple(i.orig_filename for i in readable if is_vendored_library(i.orig_filename)),
