@@ -11,22 +11,21 @@ import pytest
 from auditor.binary.base import BSS, DATA, RODATA, TEXT
 from auditor.binary.pe import PEImage
 from auditor.errors import BinaryFormatError
+from tests.support.wheels import WIN32_KEY, WIN_ARM64_KEY, require_wheel
 
 # capi-reference §2.3: PyModuleDef_HEAD_INIT of 3.14/3.15 free-threaded builds, 64- and 32-bit.
 FT64_HEADER = bytes(8) + b"\x04\x00\x00\x00\xff\xff\xff\xff" + bytes(16)
 FT32_HEADER = bytes(4) + b"\x04\x00\x00\x00\xff\xff\xff\xff" + bytes(8)
 
 MARKUPSAFE_AMD64 = ("markupsafe-3.0.4-cp314t-win-amd64", "markupsafe/_speedups.cp314t-win_amd64.pyd")
-MARKUPSAFE_ARM64 = ("markupsafe-3.0.4-cp314t-win-arm64", "markupsafe/_speedups.cp314t-win_arm64.pyd")
-MARKUPSAFE_WIN32 = ("markupsafe-3.0.4-cp314t-win32", "markupsafe/_speedups.cp314t-win32.pyd")
+MARKUPSAFE_ARM64 = (WIN_ARM64_KEY, "markupsafe/_speedups.cp314t-win_arm64.pyd")
+MARKUPSAFE_WIN32 = (WIN32_KEY, "markupsafe/_speedups.cp314t-win32.pyd")
 NUMPY_AMD64 = ("numpy-2.5.5-cp314t-win-amd64", "numpy/_core/_multiarray_umath.cp314t-win_amd64.pyd")
 CONTOURPY_AMD64 = ("contourpy-1.4.0-cp314t-win-amd64", "contourpy/_contourpy.cp314t-win_amd64.pyd")
 
 
 def member_bytes(key: str, member: str) -> bytes:
-    from tests.support.wheels import fetch_wheel
-
-    with zipfile.ZipFile(fetch_wheel(key)) as wheel:
+    with zipfile.ZipFile(require_wheel(key)) as wheel:
         return wheel.read(member)
 
 
@@ -221,3 +220,20 @@ def test_hostile_copies_are_rejected_with_one_line(amd64: PEImage) -> None:
 def test_not_pe() -> None:
     with pytest.raises(BinaryFormatError, match="not a PE file"):
         PEImage(b"\x7fELF" + bytes(200), "x.pyd")
+
+
+@pytest.mark.network
+def test_pe_through_the_loader_on_an_mmap(tmp_path) -> None:
+    from auditor.binary.loader import open_images
+
+    path = tmp_path / "_speedups.cp314t-win_amd64.pyd"
+    path.write_bytes(member_bytes(*MARKUPSAFE_AMD64))
+    (image,) = open_images(path)
+    try:
+        assert isinstance(image, PEImage)
+        assert image.find_all(b"markupsafe._speedups\0") == [0x180003160]
+        assert image.find_all(FT64_HEADER, (DATA,), align=8) == [
+            module_defs(image, FT64_HEADER, 56)["markupsafe._speedups"]]
+        assert image.contains(b"markupsafe._speedups")
+    finally:
+        image.close()

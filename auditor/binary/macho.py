@@ -469,6 +469,8 @@ class MachOImage(BinaryImage):
         backed = max(0, min(size, seg.filesize - rel))
         raw = bytes(self._data[self._base + seg.fileoff + rel:
                                self._base + seg.fileoff + rel + backed]) if backed else b""
+        if len(raw) != backed:   # closed image
+            return None
         return raw + bytes(size - backed)
 
     def read_cstring(self, addr: int, limit: int = 512) -> str | None:
@@ -494,6 +496,13 @@ class MachOImage(BinaryImage):
                       _section_kind(s, self._segment_named(s.segname)))
                      for s in self._sorted_sections if s.size)
 
+    def _file_offset(self, addr: int) -> int | None:
+        """Absolute offset in `data` of a file-backed address."""
+        seg = self._segment_at(addr)
+        if seg is None or addr - seg.vmaddr >= seg.filesize:
+            return None
+        return self._base + seg.fileoff + addr - seg.vmaddr
+
     def _segment_named(self, name: str) -> Segment | None:
         return next((s for s in self._segments if s.name == name), None)
 
@@ -513,6 +522,38 @@ class MachOImage(BinaryImage):
                 ranges.append((start, end))
         return any(self._data.find(needle, self._base + start, self._base + end) >= 0
                    for start, end in ranges)
+
+    def find_all(self, needle: bytes, kinds: tuple[str, ...] = (RODATA,), align: int = 1,
+                 limit: int = 10_000) -> list[int]:
+        """Addresses where `needle` occurs in file-backed sections of `kinds` (bounded), found
+        with find() over the mapped file, e.g. to locate static PyModuleDef headers."""
+        hits: list[int] = []
+        for _name, addr, size, kind in self.section_ranges():
+            if kind not in kinds or kind == BSS:
+                continue
+            start = self._file_offset(addr)
+            if start is None:
+                continue
+            pos, end = start, start + size
+            while len(hits) < limit:
+                pos = self._data.find(needle, pos, end)
+                if pos < 0:
+                    break
+                if (addr + pos - start) % align == 0:
+                    hits.append(addr + pos - start)
+                pos += 1
+        return hits
+
+    def close(self) -> None:
+        """Close the mmap handed in by the loader (slices of one fat file share it; closing an
+        mmap twice is harmless). Bytes need no closing."""
+        data, self._data = self._data, b""
+        close = getattr(data, "close", None)
+        if close is not None:
+            try:
+                close()
+            except (BufferError, ValueError):
+                pass
 
     # ---- symbols ------------------------------------------------------------------------------
 

@@ -176,6 +176,8 @@ class PEImage(BinaryImage):
         rel = rva - sect.rva
         backed = max(0, min(size, sect.raw_size - rel))
         raw = bytes(self._data[sect.raw_offset + rel:sect.raw_offset + rel + backed]) if backed else b""
+        if len(raw) != backed:   # closed image
+            return None
         return raw + bytes(size - backed)
 
     def _rva_to_offset(self, rva: int, length: int, what: str) -> int:
@@ -195,6 +197,14 @@ class PEImage(BinaryImage):
         if end < 0:
             raise _fail(self.path, f"corrupt: {what} name at RVA {rva:#x} is not terminated")
         return bytes(self._data[start:end]).decode("utf-8", "replace")
+
+    def _file_offset(self, addr: int) -> int | None:
+        """File offset of a file-backed VA."""
+        rva = addr - self.image_base
+        sect = self._section_rva(rva)
+        if sect is None or rva - sect.rva >= sect.raw_size:
+            return None
+        return sect.raw_offset + rva - sect.rva
 
     def read(self, addr: int, size: int) -> bytes | None:
         return self._read_rva(addr - self.image_base, size)
@@ -240,6 +250,38 @@ class PEImage(BinaryImage):
                 if self._data.find(needle, sect.raw_offset, sect.raw_offset + sect.raw_size) >= 0:
                     return True
         return False
+
+    def find_all(self, needle: bytes, kinds: tuple[str, ...] = (RODATA,), align: int = 1,
+                 limit: int = 10_000) -> list[int]:
+        """Addresses where `needle` occurs in file-backed sections of `kinds` (bounded), found
+        with find() over the mapped file, e.g. to locate static PyModuleDef headers."""
+        hits: list[int] = []
+        for _name, addr, size, kind in self.section_ranges():
+            if kind not in kinds or kind == BSS:
+                continue
+            start = self._file_offset(addr)
+            if start is None:
+                continue
+            pos, end = start, start + size
+            while len(hits) < limit:
+                pos = self._data.find(needle, pos, end)
+                if pos < 0:
+                    break
+                if (addr + pos - start) % align == 0:
+                    hits.append(addr + pos - start)
+                pos += 1
+        return hits
+
+    def close(self) -> None:
+        """Close the mmap handed in by the loader (slices of one fat file share it; closing an
+        mmap twice is harmless). Bytes need no closing."""
+        data, self._data = self._data, b""
+        close = getattr(data, "close", None)
+        if close is not None:
+            try:
+                close()
+            except (BufferError, ValueError):
+                pass
 
     # ---- exports -------------------------------------------------------------------------------
 
