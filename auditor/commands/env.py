@@ -1,18 +1,371 @@
-"""`ft-audit env` (not implemented yet)."""
+"""`ft-audit env`: audit an installed environment (this interpreter's, another one's, or a
+site-packages folder) for free-threading and sub-interpreter readiness.
+
+This module is the edge: it runs the probe, inspects the modules (in parallel), asks PyPI and
+the compatibility data, optionally runs the runtime proof, then hands everything to the pure
+roll-up (auditor.envaudit) and a formatter (auditor.report.env).
+"""
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
+import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Mapping, Sequence
+
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from auditor import envaudit
+from auditor.envaudit import FAIL_ON_TOKENS, FtOffer
+from auditor.errors import AuditError, InputError
+from auditor.inspect import inspect_module
+from auditor.model import FreeThreading, ModuleReport
+from auditor.progress import Progress
+from auditor.sources import env as envsource
+from auditor.sources.env import EnvSnapshot, ExtensionFile, Interpreter
 
 NAME = "env"
-HELP = "(not implemented yet)"
+HELP = ("audit an installed environment: would the GIL stay off on a free-threaded build, "
+        "and can its packages load in own-GIL sub-interpreters?")
+
+EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+PARALLEL_THRESHOLD = 24          # below this, a process pool costs more than it saves
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--python", metavar="PATH",
+                       help="audit the environment of this interpreter (a venv's python, a 3.14t build, 3.9-3.15); "
+                            "default: the interpreter running ft-audit")
+    where.add_argument("--path", metavar="DIR", help="audit a site-packages folder; needs --target")
+    parser.add_argument("--target", metavar="VERSION",
+                        help="with --path: the interpreter the folder is for, e.g. 3.13, 3.14t, cp315t")
+    parser.add_argument("--target-platform", metavar="PLAT", default=None,
+                        help="with --path: sysconfig platform, e.g. linux-x86_64 (default), macosx-11.0-arm64, win-amd64")
+    parser.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    parser.add_argument("--fail-on", metavar="LIST", default="",
+                        help="comma-separated: exit 1 when any of these is found: " + ", ".join(FAIL_ON_TOKENS))
+    parser.add_argument("--verify", action="store_true",
+                        help="runtime proof: import each module in a fresh subprocess of the target interpreter "
+                             "(runs audited code) and report every disagreement with the static answer")
+    parser.add_argument("--verify-timeout", type=float, default=30.0, metavar="SECONDS",
+                        help="per-module timeout for --verify (default 30)")
+    parser.add_argument("--jobs", type=int, default=None, metavar="N", help="parallel workers (default: CPU count)")
+    parser.add_argument("--ft-target", action="append", metavar="3.X",
+                        help="free-threaded interpreter(s) to ask PyPI about for a GIL environment "
+                             "(default: the same minor version if 3.13+, and 3.14)")
+    parser.add_argument("--offline", action="store_true", help="PyPI answers from the cache only")
+    parser.add_argument("--no-pypi", action="store_true", help="do not ask PyPI about free-threaded wheels")
+    parser.add_argument("--no-compat", action="store_true", help="do not cross-reference the compatibility data")
+    parser.add_argument("--probe-timeout", type=float, default=envsource.PROBE_TIMEOUT, metavar="SECONDS",
+                        help=argparse.SUPPRESS)
+
+
+def parse_fail_on(value: str) -> list[str]:
+    tokens = [t.strip() for t in value.split(",") if t.strip()]
+    bad = [t for t in tokens if t not in FAIL_ON_TOKENS]
+    if bad:
+        raise InputError("--fail-on", f"unknown value(s) {', '.join(bad)}; choose from {', '.join(FAIL_ON_TOKENS)}")
+    return tokens
 
 
 def run(args: argparse.Namespace) -> int:
-    print("ft-audit env: not implemented yet", file=sys.stderr)
-    return 2
+    fail_on = parse_fail_on(args.fail_on or "")
+    notes: list[str] = []
+    if args.path:
+        if not args.target:
+            raise InputError("--path", "needs --target (the interpreter the folder is for, e.g. --target 3.14t)")
+        snapshot = envsource.snapshot_from_path(args.path, args.target, platform_tag=args.target_platform)
+        cmd = None
+    else:
+        if args.target:
+            raise InputError("--target", "only with --path (with --python the interpreter says what it is)")
+        cmd = [args.python] if args.python else envsource.current_python()
+        snapshot = envsource.probe_interpreter(cmd, timeout=args.probe_timeout)
+        warning = envsource.active_environment_warning(snapshot.interpreter)
+        if warning:
+            notes.append(warning)
+    audit = audit_snapshot(snapshot, cmd=cmd, verify=args.verify, verify_timeout=args.verify_timeout,
+                           jobs=args.jobs, ask_pypi=not args.no_pypi, offline=args.offline,
+                           ft_targets=args.ft_target, use_compat=not args.no_compat, notes=notes,
+                           progress_stream=sys.stderr)
+    from auditor.report import env as report
+
+    output = {"json": report.render_json, "markdown": report.render_markdown}.get(args.format, report.render_text)(audit)
+    sys.stdout.write(output)
+    if not audit.all_modules() and not audit.distributions:
+        print("ft-audit env: nothing to check: no distributions and no extension modules found", file=sys.stderr)
+        return EXIT_ERROR
+    if envaudit.select_failures(audit, fail_on):
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+def audit_snapshot(snapshot: EnvSnapshot, *, cmd: Sequence[str] | None = None, verify: bool = False,
+                   verify_timeout: float = 30.0, verify_env: Mapping[str, str] | None = None,
+                   jobs: int | None = None, ask_pypi: bool = True, offline: bool = False,
+                   ft_targets: Sequence[str] | None = None, use_compat: bool = True,
+                   notes: Sequence[str] = (), progress_stream=None) -> envaudit.EnvAudit:
+    """The whole audit of one snapshot (the library entry point used by the CLI and tests)."""
+    notes = list(notes)
+    errors: list[str] = []
+    files = envsource.collect_extension_files(snapshot)
+    reports = inspect_files(files, jobs=jobs, progress_stream=progress_stream)
+    offers: dict[str, list[FtOffer]] = {}
+    if ask_pypi:
+        offers, pypi_notes = gather_ft_offers(snapshot, files, reports, ft_targets=ft_targets, offline=offline)
+        notes.extend(pypi_notes)
+    compat: dict[str, tuple[Any, list[str]]] = {}
+    if use_compat:
+        compat, compat_notes = gather_compat(snapshot, files, reports)
+        notes.extend(compat_notes)
+    runtime: dict[str, tuple[Any, Any]] = {}
+    if verify:
+        if cmd is None:
+            notes.append("--verify needs an interpreter (--python); a folder audited with --path is not run")
+        else:
+            runtime = verify_files(cmd, snapshot.interpreter, files, reports, env=verify_env,
+                                   timeout=verify_timeout, jobs=jobs, progress_stream=progress_stream)
+            if snapshot.interpreter.free_threaded is False:
+                notes.append("runtime proof on a GIL build: the GIL question is checked from the module "
+                             "definitions' slots, not from sys._is_gil_enabled()")
+    return envaudit.audit_environment(snapshot, files, reports, ft_offers=offers, compat=compat,
+                                      runtime=runtime, notes=notes, errors=errors, verified=bool(verify and cmd))
+
+
+# -- inspection in parallel -----------------------------------------------------------------
+
+def _inspect_chunk(items: Sequence[tuple[str, str, str]]) -> list[tuple[str, ModuleReport]]:
+    return [(path, inspect_module(path, display=rel, module_name=module)) for path, rel, module in items]
+
+
+def inspect_files(files: Sequence[ExtensionFile], *, jobs: int | None = None,
+                  progress_stream=None) -> dict[str, ModuleReport]:
+    """path -> ModuleReport. Worker processes (fork, before any thread starts) on large
+    environments; the inspector is pure Python, so threads would not run in parallel on a GIL
+    build. Chunks are balanced by file size so one huge module does not stall a worker."""
+    items = [(f.path, f.relpath, f.module) for f in files]
+    jobs = jobs or os.cpu_count() or 1
+    out: dict[str, ModuleReport] = {}
+    with Progress(len(items), "inspecting", stream=progress_stream) as progress:
+        use_pool = jobs > 1 and len(items) >= PARALLEL_THRESHOLD and "fork" in multiprocessing.get_all_start_methods()
+        if not use_pool:
+            for item in items:
+                out.update(_inspect_chunk([item]))
+                progress.advance(1, item[2])
+            return out
+        sizes = {}
+        for path, _, _ in items:
+            try:
+                sizes[path] = os.stat(path).st_size
+            except OSError:
+                sizes[path] = 0
+        n_chunks = jobs * 4
+        chunks: list[list[tuple[str, str, str]]] = [[] for _ in range(n_chunks)]
+        loads = [0] * n_chunks
+        for item in sorted(items, key=lambda i: -sizes[i[0]]):
+            k = loads.index(min(loads))
+            chunks[k].append(item)
+            loads[k] += sizes[item[0]] + 65536   # fixed per-file cost
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        ctx = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+            futures = [pool.submit(_inspect_chunk, chunk) for chunk in chunks if chunk]
+            for future in as_completed(futures):
+                done = future.result()
+                out.update(done)
+                progress.advance(len(done))
+    return out
+
+
+# -- PyPI: what the free-threaded interpreter would get -----------------------------------
+
+def default_ft_targets(interp: Interpreter, requested: Sequence[str] | None) -> list[tuple[int, int]]:
+    if requested:
+        out = []
+        for value in requested:
+            text = value.strip().lower().removeprefix("cp").rstrip("t")
+            try:
+                major, minor = (int(x) for x in (text.split(".") if "." in text else (text[0], text[1:])))
+            except ValueError:
+                raise InputError(f"--ft-target {value}", "expected a version like 3.14") from None
+            if (major, minor) < (3, 13):
+                raise InputError(f"--ft-target {value}", "free-threaded builds exist from 3.13")
+            out.append((major, minor))
+        return out
+    if interp.free_threaded:
+        return [(3, interp.minor)]
+    out = [(3, interp.minor)] if interp.minor >= 13 else []
+    if interp.minor < 14:
+        out.append((3, 14))
+    return out
+
+
+def platform_tags_for(interp: Interpreter) -> list[str]:
+    """Platform tags of the audited interpreter. Same machine as ft-audit: packaging computes
+    them (manylinux/musllinux); otherwise fall back to the sysconfig platform."""
+    from packaging import tags
+    import sysconfig
+
+    if interp.probed and interp.platform == sysconfig.get_platform() and interp.pointer_bits == (64 if sys.maxsize > 2**32 else 32):
+        return list(tags.platform_tags())
+    plat = interp.platform.replace("-", "_").replace(".", "_")
+    if plat.startswith("linux_"):
+        arch = plat[len("linux_"):]
+        glibc = interp.glibc or "2.17"
+        major, minor = (int(x) for x in glibc.split(".")[:2])
+        many = [f"manylinux_{major}_{m}_{arch}" for m in range(minor, 4, -1)]
+        legacy = {"manylinux_2_17_": "manylinux2014_", "manylinux_2_12_": "manylinux2010_", "manylinux_2_5_": "manylinux1_"}
+        extra = [t.replace(k, v) for t in many for k, v in legacy.items() if t.startswith(k)]
+        return [plat, *many, *extra]
+    return [plat]
+
+
+def ft_offer_for(project, version: str | None, target: tuple[int, int], platforms: Sequence[str]) -> FtOffer:
+    """Pure: does this project's file list hold a wheel for cp3XYt on these platforms?"""
+    from packaging import tags
+
+    abi = f"cp{target[0]}{target[1]}t"
+    supported = set(tags.cpython_tags(target, abis=[abi], platforms=platforms))
+    versions_with: list[Version] = []
+    pinned_wheel = None
+    pinned = None
+    try:
+        pinned = Version(version) if version else None
+    except InvalidVersion:
+        pinned = None
+    for f in project.wheels():
+        if f.yanked or f.version is None or not (f.tags & supported):
+            continue
+        # A wheel that also runs on the GIL build (py3-none-any) says nothing about free threading.
+        if not any(t.abi in (abi, "abi3t") for t in f.tags):
+            continue
+        versions_with.append(f.version)
+        if pinned is not None and f.version == pinned and pinned_wheel is None:
+            pinned_wheel = f.filename
+    finals = sorted({v for v in versions_with if not v.is_prerelease}) or sorted(set(versions_with))
+    latest = max((v for v in project.versions if not v.is_prerelease), default=None)
+    later = [v for v in finals if pinned is None or v >= pinned]
+    return FtOffer(
+        target=abi,
+        pinned_version=version,
+        pinned_has_wheel=pinned_wheel is not None,
+        pinned_wheel=pinned_wheel,
+        first_version_with_wheel=str(later[0]) if later else None,
+        latest_version_with_wheel=str(finals[-1]) if finals else None,
+        latest_version=str(latest) if latest else None,
+        note="stale PyPI answer (offline or unreachable)" if project.stale else "",
+    )
+
+
+def gather_ft_offers(snapshot: EnvSnapshot, files: Sequence[ExtensionFile], reports: Mapping[str, ModuleReport],
+                     *, ft_targets: Sequence[str] | None, offline: bool) -> tuple[dict[str, list[FtOffer]], list[str]]:
+    interp = snapshot.interpreter
+    targets = default_ft_targets(interp, ft_targets)
+    if not targets:
+        return {}, []
+    needs: dict[str, str | None] = {}
+    versions = {d.key: d.version for d in snapshot.distributions}
+    for f in files:
+        if f.owner is None or not f.loadable:
+            continue
+        if interp.free_threaded and reports[f.path].free_threading.value == FreeThreading.READY:
+            continue
+        needs.setdefault(f.owner, versions.get(f.owner))
+    if not needs:
+        return {}, []
+    from auditor.pypi import PyPIClient
+
+    client = PyPIClient(offline=offline)
+    platforms = platform_tags_for(interp)
+    failures: list[str] = []
+
+    def one(key: str) -> tuple[str, list[FtOffer]]:
+        try:
+            project = client.project_files(key)
+        except AuditError as exc:
+            failures.append(exc.one_line())
+            return key, [FtOffer(f"cp{t[0]}{t[1]}t", needs[key], None, note=exc.reason[:120]) for t in targets]
+        return key, [ft_offer_for(project, needs[key], t, platforms) for t in targets]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = dict(pool.map(one, sorted(needs)))
+    notes = []
+    if failures:
+        notes.append(f"PyPI: {len(failures)} of {len(needs)} lookups failed, shown as unknown "
+                     f"(first: {failures[0]})")
+    return results, notes
+
+
+# -- compatibility data ---------------------------------------------------------------------
+
+def gather_compat(snapshot: EnvSnapshot, files: Sequence[ExtensionFile],
+                  reports: Mapping[str, ModuleReport]) -> tuple[dict[str, tuple[Any, list[str]]], list[str]]:
+    try:
+        from auditor.compat.lookup import ObservedEvidence, load_compat
+    except ImportError as exc:  # the data layer is optional for an env audit
+        return {}, [f"compatibility data unavailable ({exc})"]
+    try:
+        data = load_compat(allow_network=False)
+    except Exception as exc:  # broken data must not end the audit
+        return {}, [f"compatibility data unreadable: {str(exc).splitlines()[0][:160]}"]
+    notes = list(getattr(data, "notes", []) or [])[:3]
+    stale = data.staleness_note()
+    if stale:
+        notes.append(stale)
+    interp = snapshot.interpreter
+    worst: dict[str, str] = {}
+    order = envaudit.FT_ORDER
+    for f in files:
+        if f.owner and f.loadable:
+            value = reports[f.path].free_threading.value
+            if f.owner not in worst or order.index(value) < order.index(worst[f.owner]):
+                worst[f.owner] = value
+    out: dict[str, tuple[Any, list[str]]] = {}
+    for d in snapshot.distributions:
+        if d.key not in worst:
+            continue     # pure Python: the tracker's view adds nothing to the evidence
+        try:
+            record = data.lookup(d.name, d.version)
+        except Exception as exc:
+            notes.append(f"compatibility lookup of {d.name} failed: {exc}")
+            continue
+        observed = worst[d.key] if interp.free_threaded else None
+        try:
+            messages = [x.message for x in record.disagreements(ObservedEvidence(observed, d.version))]
+        except Exception as exc:
+            messages = []
+            notes.append(f"compatibility check of {d.name} failed: {exc}")
+        tracker = record.tracker
+        census = record.census
+        doc = {
+            "tracker_status": tracker.status if tracker else None,
+            "tracker_first_version": tracker.first_version if tracker else None,
+            "wheels_list_free_threaded_wheel": record.wheels_list.free_threaded_wheel if record.wheels_list else None,
+            "census_first_ft_version": dict(census.first_ft_version) if census else None,
+            "in_census": record.in_census,
+        }
+        if any(v for k, v in doc.items() if k != "in_census") or messages:
+            out[d.key] = (doc, messages)
+    return out, notes
+
+
+# -- runtime proof ------------------------------------------------------------------------
+
+def verify_files(cmd: Sequence[str], interp: Interpreter, files: Sequence[ExtensionFile],
+                 reports: Mapping[str, ModuleReport], *, env: Mapping[str, str] | None, timeout: float,
+                 jobs: int | None, progress_stream=None) -> dict[str, tuple[Any, Any]]:
+    from auditor import verify
+
+    todo = [(f.module, f.path) for f in files if f.loadable]
+    with Progress(len(todo), "verifying", stream=progress_stream) as progress:
+        results = verify.run_many(cmd, todo, env=env, timeout=timeout, jobs=jobs,
+                                  on_done=lambda name: progress.advance(1, name))
+    out: dict[str, tuple[Any, Any]] = {}
+    for path, result in results.items():
+        out[path] = (result, verify.compare(reports[path], result, free_threaded=interp.free_threaded))
+    return out

@@ -1,0 +1,529 @@
+"""Environment roll-up: module verdicts -> distribution verdicts -> environment verdict.
+
+Pure logic, no I/O. Inputs are the environment snapshot (interpreter facts, distributions),
+the extension files mapped to their owners, one ModuleReport per file, and optional extras
+gathered at the edges (PyPI offers for the free-threaded interpreter, compatibility-tracker
+records, runtime verification results). The output is an `EnvAudit` with the documented JSON
+shape; formatters render it and never compute verdicts.
+
+Blocked-by chains follow declared dependencies (Requires-Dist, markers evaluated for the
+*audited* interpreter, extras off): a distribution is blocked when a dependency, at any depth,
+has a module that refuses what the user wants (an own-GIL sub-interpreter; a GIL-free run).
+The shortest chain to each blocking distribution is shown.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
+
+from packaging.markers import InvalidMarker, UndefinedComparison, UndefinedEnvironmentName
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from auditor.model import Finding, FreeThreading, ModuleReport, Severity, Subinterpreters, Verdict
+from auditor.sources.env import EnvSnapshot, ExtensionFile, InstalledDistribution, Interpreter
+
+# Worst first: the first value present among a distribution's modules is its verdict.
+# A definite "no" ranks above "unknown": it is the stronger statement about the environment.
+FT_ORDER = (FreeThreading.NOT_BUILT_FOR_FT, FreeThreading.REENABLES_GIL, FreeThreading.UNKNOWN, FreeThreading.READY)
+SUBINTERP_ORDER = (Subinterpreters.NOT_SUPPORTED, Subinterpreters.SHARED_GIL_ONLY,
+                   Subinterpreters.UNKNOWN, Subinterpreters.OWN_GIL)
+
+# Own verdicts of a dependency that block its dependents.
+SUBINTERP_BLOCKING = (Subinterpreters.NOT_SUPPORTED, Subinterpreters.SHARED_GIL_ONLY)
+FT_BLOCKING_GIL_ENV = (FreeThreading.REENABLES_GIL,)
+FT_BLOCKING_FT_ENV = (FreeThreading.REENABLES_GIL, FreeThreading.NOT_BUILT_FOR_FT)
+
+# --fail-on tokens -> finding codes they select (README, "ft-audit env").
+FINDING_CODES = {
+    "FTE101": "reenables-gil",
+    "FTE102": "not-built-for-ft",
+    "FTE103": "ft-unknown",
+    "FTE201": "not-supported",
+    "FTE202": "shared-gil-only",
+    "FTE203": "subinterp-unknown",
+    "FTE204": "blocked",
+    "FTE301": "disagreement",
+    "FTE302": "tracker-disagreement",
+    "FTE401": "orphan",
+    "FTE402": "error",
+}
+FAIL_ON_TOKENS = tuple(sorted(set(FINDING_CODES.values())))
+
+PURE_REASON = "no extension modules (pure Python)"
+
+
+@dataclass(frozen=True)
+class FtOffer:
+    """What PyPI offers one distribution for one free-threaded interpreter (e.g. cp314t)."""
+
+    target: str                          # "cp314t"
+    pinned_version: str | None
+    pinned_has_wheel: bool | None        # None = unknown (PyPI unreachable, project missing)
+    pinned_wheel: str | None = None
+    first_version_with_wheel: str | None = None
+    latest_version_with_wheel: str | None = None
+    latest_version: str | None = None
+    note: str = ""
+
+    @property
+    def text(self) -> str:
+        if self.pinned_has_wheel is None:
+            return f"{self.target}: unknown ({self.note})" if self.note else f"{self.target}: unknown"
+        if self.pinned_has_wheel:
+            return f"{self.target}: {self.pinned_version} has a wheel"
+        if self.first_version_with_wheel:
+            return (f"{self.target}: none for {self.pinned_version}; first in {self.first_version_with_wheel},"
+                    f" latest {self.latest_version_with_wheel}")
+        if self.latest_version_with_wheel:
+            return (f"{self.target}: none for {self.pinned_version} or later;"
+                    f" last in {self.latest_version_with_wheel}")
+        return f"{self.target}: no wheel in any release"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "pinned_version": self.pinned_version,
+            "pinned_has_wheel": self.pinned_has_wheel,
+            "pinned_wheel": self.pinned_wheel,
+            "first_version_with_wheel": self.first_version_with_wheel,
+            "latest_version_with_wheel": self.latest_version_with_wheel,
+            "latest_version": self.latest_version,
+            "note": self.note,
+        }
+
+
+@dataclass(frozen=True)
+class BlockedBy:
+    chain: tuple[str, ...]       # distribution names, from the blocked one to the blocker
+    module: str                  # the blocker's module that decides it
+    verdict: str
+
+    @property
+    def text(self) -> str:
+        via = " -> ".join(self.chain[1:])
+        return f"{self.chain[0]}: blocked by {via} ({self.module}: {self.verdict.upper().replace('-', '_')})"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"chain": list(self.chain), "module": self.module, "verdict": self.verdict, "text": self.text}
+
+
+@dataclass(frozen=True)
+class ModuleEntry:
+    file: ExtensionFile
+    report: ModuleReport
+    runtime: Any = None          # auditor.verify.RuntimeResult when --verify ran
+    comparison: Any = None       # auditor.verify.Comparison
+
+    def to_json(self) -> dict[str, Any]:
+        doc = self.report.to_json()
+        doc["name"] = self.file.module
+        doc["relpath"] = self.file.relpath
+        doc["distribution"] = self.file.owner
+        doc["ownership"] = self.file.ownership
+        doc["loadable"] = self.file.loadable
+        if self.file.note:
+            doc["note"] = self.file.note
+        if self.runtime is not None:
+            doc["runtime"] = self.runtime.to_json()
+        if self.comparison is not None:
+            doc["static_vs_runtime"] = self.comparison.to_json()
+        return doc
+
+
+@dataclass(frozen=True)
+class DistributionAudit:
+    name: str
+    version: str | None
+    key: str
+    location: str
+    installer: str | None
+    free_threading: Verdict
+    subinterpreters: Verdict
+    blocked_by_free_threading: tuple[BlockedBy, ...]
+    blocked_by_subinterpreters: tuple[BlockedBy, ...]
+    requires: tuple[str, ...]            # installed dependencies (canonical), for the target
+    missing_requires: tuple[str, ...]    # declared for the target but not installed
+    modules: tuple[ModuleEntry, ...]
+    ft_offers: tuple[FtOffer, ...] = ()
+    compat: Mapping[str, Any] | None = None
+    tracker_disagreements: tuple[str, ...] = ()
+    errors: tuple[str, ...] = ()
+
+    @property
+    def has_extensions(self) -> bool:
+        return any(m.file.loadable for m in self.modules)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "location": self.location,
+            "installer": self.installer,
+            "free_threading": self.free_threading.value,
+            "free_threading_reason": self.free_threading.reason,
+            "subinterpreters": self.subinterpreters.value,
+            "subinterpreters_reason": self.subinterpreters.reason,
+            "blocked_by": {
+                "free_threading": [b.to_json() for b in self.blocked_by_free_threading],
+                "subinterpreters": [b.to_json() for b in self.blocked_by_subinterpreters],
+            },
+            "requires": list(self.requires),
+            "missing_requires": list(self.missing_requires),
+            "ft_offers": [o.to_json() for o in self.ft_offers],
+            "compat": dict(self.compat) if self.compat is not None else None,
+            "tracker_disagreements": list(self.tracker_disagreements),
+            "errors": list(self.errors),
+            "modules": [m.to_json() for m in self.modules],
+        }
+
+
+@dataclass(frozen=True)
+class EnvAudit:
+    interpreter: Interpreter
+    distributions: tuple[DistributionAudit, ...]
+    orphans: tuple[ModuleEntry, ...]
+    findings: tuple[Finding, ...]
+    summary: Mapping[str, Any]
+    notes: tuple[str, ...] = ()
+    errors: tuple[str, ...] = ()
+    verified: bool = False
+
+    def all_modules(self) -> list[ModuleEntry]:
+        out = [m for d in self.distributions for m in d.modules]
+        out.extend(self.orphans)
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "interpreter": self.interpreter.to_json(),
+            "distributions": [d.to_json() for d in self.distributions],
+            "orphans": [m.to_json() for m in self.orphans],
+            "summary": dict(self.summary),
+            "findings": [f.to_json() for f in self.findings],
+            "notes": list(self.notes),
+            "errors": list(self.errors),
+        }
+
+
+# -- module -> distribution ----------------------------------------------------------------
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _names(modules: Sequence[ModuleEntry], limit: int = 3) -> str:
+    names = sorted(m.file.module for m in modules)
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
+
+
+def rollup(modules: Sequence[ModuleEntry], attr: str, order: Sequence[str]) -> Verdict:
+    """The worst verdict among loadable modules, with a reason naming the deciding ones."""
+    relevant = [m for m in modules if m.file.loadable]
+    if not relevant:
+        if modules:
+            return Verdict(order[-1], "only files tagged for other interpreters (never imported here)")
+        return Verdict(order[-1], PURE_REASON)
+    for value in order:
+        hits = [m for m in relevant if getattr(m.report, attr).value == value]
+        if hits:
+            if value == order[-1]:
+                return Verdict(value, f"all {_plural(len(relevant), 'module')} {value}")
+            return Verdict(value, f"{len(hits)} of {_plural(len(relevant), 'module')} {value}: {_names(hits)}")
+    unknown = [m for m in relevant if getattr(m.report, attr).value not in order]
+    return Verdict("unknown", f"unrecognised verdicts in {_names(unknown)}")
+
+
+# -- dependency graph ---------------------------------------------------------------------
+
+def marker_environment(interpreter: Interpreter) -> dict[str, str]:
+    env = dict(interpreter.markers)
+    env["extra"] = ""
+    return env
+
+
+def requirement_names(requires_dist: Iterable[str], environment: Mapping[str, str]) -> tuple[list[str], list[str]]:
+    """(canonical names that apply to the target, one-line problems). Extras are off."""
+    names: list[str] = []
+    problems: list[str] = []
+    for line in requires_dist:
+        try:
+            req = Requirement(line)
+        except InvalidRequirement as exc:
+            problems.append(f"Requires-Dist {line!r}: {str(exc).splitlines()[0]}")
+            continue
+        if req.marker is not None:
+            try:
+                if not req.marker.evaluate(dict(environment)):
+                    continue
+            except (InvalidMarker, UndefinedComparison, UndefinedEnvironmentName) as exc:
+                problems.append(f"Requires-Dist {line!r}: marker not evaluable ({exc})")
+                continue
+        key = canonicalize_name(req.name)
+        if key not in names:
+            names.append(key)
+    return names, problems
+
+
+def blocked_chains(start: str, graph: Mapping[str, Sequence[str]],
+                   blockers: Mapping[str, tuple[str, str]], names: Mapping[str, str]) -> tuple[BlockedBy, ...]:
+    """Shortest chain from `start` to every dependency in `blockers` (key -> (module, verdict)).
+
+    Breadth-first over installed dependencies; cycles are visited once. `start` itself never
+    counts: its own modules are its own verdict, not a block."""
+    parent: dict[str, str | None] = {start: None}
+    queue = deque([start])
+    found: list[BlockedBy] = []
+    while queue:
+        node = queue.popleft()
+        for dep in graph.get(node, ()):
+            if dep in parent:
+                continue
+            parent[dep] = node
+            queue.append(dep)
+            if dep in blockers:
+                chain = [dep]
+                cursor = parent[dep]
+                while cursor is not None:
+                    chain.append(cursor)
+                    cursor = parent[cursor]
+                module, verdict = blockers[dep]
+                found.append(BlockedBy(tuple(names.get(k, k) for k in reversed(chain)), module, verdict))
+    found.sort(key=lambda b: (len(b.chain), b.chain))
+    return tuple(found)
+
+
+def _first_module(modules: Sequence[ModuleEntry], attr: str, values: Sequence[str]) -> tuple[str, str] | None:
+    """The module to name as the blocker: the worst verdict first, then modules a normal import
+    reaches before test helpers (`numpy._core._multiarray_umath` over `_multiarray_tests`)."""
+    for value in values:
+        hits = sorted((_is_test_module(m.file.module), m.file.module)
+                      for m in modules if m.file.loadable and getattr(m.report, attr).value == value)
+        if hits:
+            return hits[0][1], value
+    return None
+
+
+def _is_test_module(name: str) -> bool:
+    return any("test" in part for part in name.split("."))
+
+
+# -- the whole environment ------------------------------------------------------------------
+
+def audit_environment(
+    snapshot: EnvSnapshot,
+    files: Sequence[ExtensionFile],
+    reports: Mapping[str, ModuleReport],
+    *,
+    ft_offers: Mapping[str, Sequence[FtOffer]] | None = None,
+    compat: Mapping[str, tuple[Mapping[str, Any] | None, Sequence[str]]] | None = None,
+    runtime: Mapping[str, tuple[Any, Any]] | None = None,
+    notes: Sequence[str] = (),
+    errors: Sequence[str] = (),
+    verified: bool = False,
+) -> EnvAudit:
+    """Roll module reports up to distributions and the environment.
+
+    reports: absolute file path -> ModuleReport. runtime: path -> (RuntimeResult, Comparison).
+    compat: distribution key -> (tracker JSON or None, disagreement messages)."""
+    interp = snapshot.interpreter
+    runtime = runtime or {}
+    entries: dict[str | None, list[ModuleEntry]] = {}
+    for f in files:
+        rt = runtime.get(f.path, (None, None))
+        entry = ModuleEntry(file=f, report=reports[f.path], runtime=rt[0], comparison=rt[1])
+        entries.setdefault(f.owner, []).append(entry)
+
+    # The import system sees the first of two same-named distributions on sys.path.
+    dists: dict[str, InstalledDistribution] = {}
+    shadow_notes: list[str] = []
+    for d in snapshot.distributions:
+        if d.key in dists:
+            shadow_notes.append(f"{d.name} {d.version} in {d.location} is shadowed by "
+                                f"{dists[d.key].version} in {dists[d.key].location}")
+            continue
+        dists[d.key] = d
+
+    env_markers = marker_environment(interp)
+    graph: dict[str, list[str]] = {}
+    missing: dict[str, list[str]] = {}
+    dep_problems: dict[str, list[str]] = {}
+    for key, d in dists.items():
+        names, problems = requirement_names(d.requires_dist, env_markers)
+        graph[key] = [n for n in names if n in dists and n != key]
+        missing[key] = [n for n in names if n not in dists]
+        dep_problems[key] = problems
+
+    own_ft: dict[str, Verdict] = {}
+    own_si: dict[str, Verdict] = {}
+    for key in dists:
+        mods = entries.get(key, [])
+        own_ft[key] = rollup(mods, "free_threading", FT_ORDER)
+        own_si[key] = rollup(mods, "subinterpreters", SUBINTERP_ORDER)
+
+    ft_blocking = FT_BLOCKING_FT_ENV if interp.free_threaded else FT_BLOCKING_GIL_ENV
+    si_blockers: dict[str, tuple[str, str]] = {}
+    ft_blockers: dict[str, tuple[str, str]] = {}
+    for key in dists:
+        mods = entries.get(key, [])
+        hit = _first_module(mods, "subinterpreters", SUBINTERP_BLOCKING)
+        if hit:
+            si_blockers[key] = hit
+        hit = _first_module(mods, "free_threading", ft_blocking)
+        if hit:
+            ft_blockers[key] = hit
+    display = {k: d.name for k, d in dists.items()}
+
+    audits: list[DistributionAudit] = []
+    for key, d in sorted(dists.items(), key=lambda kv: kv[0]):
+        compat_doc, compat_msgs = (compat or {}).get(key, (None, ()))
+        audits.append(DistributionAudit(
+            name=d.name, version=d.version, key=key, location=d.location, installer=d.installer,
+            free_threading=own_ft[key], subinterpreters=own_si[key],
+            blocked_by_free_threading=blocked_chains(key, graph, ft_blockers, display),
+            blocked_by_subinterpreters=blocked_chains(key, graph, si_blockers, display),
+            requires=tuple(graph[key]), missing_requires=tuple(missing[key]),
+            modules=tuple(sorted(entries.get(key, []), key=lambda m: m.file.module)),
+            ft_offers=tuple((ft_offers or {}).get(key, ())),
+            compat=compat_doc, tracker_disagreements=tuple(compat_msgs),
+            errors=tuple(d.errors) + tuple(dep_problems[key]),
+        ))
+    orphans = tuple(sorted(entries.get(None, []), key=lambda m: m.file.module))
+    # Files owned (by RECORD) by a distribution that is shadowed still belong to nobody visible.
+    for key, mods in entries.items():
+        if key is not None and key not in dists:
+            orphans += tuple(mods)
+
+    all_errors = list(errors) + list(snapshot.errors)
+    findings = build_findings(interp, audits, orphans)
+    summary = summarize(interp, audits, orphans, verified=verified)
+    return EnvAudit(interpreter=interp, distributions=tuple(audits), orphans=orphans,
+                    findings=tuple(findings), summary=summary,
+                    notes=tuple(notes) + tuple(snapshot.notes) + tuple(shadow_notes),
+                    errors=tuple(all_errors), verified=verified)
+
+
+def build_findings(interp: Interpreter, audits: Sequence[DistributionAudit],
+                   orphans: Sequence[ModuleEntry]) -> list[Finding]:
+    out: list[Finding] = []
+    ft_codes = {FreeThreading.REENABLES_GIL: ("FTE101", Severity.ERROR),
+                FreeThreading.NOT_BUILT_FOR_FT: ("FTE102", Severity.ERROR if interp.free_threaded else Severity.INFO),
+                FreeThreading.UNKNOWN: ("FTE103", Severity.WARNING)}
+    si_codes = {Subinterpreters.NOT_SUPPORTED: ("FTE201", Severity.ERROR),
+                Subinterpreters.SHARED_GIL_ONLY: ("FTE202", Severity.WARNING),
+                Subinterpreters.UNKNOWN: ("FTE203", Severity.WARNING)}
+    for d in audits:
+        for m in [*d.modules]:
+            out.extend(_module_findings(m, ft_codes, si_codes))
+        for b in d.blocked_by_subinterpreters[:1]:
+            out.append(Finding("FTE204", Severity.WARNING, b.text + " [sub-interpreters]"))
+        for b in d.blocked_by_free_threading[:1]:
+            out.append(Finding("FTE204", Severity.WARNING, b.text + " [free-threading]"))
+        for msg in d.tracker_disagreements:
+            out.append(Finding("FTE302", Severity.WARNING, f"{d.name} {d.version}: {msg}"))
+        for err in d.errors:
+            out.append(Finding("FTE402", Severity.WARNING, err, path=d.location))
+    for m in orphans:
+        out.extend(_module_findings(m, ft_codes, si_codes))
+        out.append(Finding("FTE401", Severity.WARNING, f"{m.file.relpath}: no installed distribution owns it",
+                           module=m.file.module, path=m.file.path))
+    return out
+
+
+def _module_findings(m: ModuleEntry, ft_codes, si_codes) -> list[Finding]:
+    out: list[Finding] = []
+    if not m.file.loadable:
+        return out
+    r = m.report
+    if r.free_threading.value in ft_codes:
+        code, sev = ft_codes[r.free_threading.value]
+        out.append(Finding(code, sev, f"{m.file.module}: {r.free_threading.value} ({r.free_threading.reason})",
+                           module=m.file.module, path=m.file.path))
+    if r.subinterpreters.value in si_codes:
+        code, sev = si_codes[r.subinterpreters.value]
+        out.append(Finding(code, sev, f"{m.file.module}: {r.subinterpreters.value} ({r.subinterpreters.reason})",
+                           module=m.file.module, path=m.file.path))
+    for err in r.errors:
+        out.append(Finding("FTE402", Severity.WARNING, f"{m.file.relpath}: {err}", module=m.file.module, path=m.file.path))
+    cmp = m.comparison
+    if cmp is not None and getattr(cmp, "disagreements", ()):
+        for diff in cmp.disagreements:
+            out.append(Finding("FTE301", Severity.ERROR, f"{m.file.module}: static and runtime disagree: {diff}",
+                               module=m.file.module, path=m.file.path))
+    return out
+
+
+def summarize(interp: Interpreter, audits: Sequence[DistributionAudit], orphans: Sequence[ModuleEntry],
+              *, verified: bool) -> dict[str, Any]:
+    modules = [m for d in audits for m in d.modules] + list(orphans)
+    loadable = [m for m in modules if m.file.loadable]
+
+    def count(items, attr, order):
+        out = {v: 0 for v in order}
+        for item in items:
+            value = getattr(item.report if isinstance(item, ModuleEntry) else item, attr).value
+            out[value] = out.get(value, 0) + 1
+        return out
+
+    with_ext = [d for d in audits if d.has_extensions]
+    ft_mod = count(loadable, "free_threading", FT_ORDER)
+    si_mod = count(loadable, "subinterpreters", SUBINTERP_ORDER)
+    reenabling = sorted({m.file.owner or m.file.module for m in loadable
+                         if m.report.free_threading.value == FreeThreading.REENABLES_GIL})
+    gil_stays_off: bool | None
+    if not interp.free_threaded:
+        gil_stays_off = None      # not a free-threaded interpreter: the question is hypothetical
+    elif ft_mod.get(FreeThreading.REENABLES_GIL) or ft_mod.get(FreeThreading.NOT_BUILT_FOR_FT):
+        gil_stays_off = False
+    elif ft_mod.get(FreeThreading.UNKNOWN):
+        gil_stays_off = None
+    else:
+        gil_stays_off = True
+    own_gil_ok = [d.name for d in audits if d.subinterpreters.value == Subinterpreters.OWN_GIL
+                  and not d.blocked_by_subinterpreters]
+    own_gil_blocked = [d.name for d in audits if d.blocked_by_subinterpreters]
+    offers: dict[str, dict[str, int]] = {}
+    for d in with_ext:
+        for o in d.ft_offers:
+            slot = offers.setdefault(o.target, {"pinned_has_wheel": 0, "newer_version_has_wheel": 0,
+                                                "no_wheel": 0, "unknown": 0})
+            if o.pinned_has_wheel is None:
+                slot["unknown"] += 1
+            elif o.pinned_has_wheel:
+                slot["pinned_has_wheel"] += 1
+            elif o.first_version_with_wheel:
+                slot["newer_version_has_wheel"] += 1
+            else:
+                slot["no_wheel"] += 1
+    summary: dict[str, Any] = {
+        "interpreter": interp.label,
+        "modules": len(modules),
+        "loadable_modules": len(loadable),
+        "orphans": len(orphans),
+        "unreadable_modules": sum(1 for m in modules if m.report.errors),
+        "distributions": len(audits),
+        "distributions_with_extensions": len(with_ext),
+        "free_threading": {"modules": ft_mod, "distributions": count(with_ext, "free_threading", FT_ORDER),
+                           "gil_stays_off": gil_stays_off, "reenabling": reenabling},
+        "subinterpreters": {"modules": si_mod, "distributions": count(with_ext, "subinterpreters", SUBINTERP_ORDER),
+                            "own_gil_distributions": len(own_gil_ok),
+                            "blocked_distributions": len(own_gil_blocked)},
+        "ft_offers": offers,
+    }
+    if verified:
+        agree = sum(1 for m in modules if m.comparison is not None and m.comparison.agrees is True)
+        disagree = sum(1 for m in modules if m.comparison is not None and m.comparison.agrees is False)
+        unverified = len(modules) - agree - disagree
+        summary["verify"] = {"agree": agree, "disagree": disagree, "unverified": unverified}
+    return summary
+
+
+def select_failures(audit: EnvAudit, fail_on: Iterable[str]) -> list[Finding]:
+    tokens = set(fail_on)
+    out = [f for f in audit.findings if FINDING_CODES.get(f.code) in tokens]
+    if "error" in tokens and audit.errors:
+        out.extend(Finding("FTE402", Severity.WARNING, e) for e in audit.errors)
+    return out

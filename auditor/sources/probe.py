@@ -1,0 +1,286 @@
+"""Stdlib-only probe, run *inside* the audited interpreter (CPython 3.9 - 3.15).
+
+It prints one JSON document on stdout describing the interpreter (version, build flags,
+extension suffixes, paths, marker environment) and every installed distribution found on
+its sys.path (name, version, dist-info path, Requires-Dist, RECORD file list, INSTALLER,
+top_level.txt). It never imports an audited package: distributions are read straight from
+their `*.dist-info` / `*.egg-info` folders, so a broken one yields an error entry for that
+distribution only.
+
+The same reader (`read_distributions`) is used by the parent for `ft-audit env --path DIR`,
+which is why this file keeps to the 3.9 stdlib: no `from __future__` tricks beyond
+annotations, no match statements, no third-party imports.
+"""
+
+from __future__ import annotations
+
+import csv
+import email.parser
+import io
+import json
+import os
+import platform
+import sys
+import sysconfig
+
+PROBE_VERSION = 1
+
+
+def _config_var(name):
+    try:
+        return sysconfig.get_config_var(name)
+    except Exception:  # a broken sysconfig must not end the probe
+        return None
+
+
+def marker_environment():
+    """PEP 508 marker variables, computed exactly as packaging.markers.default_environment()."""
+    impl = sys.implementation
+    info = impl.version
+    version = "{0.major}.{0.minor}.{0.micro}".format(info)
+    if info.releaselevel != "final":
+        version += info.releaselevel[0] + str(info.serial)
+    return {
+        "implementation_name": impl.name,
+        "implementation_version": version,
+        "os_name": os.name,
+        "platform_machine": platform.machine(),
+        "platform_release": platform.release(),
+        "platform_system": platform.system(),
+        "platform_version": platform.version(),
+        "python_full_version": platform.python_version(),
+        "platform_python_implementation": platform.python_implementation(),
+        "python_version": ".".join(platform.python_version_tuple()[:2]),
+        "sys_platform": sys.platform,
+    }
+
+
+def _stdlib_dirs():
+    dirs = set()
+    for key in ("stdlib", "platstdlib"):
+        try:
+            dirs.add(os.path.normpath(sysconfig.get_path(key)))
+        except Exception:
+            pass
+    return sorted(dirs)
+
+
+def _site_dirs():
+    dirs = []
+    try:
+        import site
+
+        dirs.extend(site.getsitepackages())
+        if getattr(site, "ENABLE_USER_SITE", False):
+            dirs.append(site.getusersitepackages())
+    except Exception:
+        pass
+    for key in ("purelib", "platlib"):
+        try:
+            dirs.append(sysconfig.get_path(key))
+        except Exception:
+            pass
+    seen = []
+    for d in dirs:
+        d = os.path.normpath(d)
+        if d not in seen:
+            seen.append(d)
+    return seen
+
+
+def environment_dirs(path_entries, stdlib_dirs):
+    """sys.path entries that can hold installed distributions: existing directories that are
+    not the standard library (lib-dynload included) and not the current directory."""
+    out = []
+    stdlib = [os.path.normpath(d) for d in stdlib_dirs]
+    for entry in path_entries:
+        if not entry or entry == ".":
+            continue
+        norm = os.path.normpath(entry)
+        if not os.path.isdir(norm) or norm in out:
+            continue
+        inside_stdlib = any(norm == s or norm.startswith(s + os.sep) for s in stdlib)
+        if inside_stdlib and "site-packages" not in norm and "dist-packages" not in norm:
+            continue
+        out.append(norm)
+    return out
+
+
+def interpreter_facts():
+    from importlib import machinery
+
+    gil_disabled = _config_var("Py_GIL_DISABLED")
+    path = [p for p in sys.path if p not in ("", os.getcwd())]
+    stdlib = _stdlib_dirs()
+    return {
+        "executable": sys.executable,
+        "version": list(sys.version_info[:3]) + [sys.version_info.releaselevel, sys.version_info.serial],
+        "version_string": sys.version,
+        "implementation": sys.implementation.name,
+        "cache_tag": sys.implementation.cache_tag,
+        "abiflags": getattr(sys, "abiflags", ""),
+        "py_gil_disabled": bool(gil_disabled) if gil_disabled is not None else False,
+        "ext_suffix": _config_var("EXT_SUFFIX"),
+        "soabi": _config_var("SOABI"),
+        "multiarch": _config_var("MULTIARCH"),
+        "extension_suffixes": list(machinery.EXTENSION_SUFFIXES),
+        "platform": sysconfig.get_platform(),
+        "sys_platform": sys.platform,
+        "machine": platform.machine(),
+        "pointer_bits": 64 if sys.maxsize > 2 ** 32 else 32,
+        "byteorder": sys.byteorder,
+        "libc": list(platform.libc_ver()) if sys.platform.startswith("linux") else None,
+        "glibc": _glibc_version(),
+        "prefix": sys.prefix,
+        "base_prefix": getattr(sys, "base_prefix", sys.prefix),
+        "exec_prefix": sys.exec_prefix,
+        "sys_path": path,
+        "stdlib_dirs": stdlib,
+        "site_dirs": _site_dirs(),
+        "environment_dirs": environment_dirs(path, stdlib),
+        "markers": marker_environment(),
+        "subinterpreter_module": _subinterpreter_module(),
+    }
+
+
+def _glibc_version():
+    try:
+        value = os.confstr("CS_GNU_LIBC_VERSION")  # "glibc 2.36"
+    except (AttributeError, ValueError, OSError):
+        return None
+    if not value:
+        return None
+    parts = value.split()
+    return parts[1] if len(parts) == 2 else None
+
+
+def _subinterpreter_module():
+    """Which stdlib module can create own-GIL sub-interpreters here (checked without importing)."""
+    from importlib.util import find_spec
+
+    for name in ("concurrent.interpreters", "_interpreters", "_xxsubinterpreters"):
+        try:
+            if find_spec(name) is not None:
+                return name
+        except Exception:
+            continue
+    return None
+
+
+# -- distributions ---------------------------------------------------------------------------
+
+def _read_text(path):
+    with open(path, "rb") as handle:
+        return handle.read().decode("utf-8", "replace")
+
+
+def _parse_metadata(text):
+    msg = email.parser.Parser().parsestr(text, headersonly=True)
+    return {
+        "name": msg.get("Name"),
+        "version": msg.get("Version"),
+        "requires_dist": [str(v) for v in (msg.get_all("Requires-Dist") or [])],
+        "requires_python": msg.get("Requires-Python"),
+        "classifiers": [str(v) for v in (msg.get_all("Classifier") or []) if "Free Threading" in str(v)],
+    }
+
+
+def _parse_record(text):
+    rows = []
+    for row in csv.reader(io.StringIO(text)):
+        if row and row[0]:
+            rows.append(row[0])
+    return rows
+
+
+def _name_version_from_dirname(dirname):
+    stem = dirname.rsplit(".", 1)[0]
+    if "-" in stem:
+        name, version = stem.split("-", 1)
+        return name, version.split("-", 1)[0]
+    return stem, None
+
+
+def read_distribution(location, dirname):
+    """One distribution from `location/dirname` (a .dist-info or .egg-info folder or file)."""
+    meta_dir = os.path.join(location, dirname)
+    guessed_name, guessed_version = _name_version_from_dirname(dirname)
+    dist = {
+        "name": None, "version": None, "location": location, "metadata_dir": meta_dir,
+        "kind": "dist-info" if dirname.endswith(".dist-info") else "egg-info",
+        "requires_dist": [], "requires_python": None, "classifiers": [],
+        "record": None, "installer": None, "top_level": None, "errors": [],
+    }
+    is_dir = os.path.isdir(meta_dir)
+    meta_file = "METADATA" if dist["kind"] == "dist-info" else "PKG-INFO"
+    meta_path = os.path.join(meta_dir, meta_file) if is_dir else meta_dir
+    try:
+        dist.update(_parse_metadata(_read_text(meta_path)))
+    except OSError as exc:
+        dist["errors"].append("%s: cannot read %s (%s)" % (meta_dir, meta_file, exc.strerror or exc))
+    except Exception as exc:
+        dist["errors"].append("%s: bad %s (%s)" % (meta_dir, meta_file, exc))
+    if not dist.get("name"):
+        dist["name"] = guessed_name
+        if not dist["errors"]:
+            dist["errors"].append("%s: %s has no Name" % (meta_dir, meta_file))
+    if not dist.get("version"):
+        dist["version"] = guessed_version
+    if is_dir:
+        record_name = "RECORD" if dist["kind"] == "dist-info" else "installed-files.txt"
+        record_path = os.path.join(meta_dir, record_name)
+        if os.path.exists(record_path):
+            try:
+                text = _read_text(record_path)
+                if dist["kind"] == "dist-info":
+                    dist["record"] = _parse_record(text)
+                else:  # egg-info lists paths relative to the egg-info folder
+                    dist["record"] = [os.path.normpath(os.path.join(dirname, line.strip()))
+                                      for line in text.splitlines() if line.strip()]
+            except OSError as exc:
+                dist["errors"].append("%s: cannot read %s (%s)" % (meta_dir, record_name, exc.strerror or exc))
+            except Exception as exc:
+                dist["errors"].append("%s: bad %s (%s)" % (meta_dir, record_name, exc))
+        elif dist["kind"] == "dist-info":
+            dist["errors"].append("%s: no RECORD file" % meta_dir)
+        for fname, key in (("INSTALLER", "installer"), ("top_level.txt", "top_level")):
+            fpath = os.path.join(meta_dir, fname)
+            if os.path.exists(fpath):
+                try:
+                    text = _read_text(fpath)
+                except OSError:
+                    continue
+                dist[key] = text.strip() if key == "installer" else [l.strip() for l in text.splitlines() if l.strip()]
+    return dist
+
+
+def read_distributions(directories):
+    """Every distribution whose metadata lives directly in one of `directories` (in order;
+    the first of two same-named distributions is the one the import system sees)."""
+    out = []
+    for location in directories:
+        try:
+            names = sorted(os.listdir(location))
+        except OSError:
+            continue
+        for dirname in names:
+            if dirname.endswith(".dist-info") or dirname.endswith(".egg-info"):
+                out.append(read_distribution(location, dirname))
+    return out
+
+
+def main():
+    facts = interpreter_facts()
+    document = {
+        "probe_version": PROBE_VERSION,
+        "interpreter": facts,
+        "distributions": read_distributions(facts["environment_dirs"]),
+    }
+    out = json.dumps(document, ensure_ascii=True, separators=(",", ":"))
+    sys.stdout.write(out)
+    sys.stdout.write("\n")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
