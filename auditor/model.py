@@ -145,6 +145,9 @@ class ModuleReport:
     hazards: tuple[str, ...] = ()        # imported borrowed-reference / isolation-hazard APIs (information)
     port_markers: tuple[str, ...] = ()   # imported critical-section / PyMutex / *Ref APIs (information)
     errors: tuple[str, ...] = ()         # one-line read errors; verdicts are then "unknown"
+    # Set when the ABI claimed by the file name / wheel tag and the ABI the binary shows
+    # disagree (one line, names both); the wheel gate turns it into an error finding.
+    abi_mismatch: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         evidence = list(self.evidence)
@@ -169,6 +172,7 @@ class ModuleReport:
             "hazards": list(self.hazards),
             "port_markers": list(self.port_markers),
             "errors": list(self.errors),
+            "abi_mismatch": self.abi_mismatch,
         }
 
 

@@ -46,10 +46,11 @@ def x86_call_target(code: bytes, i: int, addr: int) -> tuple[int, bool] | None:
     return None
 
 
-def x86_64_esi_constant(code: bytes, end: int) -> tuple[int | None, bool]:
-    """Walk back from code[end] (a call) for the last write to esi/rsi.
+def x86_64_esi_constant(code: bytes, end: int, lo: int = 0) -> tuple[int | None, bool]:
+    """Walk back from code[end] (a call) to code[lo] (the end of the previous call, which
+    clobbers esi) for the last write to esi/rsi.
     Returns (value, found): found=False when nothing recognisable sets it (run time)."""
-    lo = max(0, end - BACKTRACK)
+    lo = max(lo, end - BACKTRACK)
     best: tuple[int, int | None] | None = None   # (position, value)
     for pos in range(end - 1, lo - 1, -1):
         value = _x86_64_esi_write_at(code, pos, end)
@@ -62,6 +63,26 @@ def x86_64_esi_constant(code: bytes, end: int) -> tuple[int | None, bool]:
 
 
 _NO_MATCH = object()
+_REG_DEST_OPS = {0x8B, 0x63, 0x8D}                  # mov r, r/m; movsxd; lea
+_REG_DEST_OPS_0F = {0xB6, 0xB7, 0xBE, 0xBF}         # movzx / movsx
+
+
+def _x86_reg_dest_is_rsi(code: bytes, pos: int, end: int) -> bool:
+    """An instruction at pos whose ModRM.reg destination is esi/rsi (no REX.R)."""
+    i = pos
+    if 0x40 <= code[i] <= 0x4F:
+        if code[i] & 0x4:                            # REX.R: r8-r15, not rsi
+            return False
+        i += 1
+    if i + 1 >= end:
+        return False
+    if code[i] in _REG_DEST_OPS:
+        modrm = code[i + 1]
+    elif code[i] == 0x0F and i + 2 < end and code[i + 1] in _REG_DEST_OPS_0F:
+        modrm = code[i + 2]
+    else:
+        return False
+    return (modrm >> 3) & 7 == 6
 
 
 def _x86_64_esi_write_at(code: bytes, pos: int, end: int):
@@ -69,6 +90,8 @@ def _x86_64_esi_write_at(code: bytes, pos: int, end: int):
     before `end`; None for a run-time write (mov esi, reg / load); _NO_MATCH otherwise."""
     b = code[pos]
     rest = end - pos
+    if _x86_reg_dest_is_rsi(code, pos, end):
+        return None                                  # mov/movsxd/movzx/lea esi|rsi, r/m
     if b == 0xBE and rest >= 5:                                   # mov esi, imm32
         return struct.unpack_from("<I", code, pos + 1)[0]
     if b in (0x31, 0x33) and rest >= 2 and code[pos + 1] == 0xF6:  # xor esi, esi
@@ -91,7 +114,7 @@ def _x86_64_esi_write_at(code: bytes, pos: int, end: int):
 
 
 # ---------------------------------------------------------------- i686 (cdecl) encodings
-def i686_second_arg(code: bytes, end: int) -> tuple[int | None, bool]:
+def i686_second_arg(code: bytes, end: int, lo: int = 0) -> tuple[int | None, bool]:
     """cdecl: the 2nd argument is pushed before the 1st (`push imm; push reg; call`), or
     stored at [esp+4] (`mov dword [esp+4], imm32`, -maccumulate-outgoing-args)."""
     cur = end
@@ -105,7 +128,7 @@ def i686_second_arg(code: bytes, end: int) -> tuple[int | None, bool]:
         cur = start
     if len(pushed) == 2:
         return pushed[1], pushed[1] is not None
-    for pos in range(end - 8, max(-1, end - BACKTRACK), -1):
+    for pos in range(end - 8, max(lo - 1, end - BACKTRACK), -1):
         if code[pos:pos + 4] == b"\xc7\x44\x24\x04":
             return struct.unpack_from("<I", code, pos + 4)[0], True
     return None, False
@@ -206,34 +229,39 @@ def find_set_gil_calls(image: BinaryImage, function: int, stubs: Mapping[int, st
     targets = {a for a, name in stubs.items() if name == target}
     if not targets:
         return []
-    found, callees = _scan_function(image, function, targets, in_callee=False)
+    found, callees = _scan_function(image, function, targets, False, stubs)
     if found or not follow_callees:
         return found
     for callee in callees[:MAX_CALLEES]:
-        sub, _ = _scan_function(image, callee, targets, in_callee=True)
+        sub, _ = _scan_function(image, callee, targets, True, stubs)
         found.extend(sub)
     return found
+
+
+def read_code(image: BinaryImage, addr: int, size: int) -> bytes:
+    """Up to `size` bytes at addr, fewer when the window runs past the end of the segment."""
+    code = image.read(addr, size)
+    while code is None and size > 1:
+        size //= 2
+        code = image.read(addr, size)
+    return code or b""
 
 
 def _window(image: BinaryImage, function: int) -> bytes:
     size_of = getattr(image, "function_size", None)
     size = size_of(function) if size_of else None
-    size = min(size or DEFAULT_WINDOW, MAX_WINDOW)
-    code = image.read(function, size)
-    while code is None and size > 64:      # window runs past the end of the segment
-        size //= 2
-        code = image.read(function, size)
-    return code or b""
+    return read_code(image, function, min(size or DEFAULT_WINDOW, MAX_WINDOW))
 
 
 def _scan_function(image: BinaryImage, function: int, targets: set[int],
-                   in_callee: bool) -> tuple[list[SetGilCall], list[int]]:
+                   in_callee: bool, stubs: Mapping[int, str] = {}) -> tuple[list[SetGilCall], list[int]]:
     code = _window(image, function)
     arch = image.arch
     found: list[SetGilCall] = []
     callees: list[int] = []
     if arch in (ARCH_X86_64, ARCH_I686):
         second_arg: Callable = x86_64_esi_constant if arch == ARCH_X86_64 else i686_second_arg
+        prev_call_end = 0      # arguments are set after the previous call returned
         for i in range(len(code) - 4):
             if code[i] not in (0xE8, 0xFF):
                 continue
@@ -242,8 +270,12 @@ def _scan_function(image: BinaryImage, function: int, targets: set[int],
                 continue
             dest, indirect = hit
             if dest in targets:
-                value, _ok = second_arg(code, i)
+                value, _ok = second_arg(code, i, prev_call_end)
                 found.append(SetGilCall(function + i, function, value, in_callee))
+                prev_call_end = i + (6 if indirect else 5)
+                continue
+            if code[i] == 0xE8 and (dest in stubs or image.section_kind(dest) == TEXT):
+                prev_call_end = i + 5
             elif (not indirect and code[i] == 0xE8 and dest != function
                   and len(callees) < MAX_CALLEES and dest not in callees
                   and image.section_kind(dest) == TEXT):

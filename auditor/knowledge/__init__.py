@@ -167,6 +167,7 @@ class Framework:
     name: str
     strings: tuple[bytes, ...]
     exports_prefix: tuple[str, ...]
+    version_prefix: bytes            # searched for first; the regex is matched where it occurs
     version_regex: re.Pattern[bytes] | None
     version_label: str
     source: str
@@ -179,7 +180,7 @@ def frameworks() -> tuple[Framework, ...]:
         rx = e.get("version_regex")
         out.append(Framework(
             e["name"], tuple(s.encode() for s in e.get("strings", ())),
-            tuple(e.get("exports_prefix", ())),
+            tuple(e.get("exports_prefix", ())), e.get("version_prefix", "").encode(),
             re.compile(rx.encode()) if rx else None, e.get("version_label", ""), e["source"]))
     return tuple(out)
 

@@ -1,0 +1,624 @@
+"""Binary facts -> ModuleReport: what one compiled extension module declares.
+
+Gathers facts only (init style, slots, SetGIL argument, ABI tells, framework, hazard APIs)
+through the BinaryImage interface and hands them to auditor.verdicts for the rules.
+Never raises for bad input: an unreadable file gives a ModuleReport whose verdicts are
+"unknown" with the one-line error as the reason and in `errors`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import struct
+from dataclasses import dataclass
+
+from auditor import knowledge as kb
+from auditor.binary import disasm
+from auditor.binary.base import BSS, DATA, RODATA, TEXT, BinaryImage
+from auditor.binary.loader import open_images
+from auditor.errors import BinaryFormatError
+from auditor.model import (
+    Abi, Evidence, FreeThreading, GilDeclaration, InitStyle, ModuleReport, MultipleInterpreters,
+    Subinterpreters, Verdict,
+)
+from auditor.verdicts import (
+    ModuleFacts, abi_of, claim_is_free_threaded, free_threading_verdict, subinterpreters_verdict,
+)
+
+MAX_SLOTS = 64          # entries read per slot array
+MAX_SLOT_DEPTH = 4      # Py_slot_subslots / Py_mod_slots nesting
+MAX_DEF_CANDIDATES = 4096
+
+_CPYTHON_SUFFIX = re.compile(r"\.cpython-(\d)(\d+)([a-z]*)-[^.]+\.(?:so|dylib)$")
+_WIN_SUFFIX = re.compile(r"\.cp(\d)(\d+)([a-z]*)-win[^.]*\.pyd$", re.IGNORECASE)
+_ABI3_SUFFIX = re.compile(r"\.(abi3t?)(?:-[^.]+)?\.so$")
+
+
+# ------------------------------------------------------------------ names
+def claimed_abi_from_filename(name: str) -> str | None:
+    """ABI the file name claims: "cp314t", "cp314", "abi3", "abi3t", or None (plain .so/.pyd)."""
+    base = os.path.basename(name.replace("\\", "/"))
+    for rx in (_CPYTHON_SUFFIX, _WIN_SUFFIX):
+        m = rx.search(base)
+        if m:
+            return f"cp{m.group(1)}{m.group(2)}{'t' if 't' in m.group(3) else ''}"
+    m = _ABI3_SUFFIX.search(base)
+    if m:
+        return m.group(1)
+    return None
+
+
+def module_name_from_path(relpath: str) -> str:
+    """"numpy/_core/_multiarray_umath.cpython-314t-x86_64-linux-gnu.so" -> "numpy._core._multiarray_umath"."""
+    parts = [p for p in relpath.replace("\\", "/").split("/") if p not in ("", ".")]
+    if not parts:
+        return ""
+    parts[-1] = parts[-1].split(".", 1)[0]
+    return ".".join(parts)
+
+
+def _decode_export_name(raw: str, unicode: bool) -> str:
+    """PyInitU_/PyModExportU_ names are punycode with the last '-' written as '_' (PEP 489)."""
+    if not unicode:
+        return raw
+    head, sep, tail = raw.rpartition("_")
+    try:
+        return (head + "-" + tail if sep else raw).encode("ascii").decode("punycode")
+    except (UnicodeError, ValueError):
+        return raw
+
+
+@dataclass(frozen=True)
+class InitExport:
+    kind: str        # "PyInit" | "PyModExport" | "HPyInit"
+    symbol: str
+    name: str
+    addr: int
+
+
+def find_init_exports(exports) -> list[InitExport]:
+    out = []
+    for sym, addr in exports.items():
+        for prefix, kind in (("PyModExportU_", "PyModExport"), ("PyModExport_", "PyModExport"),
+                             ("PyInitU_", "PyInit"), ("PyInit_", "PyInit"), ("HPyInit_", "HPyInit")):
+            if sym.startswith(prefix) and len(sym) > len(prefix):
+                out.append(InitExport(kind, sym, _decode_export_name(sym[len(prefix):],
+                                                                    prefix.endswith("U_")), addr))
+                break
+    order = {"PyModExport": 0, "PyInit": 1, "HPyInit": 2}
+    return sorted(out, key=lambda e: (order[e.kind], e.symbol))
+
+
+# ------------------------------------------------------------------ slots
+@dataclass(frozen=True)
+class SlotEntry:
+    addr: int
+    id: int
+    flags: int
+    value: int | None
+    name: str | None            # knowledge name, None for an unknown ID
+    as_pyslot: bool             # read from a PySlot array (or a PySlot seen through m_slots)
+
+
+def parse_slots(image: BinaryImage, addr: int, pyslot: bool, depth: int = 0,
+                seen: set[int] | None = None) -> tuple[list[SlotEntry], list[str]]:
+    """Entries of a PyModuleDef_Slot[] (pyslot=False) or PySlot[] array, following
+    Py_slot_subslots / Py_mod_slots nesting. Returns (entries, problems)."""
+    ids = kb.slot_ids()
+    seen = set() if seen is None else seen
+    entries: list[SlotEntry] = []
+    problems: list[str] = []
+    if addr in seen or depth > MAX_SLOT_DEPTH:
+        problems.append(f"slot array at {addr:#x} nested too deep or cyclic")
+        return entries, problems
+    seen.add(addr)
+    e = "<" if image.little_endian else ">"
+    ptr = image.pointer_size
+    stride = 16 if pyslot else 2 * ptr
+    value_off = 8 if pyslot else ptr
+    for i in range(MAX_SLOTS):
+        at = addr + i * stride
+        head = image.read(at, 8 if pyslot else 4)
+        if head is None:
+            problems.append(f"slot array at {addr:#x} runs off the mapped image")
+            break
+        if pyslot:
+            sid, flags, _reserved = struct.unpack(e + "HHI", head)
+            raw_id = sid
+        else:
+            (raw_id,) = struct.unpack(e + "i", head)
+            sid, flags = raw_id & 0xFFFF, (raw_id >> 16) & 0xFFFF
+        if raw_id == 0:
+            break
+        value = image.read_pointer(at + value_off)
+        known = ids.get(sid)
+        seen_as_pyslot = pyslot or (flags != 0 and known is not None and known.numbering == "3.15")
+        if not pyslot and flags and not seen_as_pyslot:
+            known = None
+        entries.append(SlotEntry(at, sid, flags, value, known.name if known else None, seen_as_pyslot))
+        if known and known.name in (kb.PY_SLOT_SUBSLOTS, kb.PY_MOD_SLOTS) and value:
+            sub, subprob = parse_slots(image, value, known.name == kb.PY_SLOT_SUBSLOTS, depth + 1, seen)
+            entries.extend(sub)
+            problems.extend(subprob)
+    else:
+        problems.append(f"slot array at {addr:#x} has no terminator within {MAX_SLOTS} entries")
+    return entries, problems
+
+
+# ------------------------------------------------------------------ PyModuleDef
+@dataclass(frozen=True)
+class FoundDef:
+    addr: int
+    header: kb.DefHeader
+    m_name: str
+    m_size: int
+    m_slots: int
+    name_matches: bool
+
+
+def find_module_def(image: BinaryImage, names: set[str]) -> tuple[FoundDef | None, list[FoundDef]]:
+    """Scan writable data for static PyModuleDef headers (knowledge def_headers) whose m_name
+    is the module's name. Returns (the def, all plausible candidates)."""
+    find_all = getattr(image, "find_all", None)
+    if find_all is None:
+        return None, []
+    ptr = image.pointer_size
+    e = "<" if image.little_endian else ">"
+    candidates: list[FoundDef] = []
+    for header in kb.def_headers(ptr, image.little_endian):
+        layout = kb.def_layout(ptr, header.free_threaded)
+        for addr in find_all(header.pattern, kinds=(DATA,), align=ptr, limit=MAX_DEF_CANDIDATES):
+            name_ptr = image.read_pointer(addr + layout.m_name)
+            if not name_ptr or image.section_kind(name_ptr) not in (RODATA, DATA, TEXT):
+                continue
+            m_name = image.read_cstring(name_ptr, 256)
+            if not m_name or not m_name.isprintable():
+                continue
+            raw_size = image.read(addr + layout.m_size, ptr)
+            m_size = struct.unpack(e + ("q" if ptr == 8 else "i"), raw_size)[0] if raw_size else 0
+            if not -1 <= m_size < 1 << 30:
+                continue
+            slots = image.read_pointer(addr + layout.m_slots) or 0
+            matches = m_name in names or any(m_name.endswith("." + n) for n in names)
+            candidates.append(FoundDef(addr, header, m_name, m_size, slots, matches))
+    for cand in candidates:
+        if cand.name_matches:
+            return cand, candidates
+    return None, candidates
+
+
+def export_hook_slots(image: BinaryImage, func: int) -> int | None:
+    """Address of the PySlot array a PyModExport_* function returns (`return slots;`):
+    x86-64 `lea rax, [rip+disp32]`, aarch64 `adrp x0; add x0, x0, #lo`. None otherwise."""
+    code = disasm.read_code(image, func, 48)
+    if not code:
+        return None
+    if image.arch == "x86_64":
+        for i in range(len(code) - 7):
+            if code[i:i + 3] == b"\x48\x8d\x05":
+                return func + i + 7 + struct.unpack_from("<i", code, i + 3)[0]
+    elif image.arch == "aarch64":
+        for i in range(0, len(code) - 7, 4):
+            w0, w1 = struct.unpack_from("<II", code, i)
+            if w0 & 0x9F00001F == 0x90000000 and w1 & 0xFFC003FF == 0x91000000:
+                imm = ((w0 >> 5) & 0x7FFFF) << 2 | (w0 >> 29) & 3
+                if imm & (1 << 20):
+                    imm -= 1 << 21
+                return ((func + i) & ~0xFFF) + (imm << 12) + ((w1 >> 10) & 0xFFF)
+    return None
+
+
+# ------------------------------------------------------------------ the inspector
+def inspect_module(source, *, display: str | None = None, claimed: str | None = None,
+                   module_name: str | None = None) -> ModuleReport:
+    """Inspect one extension module file (path) or its bytes. Never raises for bad input."""
+    if display is None:
+        display = "<bytes>" if isinstance(source, (bytes, bytearray, memoryview)) else os.fspath(source)
+    if claimed is None:
+        claimed = claimed_abi_from_filename(display)
+    fallback_name = module_name or module_name_from_path(os.path.basename(display))
+    try:
+        images = open_images(source, display)
+    except BinaryFormatError as exc:
+        return _unreadable(fallback_name, display, claimed, exc.one_line(), None, None)
+    try:
+        facts = []
+        for image in images:
+            try:
+                facts.append(_gather(image, display, claimed, module_name))
+            except BinaryFormatError as exc:
+                facts.append(_unreadable_facts(fallback_name, display, claimed, exc.one_line(),
+                                               image.format, image.arch))
+            except (struct.error, ValueError, IndexError, OverflowError) as exc:
+                facts.append(_unreadable_facts(fallback_name, display, claimed,
+                                               f"{display}: corrupt binary: {exc}",
+                                               image.format, image.arch))
+    finally:
+        for image in images:
+            image.close()
+    if len(facts) == 1:
+        return _report(facts[0])
+    return _merge_slices(facts)
+
+
+def _unreadable_facts(name, display, claimed, error, fmt, arch) -> ModuleFacts:
+    f = ModuleFacts(name=name, path=display, format=fmt, arch=arch, claimed=claimed, readable=False)
+    f.errors.append(error)
+    f.init_reason = f.gil_reason = f.mi_reason = error
+    return f
+
+
+def _unreadable(name, display, claimed, error, fmt, arch) -> ModuleReport:
+    return _report(_unreadable_facts(name, display, claimed, error, fmt, arch))
+
+
+def _report(f: ModuleFacts) -> ModuleReport:
+    return ModuleReport(
+        name=f.name, path=f.path, format=f.format, arch=f.arch, abi=abi_of(f), init=f.init,
+        gil=f.gil, multiple_interpreters=f.multiple_interpreters, framework=f.framework,
+        free_threading=free_threading_verdict(f), subinterpreters=subinterpreters_verdict(f),
+        evidence=tuple(f.evidence), framework_version=f.framework_version, hazards=f.hazards,
+        port_markers=f.port_markers, errors=tuple(f.errors), abi_mismatch=f.abi_mismatch,
+    )
+
+
+def _merge_slices(facts: list[ModuleFacts]) -> ModuleReport:
+    reports = [_report(f) for f in facts]
+    first = reports[0]
+    arch = f"universal2({','.join(str(f.arch) for f in facts)})"
+    keys = ("init", "gil", "multiple_interpreters")
+    disagree = [k for k in keys if len({getattr(r, k) for r in reports}) > 1]
+    verdict_keys = [k for k in ("free_threading", "subinterpreters")
+                    if len({getattr(r, k).value for r in reports}) > 1]
+    errors = [e for r in reports for e in r.errors]
+    evidence = list(first.evidence)
+    ft, sub = first.free_threading, first.subinterpreters
+    if disagree or verdict_keys:
+        detail = "; ".join(
+            f"{k}: " + ", ".join(f"{f.arch}={getattr(r, k) if k in keys else getattr(r, k).value}"
+                                 for f, r in zip(facts, reports))
+            for k in disagree + verdict_keys)
+        msg = f"{first.path}: universal binary slices disagree: {detail}"
+        errors.append(msg)
+        evidence.append(Evidence("init", "slice", f"slices disagree: {detail}"))
+        if "free_threading" in verdict_keys or "gil" in disagree:
+            ft = Verdict(FreeThreading.UNKNOWN, msg, ft.evidence)
+        if "subinterpreters" in verdict_keys or "multiple_interpreters" in disagree:
+            sub = Verdict(Subinterpreters.UNKNOWN, msg, sub.evidence)
+    else:
+        evidence.append(Evidence("init", "slice",
+                                 f"{len(facts)} slices ({', '.join(str(f.arch) for f in facts)}) agree"))
+    return ModuleReport(
+        name=first.name, path=first.path, format=first.format, arch=arch, abi=first.abi,
+        init=first.init, gil=first.gil, multiple_interpreters=first.multiple_interpreters,
+        framework=first.framework, free_threading=ft, subinterpreters=sub,
+        evidence=tuple(evidence), framework_version=first.framework_version,
+        hazards=tuple(sorted({h for r in reports for h in r.hazards})),
+        port_markers=tuple(sorted({p for r in reports for p in r.port_markers})),
+        errors=tuple(dict.fromkeys(errors)),
+        abi_mismatch=next((r.abi_mismatch for r in reports if r.abi_mismatch), None),
+    )
+
+
+def _gather(image: BinaryImage, display: str, claimed: str | None,
+            module_name: str | None) -> ModuleFacts:
+    exports = image.exports()
+    imports = image.imports()
+    inits = find_init_exports(exports)
+    short = inits[0].name if inits else module_name_from_path(os.path.basename(display))
+    f = ModuleFacts(name=module_name or short, path=display, format=image.format,
+                    arch=image.arch, claimed=claimed)
+    if claimed:
+        f.abi_evidence.append(Evidence("abi", "filename", f"{os.path.basename(display)} claims {claimed}"))
+    _framework(image, exports, f)
+    _hazards(imports, f)
+    _abi_from_imports(image, imports, f)
+
+    if not inits:
+        f.init = InitStyle.UNKNOWN
+        f.init_reason = f.gil_reason = f.mi_reason = \
+            "exports no PyInit_*/PyModExport_* function (not an extension module, or a helper library)"
+        f.evidence.append(Evidence("init", "export", f.init_reason))
+        _finish_abi(f)
+        return f
+    names = {short}
+    if module_name:
+        names.add(module_name)
+    f.evidence.append(Evidence("init", "export", f"exports {inits[0].symbol} at {inits[0].addr:#x}"))
+
+    found, _candidates = find_module_def(image, names)
+    if found is not None:
+        hdr = found.header
+        f.abi_evidence.append(Evidence(
+            "abi", "def-header",
+            f"PyModuleDef '{found.m_name}' at {found.addr:#x} has the {'free-threaded' if hdr.free_threaded else 'GIL'} "
+            f"header {hdr.id} (CPython {hdr.versions})", hdr.source))
+
+    hook = next((i for i in inits if i.kind == "PyModExport"), None)
+    entries: list[SlotEntry] = []
+    if hook is not None:
+        f.init = InitStyle.EXPORT_HOOK
+        arr = export_hook_slots(image, hook.addr)
+        if arr is None:
+            f.init_reason = f"{hook.symbol} returns a PySlot array this reader cannot locate on {image.arch}"
+            f.gil_reason = f.mi_reason = f.init_reason
+            f.errors.append(f"{display}: {f.init_reason}")
+        else:
+            entries, problems = parse_slots(image, arr, pyslot=True)
+            f.errors.extend(f"{display}: {p}" for p in problems)
+            f.init_reason = f"{hook.symbol} returns PySlot[] at {arr:#x}"
+        f.evidence.append(Evidence("init", "export", f.init_reason, "capi-reference 1.4 (PEP 793)"))
+    elif found is not None and found.m_slots:
+        kind = image.section_kind(found.m_slots)
+        if kind == BSS:
+            f.init = InitStyle.RUNTIME_DEF
+            f.init_reason = (f"PyModuleDef '{found.m_name}' m_slots points into zero-filled data "
+                             f"({found.m_slots:#x}): the slots are built at run time")
+        else:
+            f.init = InitStyle.MULTI_PHASE
+            entries, problems = parse_slots(image, found.m_slots, pyslot=False)
+            f.errors.extend(f"{display}: {p}" for p in problems)
+            f.init_reason = f"PyModuleDef '{found.m_name}' at {found.addr:#x} has m_slots at {found.m_slots:#x}"
+        f.evidence.append(Evidence("init", "slot", f.init_reason, "capi-reference 2.2, 2.5"))
+    elif "PyModule_Create2" in imports and (found is None or found.m_size == -1 or
+                                            "PyModuleDef_Init" not in imports):
+        f.init = InitStyle.SINGLE_PHASE
+        f.init_reason = "imports PyModule_Create2" + (
+            f"; PyModuleDef '{found.m_name}' has m_slots NULL, m_size {found.m_size}" if found else "")
+        f.evidence.append(Evidence("init", "import", f.init_reason, "capi-reference 3.1 (hand-written C)"))
+    elif found is not None:
+        f.init = InitStyle.MULTI_PHASE
+        f.init_reason = f"PyModuleDef '{found.m_name}' at {found.addr:#x} has no slots (m_slots NULL)"
+        f.evidence.append(Evidence("init", "slot", f.init_reason, "capi-reference 2.2"))
+    elif "PyModuleDef_Init" in imports and f.framework in ("pybind11", "nanobind"):
+        f.init = InitStyle.RUNTIME_DEF
+        f.init_reason = (f"imports PyModuleDef_Init but no static PyModuleDef named {short!r}: "
+                         f"{f.framework} builds its def at run time")
+        f.evidence.append(Evidence("init", "framework-default", f.init_reason, "capi-reference 2.5"))
+    else:
+        f.init = InitStyle.UNKNOWN
+        f.init_reason = f"no static PyModuleDef named {short!r} found and no PyModule_Create2 import"
+        f.evidence.append(Evidence("init", "slot", f.init_reason))
+
+    if f.init in (InitStyle.MULTI_PHASE, InitStyle.EXPORT_HOOK) and (entries or f.init == InitStyle.MULTI_PHASE):
+        _from_slots(image, entries, f)
+    elif f.init == InitStyle.SINGLE_PHASE:
+        _single_phase(image, inits[0], imports, f)
+    elif f.init == InitStyle.RUNTIME_DEF:
+        _runtime_def(f)
+    else:
+        f.gil_reason = f.gil_reason or f.init_reason
+        f.mi_reason = f.mi_reason or f.init_reason
+    _framework_guards(image, f)
+    _finish_abi(f)
+    return f
+
+
+# ------------------------------------------------------------------ slots -> facts
+def _from_slots(image: BinaryImage, entries: list[SlotEntry], f: ModuleFacts) -> None:
+    gil_vals = kb.slot_value_names(kb.PY_MOD_GIL)
+    mi_vals = kb.slot_value_names(kb.PY_MOD_MULTIPLE_INTERPRETERS)
+    gil_seen = mi_seen = False
+    listing = ", ".join(f"{e.name or 'unknown'}({e.id})" + (f"={e.value}" if e.name in (
+        kb.PY_MOD_GIL, kb.PY_MOD_MULTIPLE_INTERPRETERS) else "") for e in entries)
+    f.evidence.append(Evidence("init", "slot", f"slots: {listing or 'none'}", "capi-reference 1.1"))
+    for e in entries:
+        if e.as_pyslot and e.flags:
+            f.evidence.append(Evidence("init", "slot",
+                                       f"PySlot entry at {e.addr:#x}: id {e.id} flags {e.flags:#x}",
+                                       "capi-reference 2.2 (PySlot read as PyModuleDef_Slot)"))
+        if e.name is None:
+            f.evidence.append(Evidence("init", "slot", f"unknown slot ID {e.id} at {e.addr:#x}"))
+            f.errors.append(f"{f.path}: unknown module slot ID {e.id} at {e.addr:#x}")
+        elif e.name == kb.PY_MOD_GIL:
+            gil_seen = True
+            named = gil_vals.get(e.value)
+            detail = f"{e.name}({e.id}) = {e.value}" + (f" {named[0]}" if named else "")
+            f.gil_evidence.append(Evidence("gil", "slot", f"{detail} at {e.addr:#x}", "capi-reference 1.1, 1.2"))
+            if named:
+                f.gil, f.gil_reason = named[1], detail
+            else:
+                f.gil = GilDeclaration.UNKNOWN
+                f.gil_reason = (f"invalid {e.name} value {e.value} (3.13/3.14 read it as not used, "
+                                f"3.15 as used)")
+                f.errors.append(f"{f.path}: {f.gil_reason}")
+        elif e.name == kb.PY_MOD_MULTIPLE_INTERPRETERS:
+            mi_seen = True
+            named = mi_vals.get(e.value)
+            detail = f"{e.name}({e.id}) = {e.value}" + (f" {named[0]}" if named else "")
+            f.mi_evidence.append(Evidence("multiple_interpreters", "slot", f"{detail} at {e.addr:#x}",
+                                          "capi-reference 1.1, 1.2"))
+            if named:
+                f.multiple_interpreters, f.mi_reason = named[1], detail
+            else:
+                f.multiple_interpreters = MultipleInterpreters.UNKNOWN
+                f.mi_reason = f"invalid {e.name} value {e.value} (expected 0, 1 or 2)"
+                f.errors.append(f"{f.path}: {f.mi_reason}")
+        elif e.name == kb.PY_MOD_ABI and e.value:
+            _abi_info(image, e.value, f)
+    if not gil_seen:
+        f.gil = GilDeclaration.UNDECLARED
+        meaning, src = kb.absent_default("Py_mod_gil")
+        f.gil_reason = "no Py_mod_gil slot"
+        f.gil_evidence.append(Evidence("gil", "loader-rule", f"no Py_mod_gil slot: CPython assumes GIL {meaning}", src))
+    if not mi_seen:
+        f.multiple_interpreters = MultipleInterpreters.UNDECLARED
+        meaning, src = kb.absent_default("Py_mod_multiple_interpreters")
+        f.mi_reason = "no Py_mod_multiple_interpreters slot"
+        f.mi_evidence.append(Evidence("multiple_interpreters", "loader-rule",
+                                      f"no Py_mod_multiple_interpreters slot: CPython defaults to {meaning}", src))
+
+
+def _abi_info(image: BinaryImage, addr: int, f: ModuleFacts) -> None:
+    raw = image.read(addr, 12)
+    if raw is None:
+        f.errors.append(f"{f.path}: Py_mod_abi points outside the image ({addr:#x})")
+        return
+    e = "<" if image.little_endian else ">"
+    major, minor, flags, build, abi_version = struct.unpack(e + "BBHII", raw)
+    names = [n.replace("PyABIInfo_", "") for n, bit in kb.abi_info_flags().items() if flags & bit]
+    detail = (f"PyABIInfo {{{major}, {minor}, flags {flags:#06x} ({'|'.join(names) or 'none'}), "
+              f"build {build:#010x}, abi {abi_version:#x}}} at {addr:#x}")
+    f.abi_evidence.append(Evidence("abi", "abi-info", detail, "capi-reference 1.4 (PEP 803)"))
+    bits = kb.abi_info_flags()
+    ft, gil = flags & bits["PyABIInfo_FREETHREADED"], flags & bits["PyABIInfo_GIL"]
+    if major == 0:
+        return   # "skip all checking": says nothing
+    if ft:
+        f.abi_votes.append((True, f"PyABIInfo flags {flags:#x}"))
+    elif gil:
+        f.abi_votes.append((False, f"PyABIInfo flags {flags:#x}"))
+
+
+def _single_phase(image: BinaryImage, init: "InitExport", imports: frozenset[str], f: ModuleFacts) -> None:
+    meaning, src = kb.absent_default("single_phase_subinterpreters")
+    f.multiple_interpreters = MultipleInterpreters.NOT_SUPPORTED
+    f.mi_reason = ""
+    f.mi_evidence.append(Evidence("multiple_interpreters", "loader-rule",
+                                  "single-phase init: rejected where check_multi_interp_extensions is on", src))
+    setgil = kb.load("slots")["set_gil_function"]["name"]
+    if setgil not in imports:
+        f.gil = GilDeclaration.UNDECLARED
+        f.gil_reason = f"single-phase init without a {setgil} import"
+        m2, src2 = kb.absent_default("single_phase_gil")
+        f.gil_evidence.append(Evidence("gil", "loader-rule", f"{f.gil_reason}: CPython assumes GIL {m2}", src2))
+        return
+    calls = disasm.find_set_gil_calls(image, init.addr, image.call_stubs(), setgil)
+    if not calls:
+        f.gil = GilDeclaration.UNKNOWN
+        f.gil_reason = (f"imports {setgil} but no call to it was found in {init.symbol} "
+                        f"or its direct callees ({image.arch})")
+        f.gil_evidence.append(Evidence("gil", "call", f.gil_reason))
+        return
+    values = {c.value for c in calls}
+    where = ", ".join(f"{c.call_addr:#x}{' (in callee ' + hex(c.function) + ')' if c.in_callee else ''}" for c in calls)
+    if len(values) == 1 and None not in values:
+        (value,) = values
+        named = kb.slot_value_names(kb.PY_MOD_GIL).get(value)
+        detail = f"{init.symbol} calls {setgil}(m, {value}{' ' + named[0] if named else ''}) at {where}"
+        f.gil_evidence.append(Evidence("gil", "call", detail, "capi-reference 1.3, 1.5"))
+        if named:
+            f.gil, f.gil_reason = named[1], detail
+        else:
+            f.gil, f.gil_reason = GilDeclaration.UNKNOWN, f"invalid {setgil} value {value} ({where})"
+        return
+    f.gil = GilDeclaration.UNKNOWN
+    f.gil_reason = (f"{setgil} is called at {where} with a value set at run time"
+                    if values == {None} else f"{setgil} is called with different values {sorted(map(str, values))} at {where}")
+    f.gil_evidence.append(Evidence("gil", "call", f.gil_reason, "capi-reference 1.5"))
+
+
+def _runtime_def(f: ModuleFacts) -> None:
+    applied = {"gil": False, "multiple_interpreters": False}
+    for d in kb.framework_defaults():
+        if d.framework != f.framework or d.when != InitStyle.RUNTIME_DEF:
+            continue
+        ev = Evidence("gil" if d.field == "gil" else "multiple_interpreters", "framework-default", d.why, d.source)
+        if d.field == "gil":
+            f.gil, f.gil_reason = d.value, f"{f.framework}: {d.why}"
+            f.gil_evidence.append(ev)
+        else:
+            f.multiple_interpreters, f.mi_reason = d.value, f"{f.framework} default: {d.why}"
+            f.mi_evidence.append(ev)
+        applied[d.field] = True
+    if not applied["gil"]:
+        f.gil, f.gil_reason = GilDeclaration.UNKNOWN, f.init_reason
+    if not applied["multiple_interpreters"]:
+        f.multiple_interpreters, f.mi_reason = MultipleInterpreters.UNKNOWN, f.init_reason
+
+
+def _framework_guards(image: BinaryImage, f: ModuleFacts) -> None:
+    """Framework behaviour the slots do not show: a run-time refusal of sub-interpreters."""
+    for d in kb.framework_defaults():
+        if d.framework != f.framework or d.field != "multiple_interpreters":
+            continue
+        if d.when == "no-multiple-interpreters-slot" and f.multiple_interpreters == MultipleInterpreters.UNDECLARED:
+            if d.marker is None or image.contains(d.marker):
+                f.multiple_interpreters = d.value
+                f.mi_reason = f"{f.framework}: {d.why}"
+                f.mi_evidence.append(Evidence("multiple_interpreters", "framework-default", d.why, d.source))
+        elif d.when == "single-phase" and f.init == InitStyle.SINGLE_PHASE:
+            f.mi_evidence.append(Evidence("multiple_interpreters", "framework-default", d.why, d.source))
+
+
+# ------------------------------------------------------------------ ABI
+def _abi_from_imports(image: BinaryImage, imports: frozenset[str], f: ModuleFacts) -> None:
+    votes = f.abi_votes
+    for sym, tell in kb.ft_only_imports().items():
+        if sym in imports:
+            f.abi_evidence.append(Evidence("abi", "import", f"imports {sym} ({tell.meaning})", tell.source))
+            votes.append((True, f"imports {sym}"))
+    for sym, tell in kb.gil_only_imports().items():
+        if sym in imports:
+            f.abi_evidence.append(Evidence("abi", "import", f"imports {sym} ({tell.meaning})", tell.source))
+            votes.append((False, f"imports {sym}"))
+    for lib in image.needed_libraries():
+        low = os.path.basename(lib.replace("\\", "/")).lower()
+        for rx, build, src in kb.dll_builds():
+            if rx.match(low):
+                f.abi_evidence.append(Evidence("abi", "dll", f"links {lib} ({build} build)", src))
+                if build in ("ft", "abi3t"):
+                    votes.append((True, f"links {lib}"))
+                else:
+                    votes.append((False, f"links {lib}"))
+                break
+
+
+def _finish_abi(f: ModuleFacts) -> None:
+    votes = list(f.abi_votes)
+    for ev in f.abi_evidence:
+        if ev.kind == "def-header":
+            votes.append(("free-threaded header" in ev.detail, ev.detail.split(" (")[0]))
+    ft = [why for v, why in votes if v]
+    gil = [why for v, why in votes if not v]
+    if ft and gil:
+        f.shows_ft = None
+        f.abi_reason = f"contradictory: {'; '.join(ft)} vs {'; '.join(gil)}"
+        f.errors.append(f"{f.path}: ABI evidence is contradictory: {f.abi_reason}")
+    elif ft:
+        f.shows_ft, f.abi_reason = True, "; ".join(ft)
+    elif gil:
+        f.shows_ft, f.abi_reason = False, "; ".join(gil)
+    claim_ft = claim_is_free_threaded(f.claimed)
+    if claim_ft is not None and f.shows_ft is not None and claim_ft != f.shows_ft:
+        shown = "free-threaded" if f.shows_ft else "GIL"
+        f.abi_mismatch = (f"ABI mismatch: the name claims {f.claimed} but the binary shows the "
+                          f"{shown} ABI ({f.abi_reason})")
+        f.abi_evidence.append(Evidence("abi", "filename", f.abi_mismatch))
+
+
+# ------------------------------------------------------------------ framework and APIs
+def _framework(image: BinaryImage, exports, f: ModuleFacts) -> None:
+    for fw in kb.frameworks():
+        hit = next((p for p in fw.exports_prefix if any(s.startswith(p) for s in exports)), None)
+        why = f"exports {hit}*" if hit else None
+        if why is None:
+            s = next((s for s in fw.strings if image.contains(s)), None)
+            why = f"contains the string {s.decode()!r}" if s else None
+        if why is None:
+            continue
+        f.framework = fw.name
+        f.evidence.append(Evidence("framework", "export" if hit else "string", why, fw.source))
+        f.framework_version = _framework_version(image, fw)
+        if f.framework_version:
+            f.evidence.append(Evidence("framework", "string", f"{fw.name} version {f.framework_version}", fw.source))
+        return
+    f.framework = "c"
+
+
+def _framework_version(image: BinaryImage, fw: kb.Framework) -> str | None:
+    find_all = getattr(image, "find_all", None)
+    if fw.version_regex is None or find_all is None:
+        return None
+    for addr in find_all(fw.version_prefix, kinds=(RODATA, DATA), limit=16):
+        raw = image.read(addr, 64)
+        m = fw.version_regex.match(raw or b"")
+        if m:
+            return fw.version_label.format(*(g.decode() for g in m.groups()))
+    return None
+
+
+def _hazards(imports: frozenset[str], f: ModuleFacts) -> None:
+    f.hazards = tuple(sorted(s for s in kb.hazard_apis() if s in imports))
+    f.port_markers = tuple(sorted(s for s in kb.port_markers() if s in imports))
