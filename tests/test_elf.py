@@ -1,0 +1,193 @@
+"""The ELF reader against compiled fixtures (x86-64, i686 REL, aarch64) with pyelftools and
+objdump as independent oracles, and against hostile input."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import struct
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from auditor.binary.base import BSS, DATA, RODATA, TEXT
+from auditor.binary.elf import ElfImage
+from auditor.binary.loader import open_images
+from auditor.errors import BinaryFormatError
+from auditor.inspect import inspect_module
+from tests.support.compile import compile_extension, have_toolchain
+from tests.support.unavailable import SupportUnavailable, skip_or_fail
+
+SLOTS_C = (Path(__file__).parent / "fixtures" / "c" / "slots.c").read_text()
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    out = tmp_path_factory.mktemp("elf")
+    cache: dict[tuple, Path] = {}
+
+    def _built(arch: str = "x86_64", single_phase: bool = False, opt: str = "-O2") -> Path:
+        key = (arch, single_phase, opt)
+        if key not in cache:
+            if not have_toolchain(arch):
+                skip_or_fail(f"no C toolchain for {arch}")
+            name = f"elf_{arch}_{'sp' if single_phase else 'mp'}{opt[2]}"
+            flags = [f"-DMODNAME={name}", "-DGIL=1", "-DMI=2", opt]
+            if single_phase:
+                flags += ["-DSINGLE_PHASE", "-DSETGIL=1"]
+            try:
+                cache[key] = compile_extension(SLOTS_C, name, python="3.14", free_threaded=True,
+                                               out_dir=out, cflags=flags, arch=arch)
+            except SupportUnavailable as exc:
+                skip_or_fail(exc.reason)
+        return cache[key]
+
+    return _built
+
+
+def _image(path: Path) -> ElfImage:
+    [image] = open_images(path)
+    assert isinstance(image, ElfImage)
+    return image
+
+
+# ------------------------------------------------------------------ against pyelftools
+@pytest.mark.parametrize("arch", ["x86_64", "i686", "aarch64"])
+def test_symbols_and_needed_match_pyelftools(built, arch):
+    elftools = pytest.importorskip("elftools.elf.elffile")
+    path = built(arch)
+    with open(path, "rb") as fh:
+        ref = elftools.ELFFile(fh)
+        dynsym = ref.get_section_by_name(".dynsym")
+        ref_imports = {s.name for s in dynsym.iter_symbols() if s.name and s["st_shndx"] == "SHN_UNDEF"}
+        ref_exports = {s.name: s["st_value"] for s in dynsym.iter_symbols()
+                       if s.name and s["st_shndx"] != "SHN_UNDEF"
+                       and s["st_info"]["bind"] in ("STB_GLOBAL", "STB_WEAK")
+                       and s["st_info"]["type"] in ("STT_FUNC", "STT_OBJECT")}
+        ref_needed = tuple(t.needed for t in ref.get_section_by_name(".dynamic").iter_tags()
+                           if t.entry.d_tag == "DT_NEEDED")
+    image = _image(path)
+    assert image.imports() == ref_imports
+    assert dict(image.exports()) == ref_exports
+    assert image.needed_libraries() == ref_needed
+    assert f"PyInit_elf_{arch}_mp2" in image.exports()
+    assert {"PyModuleDef_Init", "_Py_DecRefShared", "PyDict_GetItem"} <= image.imports()
+    assert image.arch == arch
+    assert image.pointer_size == (4 if arch == "i686" else 8)
+
+
+@pytest.mark.parametrize("arch", ["x86_64", "i686", "aarch64"])
+def test_read_pointer_applies_relative_relocations(built, arch):
+    elftools = pytest.importorskip("elftools.elf.elffile")
+    from elftools.elf.relocation import RelocationSection
+    path = built(arch)
+    image = _image(path)
+    relative = {"x86_64": 8, "i686": 8, "aarch64": 1027}[arch]
+    checked = 0
+    with open(path, "rb") as fh:
+        ref = elftools.ELFFile(fh)
+        for sec in ref.iter_sections():
+            if not isinstance(sec, RelocationSection):
+                continue
+            for rel in sec.iter_relocations():
+                if rel["r_info_type"] != relative:
+                    continue
+                if sec.is_RELA():
+                    expected = rel["r_addend"]
+                else:   # REL (i686): the addend is stored in place
+                    raw = image.read(rel["r_offset"], 4)
+                    expected = struct.unpack("<I", raw)[0]
+                assert image.read_pointer(rel["r_offset"]) == expected
+                checked += 1
+    assert checked >= 3          # the def's m_name/m_doc/m_methods/m_slots at least
+
+
+def test_section_kinds(built):
+    image = _image(built("x86_64"))
+    names = {s.name: s for s in image.sections()}
+    assert image.section_kind(names[".text"].addr) == TEXT
+    assert image.section_kind(names[".rodata"].addr) == RODATA
+    assert image.section_kind(names[".data"].addr) == DATA
+    assert image.section_kind(names[".bss"].addr) == BSS
+    assert image.section_kind(0x7FFF_FFFF_0000) is None
+    assert image.read(names[".bss"].addr, 4) == b"\0\0\0\0"
+    assert image.contains(b"multi-phase test module")
+    assert not image.contains(b"no such string anywhere in the file")
+
+
+@pytest.mark.parametrize("arch", ["x86_64", "i686", "aarch64"])
+def test_call_stubs_match_objdump(built, arch):
+    objdump = shutil.which("objdump") if arch != "aarch64" else (
+        shutil.which("aarch64-linux-gnu-objdump") or shutil.which("objdump"))
+    if objdump is None:
+        pytest.skip("objdump not installed")
+    path = built(arch, single_phase=True)
+    out = subprocess.run([objdump, "-d", str(path)], capture_output=True, text=True)
+    if out.returncode != 0:
+        pytest.skip(f"objdump cannot read {arch}: {out.stderr.strip()}")
+    expected = {int(a, 16): n for a, n in re.findall(r"^([0-9a-f]+) <(\w+)@plt>:", out.stdout, re.M)}
+    assert expected, out.stdout[:500]
+    stubs = _image(path).call_stubs()
+    for addr, name in expected.items():
+        assert stubs.get(addr) == name, (hex(addr), name)
+    assert "PyUnstable_Module_SetGIL" in expected.values()
+
+
+# ------------------------------------------------------------------ hostile input
+def _expect_error(data: bytes, tmp_path: Path, name: str, reason: str) -> None:
+    target = tmp_path / name
+    target.write_bytes(data)
+    with pytest.raises(BinaryFormatError) as info:
+        open_images(target)
+    message = info.value.one_line()
+    assert "\n" not in message
+    assert message.startswith(str(target) + ": ")
+    assert reason in message, message
+    report = inspect_module(target)           # never raises, says why
+    assert report.errors == (message,)
+    assert report.free_threading.value == "unknown"
+    assert report.subinterpreters.value == "unknown"
+    assert reason in report.free_threading.reason
+
+
+def test_zero_length_file(tmp_path):
+    _expect_error(b"", tmp_path, "empty.cpython-314t-x86_64-linux-gnu.so", "empty file (0 bytes)")
+
+
+def test_text_file_named_so(tmp_path):
+    _expect_error(b"INPUT(-lfoo)\n", tmp_path, "libtext.so",
+                  "not an ELF, Mach-O or PE file (magic 49 4e 50 55)")
+
+
+def test_truncated_elf(built, tmp_path):
+    data = built("x86_64").read_bytes()
+    _expect_error(data[:40], tmp_path, "t40.so", "truncated: 40 bytes, ELF header needs 64")
+    _expect_error(data[:len(data) // 2], tmp_path, "half.so", "ends past end of file")
+
+
+def test_absurd_section_count(built, tmp_path):
+    data = bytearray(built("x86_64").read_bytes())
+    struct.pack_into("<H", data, 60, 0xFFFF)          # e_shnum
+    _expect_error(bytes(data), tmp_path, "shnum.so", "ends past end of file")
+
+
+def test_section_offset_beyond_eof(built, tmp_path):
+    data = bytearray(built("x86_64").read_bytes())
+    shoff, = struct.unpack_from("<Q", data, 40)
+    shentsize, = struct.unpack_from("<H", data, 58)
+    struct.pack_into("<Q", data, shoff + 1 * shentsize + 24, len(data) + 0x1000)  # sh_offset of #1
+    _expect_error(bytes(data), tmp_path, "shoff.so", "ends past end of file")
+
+
+def test_absurd_program_header_count(built, tmp_path):
+    data = bytearray(built("x86_64").read_bytes())
+    struct.pack_into("<H", data, 56, 0xFFFF)          # e_phnum
+    _expect_error(bytes(data), tmp_path, "phnum.so", "absurd program header count 65535")
+
+
+def test_bytes_and_path_give_the_same_report(built):
+    path = built("x86_64")
+    from_path = inspect_module(path)
+    from_bytes = inspect_module(path.read_bytes(), display=str(path))
+    assert from_path == from_bytes
