@@ -279,3 +279,110 @@ def test_universal2_through_the_loader_on_an_mmap(tmp_path) -> None:
         for image in images:
             image.close()
     assert images[0].read(images[0].exports()["PyInit__elementpath"], 4) is None   # closed
+
+
+# ---- fixtures linked from source with LLVM's Mach-O linker ----------------------------------
+# No macOS SDK is needed: the module is plain C that spells out the FT-64 PyModuleDef layout
+# (capi-reference §2.2/§2.3) and links with -undefined dynamic_lookup like a real extension.
+# lld >= 16 writes LC_DYLD_CHAINED_FIXUPS with DYLD_CHAINED_PTR_64 (format 2: vmaddr targets);
+# the pinned mlx wheel covers ld64's DYLD_CHAINED_PTR_64_OFFSET (format 6).
+
+FIXTURE_C = r"""
+typedef struct { int slot; void *value; } Slot;
+typedef struct { const char *name; void *meth; int flags; const char *doc; } Method;
+typedef struct {
+    unsigned long ob_tid; unsigned short ob_flags; unsigned char ob_mutex, ob_gc_bits;
+    unsigned int ob_ref_local; long ob_ref_shared; void *ob_type;
+    void *m_init; long m_index; void *m_copy;
+    const char *m_name; const char *m_doc; long m_size; Method *m_methods; Slot *m_slots;
+    void *m_traverse, *m_clear, *m_free;
+} Def;
+extern void *PyModuleDef_Init(void *);
+extern void *PyUnicode_New(long, unsigned int);
+static void *fixture_hello(void *self, void *args) { return PyUnicode_New(0, 127); }
+static Method methods[] = {{"hello", (void *)fixture_hello, 4, "say hello"}, {0, 0, 0, 0}};
+static Slot slots[] = {{3, (void *)2}, {4, (void *)1}, {0, 0}};
+static Def def = {0, 4, 0, 0, 0xffffffffu, 0, 0, 0, 0, 0,
+                  "fixture._mod", "fixture doc", 0, methods, slots, 0, 0, 0};
+void *imported_pointer = (void *)&PyUnicode_New;   /* a bind outside __got */
+void *PyInit__mod(void) { return PyModuleDef_Init(&def); }
+"""
+
+
+def _llvm_tools() -> tuple[str, str]:
+    import shutil
+    import subprocess
+
+    from tests.support.unavailable import skip_or_fail
+
+    clang = next((c for c in ("clang", "clang-19", "clang-16", "clang-15", "clang-14")
+                  if shutil.which(c)), None)
+    for linker in ("ld64.lld", "ld64.lld-19", "ld64.lld-18", "ld64.lld-17", "ld64.lld-16"):
+        if shutil.which(linker):
+            version = subprocess.run([linker, "--version"], capture_output=True, text=True).stdout
+            digits = "".join(ch if ch.isdigit() else " " for ch in version).split()
+            if digits and int(digits[0]) >= 16:
+                break
+    else:
+        linker = None
+    if clang is None or linker is None:
+        skip_or_fail("needs clang and ld64.lld >= 16 (apt-get install clang-14 lld-19)")
+    return clang, linker
+
+
+@pytest.fixture(scope="module")
+def llvm_tools() -> tuple[str, str]:
+    return _llvm_tools()
+
+
+def _link_fixture(tmp_path, tools, arch: str, output: str, chained: bool) -> bytes:
+    import subprocess
+
+    clang, linker = tools
+    source = tmp_path / "mod.c"
+    source.write_text(FIXTURE_C)
+    obj = tmp_path / f"mod-{arch}.o"
+    subprocess.run([clang, "-target", f"{arch}-apple-macos13", "-fPIC", "-O1", "-c",
+                    str(source), "-o", str(obj)], check=True, capture_output=True)
+    out = tmp_path / f"mod-{arch}-{output}-{chained}.so"
+    kind = ["-bundle"] if output == "bundle" else ["-execute", "-e", "_PyInit__mod"]
+    subprocess.run([linker, "-arch", arch, *kind, "-platform_version", "macos", "13.0", "13.0",
+                    "-undefined", "dynamic_lookup",
+                    "-fixup_chains" if chained else "-no_fixup_chains",
+                    str(obj), "-o", str(out)], check=True, capture_output=True)
+    return out.read_bytes()
+
+
+@pytest.mark.parametrize("arch", ["arm64", "x86_64"])
+@pytest.mark.parametrize("output", ["bundle", "execute"])
+@pytest.mark.parametrize("chained", [True, False], ids=["chained", "dyld_info"])
+def test_linked_fixture_module_def(tmp_path, llvm_tools, arch: str, output: str,
+                                   chained: bool) -> None:
+    """An MH_EXECUTE has __TEXT at 0x100000000, so a wrong choice between vmaddr and
+    base-relative targets, or between segment offsets and vmaddrs, breaks every pointer."""
+    image = MachOImage(_link_fixture(tmp_path, llvm_tools, arch, output, chained), "mod.so")
+    assert image.arch == {"arm64": "aarch64", "x86_64": "x86_64"}[arch]
+    assert (image._chained is not None) is chained
+    assert image.image_base == (0x100000000 if output == "execute" else 0)
+    assert "PyInit__mod" in image.exports()
+    assert {"PyModuleDef_Init", "PyUnicode_New"} <= image.imports()
+    (mod_def,) = ft_module_defs(image)
+    name_ptr = image.read_pointer(mod_def + M_NAME)
+    assert image.section_kind(name_ptr) == RODATA
+    assert image.read_cstring(name_ptr) == "fixture._mod"
+    assert image.read_cstring(image.read_pointer(mod_def + 64)) == "fixture doc"
+    assert image.is_pointer(mod_def + M_NAME) and not image.is_pointer(mod_def + 72)
+    assert slots_of(image, image.read_pointer(mod_def + M_SLOTS)) == {3: 2, 4: 1}
+    methods = image.read_pointer(mod_def + 80)
+    assert image.read_cstring(image.read_pointer(methods)) == "hello"
+    assert image.section_kind(image.read_pointer(methods + 8)) == TEXT
+    assert struct.unpack("<i", image.read(methods + 16, 4))[0] == 4
+    stubs = image.call_stubs()
+    assert {"PyModuleDef_Init", "PyUnicode_New"} <= set(stubs.values())
+    if chained:
+        # A chained bind in __data (not __got) names its import; the word reads as 0.
+        binds = [a for _n, start, size, kind in image.section_ranges() if kind == DATA
+                 for a in range(start, start + size, 8) if image.bound_symbol(a)]
+        assert {image.bound_symbol(a) for a in binds} == {"PyModuleDef_Init", "PyUnicode_New"}
+        assert any(image.section_name(a) == "__DATA,__data" for a in binds)
+        assert all(image.read_pointer(a) == 0 for a in binds)
