@@ -1,0 +1,131 @@
+"""The bundled census dataset: where it lives, how it is read and (atomically) written.
+
+Two copies can exist:
+  * the bundled one, shipped with ft-audit (`data/census.json` in the source tree, installed as
+    the `ftaudit_data` package), regenerated with `ft-audit data refresh --output data/census.json`;
+  * a user one, written by a plain `ft-audit data refresh` into the user cache dir.
+The newer of the two (by `generated_at`) is used.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from auditor.cache import cache_dir
+from auditor.errors import InputError
+
+CENSUS_SCHEMA = "ft-audit-census/1"
+CENSUS_FILE = "census.json"
+PACKAGES_FILE = "packages.txt"
+REPO_DATA_DIR = Path(__file__).resolve().parents[2] / "data"
+
+
+class DatasetError(InputError):
+    """A census file exists but cannot be used (bad JSON, wrong schema)."""
+
+
+def bundled_path(filename: str) -> Path | None:
+    """The installed `ftaudit_data` resource, else the source tree's data/ folder."""
+    try:
+        from importlib.resources import files
+
+        resource = files("ftaudit_data") / filename
+        if resource.is_file():
+            return Path(str(resource))
+    except (ModuleNotFoundError, TypeError, OSError):
+        pass
+    candidate = REPO_DATA_DIR / filename
+    return candidate if candidate.is_file() else None
+
+
+def user_census_path() -> Path:
+    return cache_dir("compat") / CENSUS_FILE
+
+
+def read_census(path: Path) -> dict[str, Any]:
+    try:
+        doc = json.loads(path.read_bytes())
+    except OSError as exc:
+        raise DatasetError(str(path), f"cannot read ({exc.strerror or exc})") from None
+    except ValueError as exc:
+        raise DatasetError(str(path), f"invalid JSON ({str(exc)[:80]})") from None
+    if not isinstance(doc, dict) or doc.get("schema") != CENSUS_SCHEMA or not isinstance(doc.get("packages"), dict):
+        raise DatasetError(str(path), f"not an ft-audit census (expected schema {CENSUS_SCHEMA!r})")
+    return doc
+
+
+def newest_census() -> tuple[dict[str, Any] | None, Path | None, list[str]]:
+    """(document, path, problems): the newer of the bundled and the user census."""
+    problems: list[str] = []
+    best: tuple[dict[str, Any] | None, Path | None] = (None, None)
+    user = cache_dir("compat") / CENSUS_FILE
+    for path in (bundled_path(CENSUS_FILE), user if user.is_file() else None):
+        if path is None:
+            continue
+        try:
+            doc = read_census(path)
+        except DatasetError as exc:
+            problems.append(exc.one_line())
+            continue
+        if best[0] is None or str(doc.get("generated_at", "")) > str(best[0].get("generated_at", "")):
+            best = (doc, path)
+    return best[0], best[1], problems
+
+
+def write_json_atomic(path: Path, doc: Any) -> None:
+    """Write to a temporary file beside `path`, then replace: never a truncated file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = json.dumps(doc, ensure_ascii=False, separators=(",", ":"), sort_keys=False).encode()
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.write(b"\n")
+        os.chmod(tmp, 0o644)  # mkstemp makes it 0600; the dataset is shipped and shared
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def read_package_list(path: Path) -> list[str]:
+    """Names, one a line; '#' starts a comment; blank lines ignored; order kept, duplicates dropped."""
+    from packaging.utils import canonicalize_name
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(str(path), f"cannot read package list ({exc.strerror or exc})") from None
+    names: list[str] = []
+    for line_no, line in enumerate(text.splitlines(), 1):
+        name = line.split("#", 1)[0].strip()
+        if not name:
+            continue
+        if not all(c.isalnum() or c in "-_." for c in name):
+            raise InputError(f"{path}:{line_no}", f"not a project name: {name!r}")
+        canonical = canonicalize_name(name)
+        if canonical not in names:
+            names.append(canonical)
+    return names
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def age_days(iso: str | None, *, now: datetime | None = None) -> float | None:
+    if not iso:
+        return None
+    try:
+        stamp = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=timezone.utc)
+    return ((now or datetime.now(timezone.utc)) - stamp).total_seconds() / 86400
