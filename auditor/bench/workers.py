@@ -36,8 +36,16 @@ def missing_requirement(workload: str) -> str | None:
         try:
             __import__(name)
         except Exception as exc:  # ImportError, or an init failure in a sub-interpreter
-            return f"cannot import {name}: {type(exc).__name__}: {exc}".replace("\n", " ")
+            return f"cannot import {name}: {type(exc).__name__}: {short_reason(str(exc))}"
     return None
+
+
+def short_reason(message: str) -> str:
+    """One line: numpy's import error is a page of advice ending in the actual cause."""
+    if "Original error was:" in message:
+        message = message.rsplit("Original error was:", 1)[1]
+    message = " ".join(message.split())
+    return message if len(message) <= 300 else message[:297] + "..."
 
 
 def compute(workload: str, src, out, obj, start: int, stop: int):
