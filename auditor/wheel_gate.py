@@ -321,8 +321,9 @@ def _abis(tags: WheelTags) -> str:
 
 
 def _abi_reason(report: ModuleReport) -> str:
-    details = [e.detail for e in report.abi.evidence]
-    return "; ".join(details[:2]) if details else "the binary shows it"
+    """What in the binary shows its ABI (the file name's own claim is not evidence of that)."""
+    details = [e.detail for e in report.abi.evidence if e.kind != "filename"]
+    return "; ".join(details[:2]) if details else (report.abi_mismatch or "the binary shows it")
 
 
 # -- wheel-level rules ----------------------------------------------------------------------

@@ -101,9 +101,10 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(render_markdown(reports))
     else:
         sys.stdout.write(render_text(reports))
-    if args.format != "text":  # text output already shows these lines
-        for line in could_not_check_lines(reports):
-            print(f"ft-audit: error: {line}", file=sys.stderr)
+    # One line per thing that could not be checked, on stderr whatever the format, so a CI log
+    # shows why the gate said 2 even when stdout goes to a JSON file.
+    for line in could_not_check_lines(reports):
+        print(f"ft-audit: error: {line}", file=sys.stderr)
     return exit_code(reports)
 
 
@@ -222,6 +223,8 @@ def audit_paths(paths: Sequence[Path], options: AuditOptions,
     if options.require_ft:
         extra = sibling_findings([p.name for p in paths], options.require_ft)
     jobs = [(str(p), tuple(extra.get(p.name, ())), options.ignore) for p in paths]
+    if not jobs:
+        return []
     # Biggest first, so one large wheel does not start last and run alone.
     order = sorted(range(len(jobs)), key=lambda i: -_size(paths[i]))
     results: list[WheelReport | None] = [None] * len(jobs)
