@@ -1,0 +1,202 @@
+"""The environment source: the stdlib probe on real interpreters (3.9 - 3.13 from pyenv, and
+the one running the tests), extension-file ownership, and every kind of bad input (not a
+Python, a probe that hangs or prints garbage, broken dist-info, unreadable modules)."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from auditor.cli import main as cli_main
+from auditor.commands.env import audit_snapshot
+from auditor.errors import InputError
+from auditor.sources import env as envsource
+from tests.support.pyenv import pyenv_python
+
+
+@pytest.mark.parametrize("minor", [9, 10, 11, 12, 13])
+def test_probe_reports_the_real_interpreter(minor):
+    python = pyenv_python(minor)
+    if python is None:
+        pytest.skip(f"no pyenv 3.{minor}")
+    snap = envsource.probe_interpreter([str(python)])
+    interp = snap.interpreter
+    truth = json.loads(subprocess.run(
+        [str(python), "-c", "import sys, sysconfig, importlib.machinery as m, json;"
+         "print(json.dumps([sys.version_info[:3], sysconfig.get_config_var('EXT_SUFFIX'), m.EXTENSION_SUFFIXES,"
+         " sys.prefix]))"], capture_output=True, check=True, text=True).stdout)
+    assert list(interp.version) == truth[0] and interp.version[:2] == (3, minor)
+    assert interp.ext_suffix == truth[1] == f".cpython-3{minor}-x86_64-linux-gnu.so"
+    assert list(interp.extension_suffixes) == truth[2]
+    assert interp.prefix == truth[3]
+    assert interp.free_threaded is False
+    assert interp.label == f"3.{minor}"
+    assert any(d.endswith(f"python3.{minor}/site-packages") for d in interp.environment_dirs)
+    assert interp.markers["python_version"] == f"3.{minor}"
+    assert interp.subinterpreter_module == {12: "_xxsubinterpreters", 13: "_interpreters"}.get(minor, interp.subinterpreter_module)
+    # pip is installed in every pyenv interpreter, with a RECORD that lists its files
+    pip = [d for d in snap.distributions if d.key == "pip"]
+    assert pip and pip[0].record and any(r.startswith("pip/__init__.py") for r in pip[0].record)
+
+
+def test_probe_honours_pythonpath(tmp_path):
+    extra = tmp_path / "extra"
+    (extra / "demo-1.0.dist-info").mkdir(parents=True)
+    (extra / "demo-1.0.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n")
+    env = dict(os.environ, PYTHONPATH=str(extra))
+    snap = envsource.probe_interpreter([sys.executable], env=env)
+    assert str(extra) in snap.interpreter.environment_dirs
+    demo = [d for d in snap.distributions if d.key == "demo"]
+    assert demo and demo[0].version == "1.0" and demo[0].errors == (f"{extra}/demo-1.0.dist-info: no RECORD file",)
+
+
+def _script(tmp_path: Path, name: str, body: str) -> str:
+    path = tmp_path / name
+    path.write_text("#!/bin/sh\n" + body + "\n")
+    path.chmod(path.stat().st_mode | stat.S_IEXEC)
+    return str(path)
+
+
+def test_not_a_python(tmp_path):
+    with pytest.raises(InputError) as err:
+        envsource.probe_interpreter(["/bin/ls"])
+    assert "/bin/ls: not a working Python 3.9+ interpreter (exit 2" in err.value.one_line()
+    with pytest.raises(InputError, match="no such interpreter"):
+        envsource.probe_interpreter([str(tmp_path / "nope")])
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    with pytest.raises(InputError, match="not executable"):
+        envsource.probe_interpreter([str(plain)])
+
+
+def test_probe_garbage_hang_and_crash(tmp_path):
+    garbage = _script(tmp_path, "garbage", "echo 'Python 3.13.0 says hello'")
+    with pytest.raises(InputError, match=r"not JSON \('Python 3.13.0 says hello'\)"):
+        envsource.probe_interpreter([garbage])
+    wrong_json = _script(tmp_path, "wrongjson", "echo '{\"interpreter\": 1}'")
+    with pytest.raises(InputError, match="not a probe document"):
+        envsource.probe_interpreter([wrong_json])
+    hang = _script(tmp_path, "hang", "exec sleep 30")
+    with pytest.raises(InputError, match="did not finish within 1 s"):
+        envsource.probe_interpreter([hang], timeout=1)
+    crash = _script(tmp_path, "crash", "kill -SEGV $$")
+    with pytest.raises(InputError, match="killed by signal 11"):
+        envsource.probe_interpreter([crash])
+
+
+def test_cli_bad_interpreter_is_one_line_exit_2(capsys):
+    assert cli_main(["env", "--python", "/bin/ls", "--no-pypi"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("ft-audit: error: /bin/ls: not a working Python")
+    assert cli_main(["env", "--path", "/tmp"]) == 2
+    assert "needs --target" in capsys.readouterr().err
+
+
+# -- a broken site-packages folder, audited with --path --------------------------------
+
+def _elf_bytes() -> bytes:
+    """A real extension module: the one the test interpreter ships for _json."""
+    import _json
+
+    return Path(_json.__file__).read_bytes() if getattr(_json, "__file__", None) else b""
+
+
+def make_site(tmp_path: Path) -> Path:
+    site = tmp_path / "site-packages"
+    site.mkdir()
+    real = _elf_bytes() or Path(sys.executable).read_bytes()[:4096]
+    # good: RECORD lists the module
+    (site / "good").mkdir()
+    (site / "good" / "_fast.cpython-314t-x86_64-linux-gnu.so").write_bytes(real)
+    info = site / "good-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: good\nVersion: 1.0\nRequires-Dist: broken\n")
+    (info / "RECORD").write_text("good/_fast.cpython-314t-x86_64-linux-gnu.so,,\ngood-1.0.dist-info/RECORD,,\n")
+    # broken: METADATA missing, RECORD garbage bytes, module found by top-level ownership
+    (site / "broken").mkdir()
+    (site / "broken" / "core.cpython-314t-x86_64-linux-gnu.so").write_bytes(b"\x7fELF garbage, truncated")
+    bad = site / "broken-2.0.dist-info"
+    bad.mkdir()
+    (bad / "RECORD").write_bytes(b"\x00\xff\xfe not,a\n\"record")
+    (bad / "top_level.txt").write_text("broken\n")
+    # no RECORD at all; its module is an orphan unless top_level says otherwise
+    norec = site / "norecord-0.1.dist-info"
+    norec.mkdir()
+    (norec / "METADATA").write_text("Metadata-Version: 2.1\nName: norecord\nVersion: 0.1\n")
+    # orphan module, a dangling symlink (unreadable), a file for another interpreter, a vendored lib
+    (site / "stray.cpython-314t-x86_64-linux-gnu.so").write_bytes(real)
+    (site / "good" / "gone.cpython-314t-x86_64-linux-gnu.so").symlink_to(site / "does-not-exist.so")
+    (site / "good" / "_old.cpython-312-x86_64-linux-gnu.so").write_bytes(real)
+    (site / "good.libs").mkdir()
+    (site / "good.libs" / "libgfortran-1234.so.5").write_bytes(b"\x7fELF")
+    (site / "good.libs" / "libvendored.so").write_bytes(b"\x7fELF")
+    return site
+
+
+def test_broken_site_packages_goes_on(tmp_path):
+    site = make_site(tmp_path)
+    snap = envsource.snapshot_from_path(str(site), "3.14t")
+    files = {f.relpath: f for f in envsource.collect_extension_files(snap)}
+    assert sorted(files) == ["broken/core.cpython-314t-x86_64-linux-gnu.so",
+                             "good/_fast.cpython-314t-x86_64-linux-gnu.so",
+                             "good/_old.cpython-312-x86_64-linux-gnu.so",
+                             "good/gone.cpython-314t-x86_64-linux-gnu.so",
+                             "stray.cpython-314t-x86_64-linux-gnu.so"]
+    assert (files["good/_fast.cpython-314t-x86_64-linux-gnu.so"].owner,
+            files["good/_fast.cpython-314t-x86_64-linux-gnu.so"].ownership) == ("good", "record")
+    assert (files["broken/core.cpython-314t-x86_64-linux-gnu.so"].owner,
+            files["broken/core.cpython-314t-x86_64-linux-gnu.so"].ownership) == ("broken", "top-level")
+    assert files["stray.cpython-314t-x86_64-linux-gnu.so"].ownership == "orphan"
+    old = files["good/_old.cpython-312-x86_64-linux-gnu.so"]
+    assert (old.module, old.loadable) == ("good._old", False)
+
+    audit = audit_snapshot(snap, ask_pypi=False, use_compat=False)
+    dists = {d.key: d for d in audit.distributions}
+    assert set(dists) == {"good", "broken", "norecord"}
+    assert any("cannot read METADATA" in e for e in dists["broken"].errors)
+    assert dists["norecord"].errors == (f"{site}/norecord-0.1.dist-info: no RECORD file",)
+    assert dists["good"].requires == ("broken",)
+    by_module = {m.file.module: m for m in audit.all_modules()}
+    assert by_module["broken.core"].report.errors and by_module["broken.core"].report.free_threading.value == "unknown"
+    assert by_module["good.gone"].report.errors
+    assert [m.file.module for m in audit.orphans] == ["stray"]
+    # the real ELF module still got a real verdict: a GIL-ABI _json is not built for free threading
+    if _elf_bytes():
+        assert by_module["good._fast"].report.format == "elf"
+    codes = {f.code for f in audit.findings}
+    assert {"FTE401", "FTE402"} <= codes
+
+
+def test_cli_path_audit_json(tmp_path, capsys):
+    site = make_site(tmp_path)
+    status = cli_main(["env", "--path", str(site), "--target", "3.14t", "--format", "json", "--no-pypi",
+                       "--no-compat", "--fail-on", "orphan"])
+    out = capsys.readouterr()
+    assert status == 1
+    doc = json.loads(out.out)
+    assert doc["interpreter"]["label"] == "3.14t" and doc["interpreter"]["probed"] is False
+    assert doc["summary"]["orphans"] == 1
+    assert cli_main(["env", "--path", str(site), "--target", "3.14t", "--no-pypi", "--no-compat"]) == 0
+    assert "Could not read" in capsys.readouterr().out
+    assert cli_main(["env", "--path", str(site), "--target", "3.12t"]) == 2
+    assert "free-threaded builds exist from 3.13" in capsys.readouterr().err
+
+
+def test_active_venv_warning(monkeypatch, tmp_path):
+    interp = envsource.target_interpreter("3.13", directory=str(tmp_path))
+    interp = envsource.Interpreter(**{**interp.__dict__, "prefix": "/opt/audited", "base_prefix": "/usr"})
+    monkeypatch.setenv("VIRTUAL_ENV", str(tmp_path))
+    assert envsource.active_environment_warning(interp) == (
+        f"the active virtual environment ({tmp_path}) is not the one audited (/opt/audited); "
+        f"pass --python {tmp_path}/bin/python to audit it")
+    monkeypatch.setenv("VIRTUAL_ENV", "/opt/audited")
+    assert envsource.active_environment_warning(interp) is None
+    monkeypatch.delenv("VIRTUAL_ENV")
+    assert envsource.active_environment_warning(interp) is None
