@@ -58,6 +58,7 @@ CODES: dict[str, Code] = {c.code: c for c in (
     Code("FTW501", Severity.ERROR, "--require-ft: no free-threaded sibling wheel for this GIL wheel"),
     Code("FTW901", Severity.INFO, "no extension modules: nothing to check but tags and RECORD"),
     Code("FTW902", Severity.INFO, "vendored shared libraries present (not audited as modules)"),
+    Code("FTW903", Severity.INFO, "a .so / .pyd without a module init export: helper library, not a module"),
 )}
 
 FT_CLASSIFIER = "Programming Language :: Python :: Free Threading"
@@ -268,6 +269,11 @@ def module_findings(tags: WheelTags, member: ExtensionMember, report: ModuleRepo
 
     out.extend(_platform_findings(tags, report, add))
 
+    if not is_extension_module(report):
+        add("FTW903", f"{name} exports no PyInit_*/PyModExport_* function: a helper shared library, "
+                      "not audited as a module")
+        return out
+
     if tags.free_threaded:
         built_for_gil = report.abi.free_threaded is False
         if built_for_gil and claimed_in_name != "abi3":
@@ -292,6 +298,15 @@ def module_findings(tags: WheelTags, member: ExtensionMember, report: ModuleRepo
 def _strip_prefix(message: str, path: str) -> str:
     """Inspector messages start with the display path; findings already name it."""
     return message[len(path) + 2:] if message.startswith(path + ": ") else message
+
+
+def is_extension_module(report: ModuleReport) -> bool:
+    """False for a `.so` / `.pyd` that the inspector read and found no module init export in
+    (a helper library shipped next to the modules, e.g. `torch/lib/libtorch.so`)."""
+    if report.errors or report.init != InitStyle.UNKNOWN:
+        return True
+    return not any(e.topic == "init" and e.kind == "export" and e.detail.startswith("exports no PyInit_")
+                   for e in report.evidence)
 
 
 def _platform_findings(tags: WheelTags, report: ModuleReport, add) -> list[Finding]:
@@ -329,6 +344,7 @@ def _abi_reason(report: ModuleReport) -> str:
 # -- wheel-level rules ----------------------------------------------------------------------
 
 def classifier_findings(tags: WheelTags, classifiers: Sequence[str], modules: Sequence[ModuleReport]) -> list[Finding]:
+    modules = [m for m in modules if is_extension_module(m)]
     if not tags.free_threaded or not modules:
         return []
     declared = [c for c in classifiers if c == FT_CLASSIFIER or c.startswith(FT_CLASSIFIER + " ::")]

@@ -278,3 +278,31 @@ def test_require_ft_sibling_rule():
     # abi3t serves 3.15t
     assert sibling_findings(["x-1-cp315-cp315-win_amd64.whl", "x-1-cp315-abi3.abi3t-win_amd64.whl"], (3, 15)) == {}
     assert WheelTags.from_filename("x-1-cp315-abi3.abi3t-win_amd64.whl").free_threaded
+
+
+def test_encrypted_member_is_corrupt_not_a_crash(tmp_path):
+    path = build_wheel(tmp_path, PURE, {"demo/__init__.py": b"x = 1\n", "demo/secret.py": b"y = 2\n"})
+    data = bytearray(path.read_bytes())
+    pos = data.find(b"PK\x01\x02")
+    while pos >= 0:
+        name_len = struct.unpack_from("<H", data, pos + 28)[0]
+        if data[pos + 46: pos + 46 + name_len] == b"demo/secret.py":
+            data[pos + 8] |= 1  # general-purpose flag bit 0: encrypted
+        pos = data.find(b"PK\x01\x02", pos + 4)
+    path.write_bytes(bytes(data))
+    with read_wheel(path) as contents:
+        assert [(p.kind, p.member) for p in contents.problems] == [("corrupt-member", "demo/secret.py")]
+        assert "encrypted" in contents.problems[0].reason
+        assert "demo/__init__.py" in contents.digests
+
+
+def test_duplicate_member_names_are_unsafe(tmp_path):
+    path = build_wheel(tmp_path, PURE, {"demo/__init__.py": b"x = 1\n"})
+    with pytest.warns(UserWarning, match="Duplicate name"):
+        with zipfile.ZipFile(path, "a") as archive:
+            archive.writestr("demo/__init__.py", b"import os; os.system('true')\n")
+    with read_wheel(path) as contents:
+        assert [(p.kind, p.member) for p in contents.problems] == [("duplicate-member", "demo/__init__.py")]
+        report = assess_wheel(contents, [])
+    assert report.verdict == "error"
+    assert "FTW002" in [f.code for f in report.findings]

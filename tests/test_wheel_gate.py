@@ -331,3 +331,15 @@ def test_pypi_release(tmp_path, capsys, monkeypatch):
     ]
     assert status == 0
     assert (tmp_path / "wheels" / "markupsafe" / doc["wheels"][1]["filename"]).is_file()
+
+
+def test_helper_shared_library_is_not_judged_as_a_module(tmp_path):
+    libz = sorted(Path("/usr/lib/x86_64-linux-gnu").glob("libz.so.1.*")) or sorted(Path("/lib/x86_64-linux-gnu").glob("libz.so.1.*"))
+    if not libz:
+        pytest.skip("no system libz to stand in for a helper library")
+    doctored = rewrite_wheel(require_wheel(MARKUPSAFE_T), tmp_path, add={"markupsafe/lib/libhelper.so": libz[0].read_bytes()})
+    report = audit_wheel_file(str(doctored))
+    assert report.verdict == "pass"
+    helper = [f for f in report.findings if f.module == "markupsafe.lib.libhelper"]
+    assert [(f.code, f.severity) for f in helper] == [("FTW903", "info")]
+    assert "FTW402" in _codes(report)  # the classifier rule looks at real modules only

@@ -41,6 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ignore", action="append", default=[], metavar="CODE",
                         help="drop findings with this code (repeatable or comma-separated)")
     parser.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    parser.add_argument("--record-hashes", choices=("all", "audited"), default="all",
+                        help="sha256 of every member against RECORD (all, default), or only of the extension "
+                        "modules and .dist-info files (audited: faster; other members by name and size)")
     parser.add_argument("--jobs", type=int, default=0, metavar="N",
                         help="parallel workers (default: number of CPUs)")
     parser.add_argument("--offline", action="store_true", help="--pypi from the cache only")
@@ -59,6 +62,7 @@ class AuditOptions:
     ignore: frozenset[str] = frozenset()
     require_ft: tuple[int, int] | None = None
     jobs: int = 0
+    hashes: str = "all"  # auditor.sources.wheel.HASH_ALL / HASH_AUDITED
     executor: str = ""   # "process" | "thread" | "serial"; "" = FT_AUDIT_WHEEL_EXECUTOR or the default
 
 
@@ -79,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
         ignore=frozenset(c.strip().upper() for item in args.ignore for c in item.split(",") if c.strip()),
         require_ft=args.require_ft,
         jobs=args.jobs,
+        hashes=args.record_hashes,
     )
     inputs = collect_local(args.paths)
     for spec in args.pypi:
@@ -222,7 +227,7 @@ def audit_paths(paths: Sequence[Path], options: AuditOptions,
     extra: dict[str, list[Finding]] = {}
     if options.require_ft:
         extra = sibling_findings([p.name for p in paths], options.require_ft)
-    jobs = [(str(p), tuple(extra.get(p.name, ())), options.ignore) for p in paths]
+    jobs = [(str(p), tuple(extra.get(p.name, ())), options.ignore, options.hashes) for p in paths]
     if not jobs:
         return []
     # Biggest first, so one large wheel does not start last and run alone.
@@ -236,6 +241,9 @@ def audit_paths(paths: Sequence[Path], options: AuditOptions,
             if on_done:
                 on_done(results[i])
         return results  # type: ignore[return-value]
+    # Import the inspector (and its knowledge tables) once here, so forked workers inherit it.
+    import auditor.inspect  # noqa: F401
+
     with _executor(kind, min(workers, len(jobs))) as pool:
         futures = {pool.submit(audit_wheel_file, *jobs[i]): i for i in order}
         from concurrent.futures import as_completed
@@ -274,14 +282,15 @@ def _size(path: Path) -> int:
         return 0
 
 
-def audit_wheel_file(path: str, extra: Sequence[Finding] = (), ignore: frozenset[str] = frozenset()) -> WheelReport:
+def audit_wheel_file(path: str, extra: Sequence[Finding] = (), ignore: frozenset[str] = frozenset(),
+                     hashes: str = "all") -> WheelReport:
     """Read, inspect and assess one wheel; never raises for a bad wheel."""
     from auditor.sources.wheel import read_wheel
     from auditor.wheel_gate import assess_wheel, unreadable_wheel
 
     name = Path(path).name
     try:
-        contents = read_wheel(path)
+        contents = read_wheel(path, hashes=hashes)
     except ArchiveError as exc:
         return unreadable_wheel(name, exc.reason if exc.where == name else exc.one_line(), extra=extra, ignore=ignore)
     from auditor.wheel_gate import WheelTags

@@ -293,7 +293,8 @@ def _read_members(archive, infos, path, filename, filename_tags, project, versio
                 spill = Path(tempdir.name) / f"member-{len(extensions)}{PurePosixPath(name).suffix}"
             try:
                 data, digest = _read_member(archive, info, spill, keep=extension or name in wanted_texts)
-            except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError) as exc:
+            except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError,
+                    RuntimeError) as exc:  # RuntimeError: encrypted member
                 problems.append(ArchiveProblem("corrupt-member", name, f"cannot read: {_short(exc)}"))
                 continue
             digests[name] = digest
