@@ -180,6 +180,13 @@ def test_universal2_slices() -> None:
         defs = [d for d in ft_module_defs(image) if image.read_pointer(d + M_NAME)]
         assert [image.read_cstring(image.read_pointer(d + M_NAME)) for d in defs] == ["_elementpath"]
         assert image.is_pointer(defs[0] + M_NAME)
+        # Classic bind opcodes agree with the indirect symbol table on every pointer slot, and
+        # also bind Cython's static type slots, e.g. tp_getattro = PyObject_GenericGetAttr.
+        binds = image.bind_locations()
+        slots = {a: n for a, n in image.call_stubs().items() if image.section_kind(a) == DATA}
+        assert len(slots) > 10 and all(binds[a] == n for a, n in slots.items())
+        assert "PyObject_GenericGetAttr" in {n for a, n in binds.items()
+                                             if image.section_name(a) == "__DATA,__data"}
         # Stubs: x86_64 `jmp *GOT(%rip)` entries are 6 bytes, arm64 adrp/ldr/br entries 12.
         text_stubs = sorted(a for a, n in image.call_stubs().items() if image.section_kind(a) == TEXT)
         assert len(text_stubs) > 50
@@ -379,10 +386,13 @@ def test_linked_fixture_module_def(tmp_path, llvm_tools, arch: str, output: str,
     assert struct.unpack("<i", image.read(methods + 16, 4))[0] == 4
     stubs = image.call_stubs()
     assert {"PyModuleDef_Init", "PyUnicode_New"} <= set(stubs.values())
-    if chained:
-        # A chained bind in __data (not __got) names its import; the word reads as 0.
-        binds = [a for _n, start, size, kind in image.section_ranges() if kind == DATA
-                 for a in range(start, start + size, 8) if image.bound_symbol(a)]
-        assert {image.bound_symbol(a) for a in binds} == {"PyModuleDef_Init", "PyUnicode_New"}
-        assert any(image.section_name(a) == "__DATA,__data" for a in binds)
-        assert all(image.read_pointer(a) == 0 for a in binds)
+    # A bind in __data (not __got: `imported_pointer`) names its import, from the chained
+    # fixups or from the classic bind opcodes; the word itself reads as 0.
+    binds = [a for _n, start, size, kind in image.section_ranges() if kind == DATA
+             for a in range(start, start + size, 8) if image.bound_symbol(a)]
+    classic_only = set() if chained else {"dyld_stub_binder"}   # lazy binding helper
+    assert {image.bound_symbol(a) for a in binds} == {"PyModuleDef_Init", "PyUnicode_New",
+                                                      *classic_only}
+    (data_bind,) = [a for a in binds if image.section_name(a) == "__DATA,__data"]
+    assert image.bound_symbol(data_bind) == "PyUnicode_New"
+    assert image.read_pointer(data_bind) == 0

@@ -132,6 +132,24 @@ REBASE_OPCODE_DO_REBASE_ULEB_TIMES = 0x60
 REBASE_OPCODE_DO_REBASE_ADD_ADDR_ULEB = 0x70
 REBASE_OPCODE_DO_REBASE_ULEB_TIMES_SKIPPING_ULEB = 0x80
 
+# Classic bind opcodes (<mach-o/loader.h>), for binds / weak binds / lazy binds.
+BIND_OPCODE_MASK = 0xF0
+BIND_IMMEDIATE_MASK = 0x0F
+BIND_OPCODE_DONE = 0x00
+BIND_OPCODE_SET_DYLIB_ORDINAL_IMM = 0x10
+BIND_OPCODE_SET_DYLIB_ORDINAL_ULEB = 0x20
+BIND_OPCODE_SET_DYLIB_SPECIAL_IMM = 0x30
+BIND_OPCODE_SET_SYMBOL_TRAILING_FLAGS_IMM = 0x40
+BIND_OPCODE_SET_TYPE_IMM = 0x50
+BIND_OPCODE_SET_ADDEND_SLEB = 0x60
+BIND_OPCODE_SET_SEGMENT_AND_OFFSET_ULEB = 0x70
+BIND_OPCODE_ADD_ADDR_ULEB = 0x80
+BIND_OPCODE_DO_BIND = 0x90
+BIND_OPCODE_DO_BIND_ADD_ADDR_ULEB = 0xA0
+BIND_OPCODE_DO_BIND_ADD_ADDR_IMM_SCALED = 0xB0
+BIND_OPCODE_DO_BIND_ULEB_TIMES_SKIPPING_ULEB = 0xC0
+BIND_OPCODE_THREADED = 0xD0
+
 # Chained fixups (<mach-o/fixup-chains.h>).
 DYLD_CHAINED_PTR_ARM64E = 1
 DYLD_CHAINED_PTR_64 = 2
@@ -189,8 +207,6 @@ def macho_slices(data, display: str) -> list[tuple[int, int, str]]:
         le_magic = struct.unpack_from("<I", data, 0)[0]
         if le_magic not in (MH_MAGIC, MH_MAGIC_64):
             raise _fail(display, f"not a Mach-O file (magic {le_magic:#010x})")
-        if size < 8:
-            raise _fail(display, "truncated: Mach-O header")
         cputype = struct.unpack_from("<i", data, 4)[0] & 0xFFFFFFFF
         return [(0, size, _arch_name(cputype))]
     nfat = struct.unpack_from(">I", data, 4)[0]
@@ -289,6 +305,7 @@ class MachOImage(BinaryImage):
         self._exports: dict[str, int] | None = None
         self._imports: frozenset[str] | None = None
         self._rebases: frozenset[int] | None = None
+        self._binds: dict[int, str] | None = None
         self._chain_meta: tuple[list[_ChainedSegment], list[str]] | None = None
         self._chain_pages: dict[tuple[int, int], dict[int, tuple[str, int]]] = {}
         self._stubs: dict[int, str] | None = None
@@ -415,12 +432,16 @@ class MachOImage(BinaryImage):
         for (_, end_a, name_a), (start_b, _, name_b) in zip(mapped, mapped[1:]):
             if end_a > start_b:
                 raise _fail(self.path, f"corrupt: segments {name_a} and {name_b} overlap")
-        for kind, table in (("LC_SYMTAB", self._symtab),):
-            if table is not None:
-                symoff, nsyms, stroff, strsize = table
-                entry = 16 if self.pointer_size == 8 else 12
-                if symoff + nsyms * entry > self._size or stroff + strsize > self._size:
-                    raise _fail(self.path, f"truncated: {kind} tables end past end of file")
+        if self._symtab is not None:
+            symoff, nsyms, stroff, strsize = self._symtab
+            entry = 16 if self.pointer_size == 8 else 12
+            if symoff + nsyms * entry > self._size or stroff + strsize > self._size:
+                raise _fail(self.path, "truncated: LC_SYMTAB tables end past end of file")
+        if self._dysymtab is not None:
+            indirect_off, n_indirect = self._dysymtab[12], self._dysymtab[13]
+            if indirect_off + 4 * n_indirect > self._size:
+                raise _fail(self.path, "truncated: LC_DYSYMTAB indirect symbol table ends past "
+                                       "end of file")
         for what, table in (("LC_DYLD_EXPORTS_TRIE", self._exports_trie),
                             ("LC_DYLD_CHAINED_FIXUPS", self._chained)):
             if table is not None and table[0] + table[1] > self._size:
@@ -658,8 +679,9 @@ class MachOImage(BinaryImage):
         value = int.from_bytes(raw, "little")
         if self._chained is None:
             # Classic (LC_DYLD_INFO) images store the unslid target in the word itself; dyld only
-            # adds the slide. Binds leave the word as stored (normally 0).
-            return value
+            # adds the slide. A bound word holds a linker placeholder (0, or the address of a
+            # stub for lld): like a chained bind it reads as 0, see bound_symbol().
+            return 0 if addr in self.bind_locations() else value
         fixup = self._chained_fixup(addr)
         if fixup is None:
             return value
@@ -674,15 +696,103 @@ class MachOImage(BinaryImage):
         return addr in self.rebase_locations()
 
     def bound_symbol(self, addr: int) -> str | None:
-        """Imported symbol the loader binds into the word at `addr` (chained fixups or the
-        indirect symbol table), without the leading underscore; None if none."""
+        """Imported symbol the loader binds into the word at `addr` (chained fixup binds, classic
+        bind opcodes, or the indirect symbol table), without the leading underscore; None if
+        none."""
         if self._chained is not None:
             fixup = self._chained_fixup(addr)
             if fixup is not None and fixup[0] == "bind":
                 names = self._chained_tables()[1]
                 ordinal = fixup[1]
                 return _strip_underscore(names[ordinal]) if ordinal < len(names) else None
+        elif addr in self.bind_locations():
+            return self.bind_locations()[addr]
+        if self.section_kind(addr) == TEXT:
+            return None      # a stub is code, not a bound word
         return self.call_stubs().get(addr)
+
+    def bind_locations(self) -> Mapping[int, str]:
+        """Classic LC_DYLD_INFO binds, weak binds and lazy binds: address -> symbol (no
+        leading underscore)."""
+        if self._binds is None:
+            binds: dict[int, str] = {}
+            if self._dyld_info is not None:
+                info = self._dyld_info
+                for what, off, size in (("bind", info[2], info[3]), ("weak bind", info[4], info[5]),
+                                        ("lazy bind", info[6], info[7])):
+                    if size:
+                        ops = self._bytes(off, size, f"{what} opcodes")
+                        binds.update(self._run_bind_opcodes(ops, what, lazy=what == "lazy bind"))
+            self._binds = binds
+        return self._binds
+
+    def _run_bind_opcodes(self, ops: bytes, what: str, lazy: bool) -> dict[int, str]:
+        psize = self.pointer_size
+        limit = self._size // psize + 1
+        out: dict[int, str] = {}
+        seg: Segment | None = None
+        addr = 0
+        symbol = ""
+        pos = 0
+        n = len(ops)
+        emitted = 0
+
+        def bind(count: int, skip: int) -> None:
+            nonlocal addr, emitted
+            if seg is None:
+                raise _fail(self.path, f"corrupt: {what} opcode before a segment was set")
+            emitted += count
+            if emitted > limit:
+                raise _fail(self.path, f"corrupt: {what} opcodes describe more words than the "
+                                       "file has")
+            for _ in range(count):
+                if not seg.vmaddr <= addr < seg.vmaddr + seg.vmsize:
+                    raise _fail(self.path, f"corrupt: {what} address outside its segment")
+                out[addr] = _strip_underscore(symbol)
+                addr += psize + skip
+
+        while pos < n:
+            byte = ops[pos]
+            pos += 1
+            op, imm = byte & BIND_OPCODE_MASK, byte & BIND_IMMEDIATE_MASK
+            if op == BIND_OPCODE_DONE:
+                if lazy:     # lazy binding info is a list of DONE-terminated entries
+                    continue
+                break
+            if op in (BIND_OPCODE_SET_DYLIB_ORDINAL_IMM, BIND_OPCODE_SET_DYLIB_SPECIAL_IMM,
+                      BIND_OPCODE_SET_TYPE_IMM):
+                continue
+            if op in (BIND_OPCODE_SET_DYLIB_ORDINAL_ULEB, BIND_OPCODE_SET_ADDEND_SLEB):
+                _value, pos = _read_uleb(ops, pos, self.path, what)   # SLEB: same byte length
+            elif op == BIND_OPCODE_SET_SYMBOL_TRAILING_FLAGS_IMM:
+                end = ops.find(b"\0", pos)
+                if end < 0:
+                    raise _fail(self.path, f"truncated: {what} symbol name")
+                symbol = ops[pos:end].decode("utf-8", "replace")
+                pos = end + 1
+            elif op == BIND_OPCODE_SET_SEGMENT_AND_OFFSET_ULEB:
+                if imm >= len(self._segments):
+                    raise _fail(self.path, f"corrupt: {what} opcode names segment {imm}")
+                seg = self._segments[imm]
+                offset, pos = _read_uleb(ops, pos, self.path, what)
+                addr = seg.vmaddr + offset
+            elif op == BIND_OPCODE_ADD_ADDR_ULEB:
+                delta, pos = _read_uleb(ops, pos, self.path, what)
+                addr = (addr + delta) & 0xFFFFFFFFFFFFFFFF
+            elif op == BIND_OPCODE_DO_BIND:
+                bind(1, 0)
+            elif op == BIND_OPCODE_DO_BIND_ADD_ADDR_ULEB:
+                skip, pos = _read_uleb(ops, pos, self.path, what)
+                bind(1, skip)
+            elif op == BIND_OPCODE_DO_BIND_ADD_ADDR_IMM_SCALED:
+                bind(1, imm * psize)
+            elif op == BIND_OPCODE_DO_BIND_ULEB_TIMES_SKIPPING_ULEB:
+                count, pos = _read_uleb(ops, pos, self.path, what)
+                skip, pos = _read_uleb(ops, pos, self.path, what)
+                bind(count, skip)
+            else:   # BIND_OPCODE_THREADED is arm64e-only (pre-chained-fixups); not supported
+                raise _fail(self.path, f"unsupported: {what} opcode {byte:#04x}")
+        return out
 
     def rebase_locations(self) -> frozenset[int]:
         """Addresses rebased by classic LC_DYLD_INFO rebase opcodes."""
