@@ -72,7 +72,7 @@ def conclusion(report: BenchReport) -> str:
     short = [w for w in ran if seq_time.get(w, 1.0) < TOO_SHORT]
     if short:
         parts.append(f"{_names(short)} take{'s' if len(short) == 1 else ''} under {fmt_time(TOO_SHORT)} "
-                     "sequentially, so handing out chunks costs as much as the work: their speedups "
+                     "sequentially, so handing out chunks costs as much as the work: the speedups "
                      "measure overhead, not parallelism.")
     scaling, flat, middle = [], [], []
     for w in ran:
@@ -133,6 +133,9 @@ def conclusion(report: BenchReport) -> str:
     if bad:
         parts.append("WARNING: results differed from sequential for "
                      + ", ".join(f"{c.workload} in {c.mode} x{c.workers}" for c in bad) + ".")
+    busy = [n for n in report.notes if n.startswith("the machine was busy")]
+    if busy:
+        parts.append(busy[0][0].upper() + busy[0][1:] + ".")
     parts.append("These numbers hold for this interpreter, build, core count and data size; measure your own.")
     return " ".join(parts)
 

@@ -63,6 +63,10 @@ def render_text(report: BenchReport) -> str:
     for m in report.modes:
         lines.append(f"  {m.name:<14} {m.description}" + (f" -- unavailable: {m.unavailable}" if m.unavailable else ""))
     lines.append("")
+    for note in report.notes:
+        lines.append(f"note: {note}")
+    if report.notes:
+        lines.append("")
     lines.append("conclusion:")
     lines.append(report.conclusion)
     return "\n".join(lines) + "\n"

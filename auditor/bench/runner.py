@@ -116,6 +116,14 @@ def python_info() -> dict[str, Any]:
     }
 
 
+def load_average() -> float | None:
+    """1-minute load average (Unix), to flag runs where other processes competed for the CPU."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
+
+
 def _gib(n: float) -> str:
     return f"{n / 2**30:.1f} GiB"
 
@@ -232,6 +240,7 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _m: 
     except ImportError as exc:
         raise BenchUnavailable(f"numpy is needed for the bench ({exc}); pip install 'ft-audit[bench]'") from None
     ncores = cores()
+    load_before = load_average()
     worker_counts = config.workers or tuple(range(1, ncores + 1))
     n = config.size
     sizes = {w: max(1, int(n * WORKLOADS[w][1])) for w in config.workloads}
@@ -327,12 +336,19 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _m: 
 
     progress("measuring worker start-up")
     startup = measure_startup(config.startup_repeats)
+    load_after = load_average()
+    notes = []
+    if load_before is not None and load_after is not None:
+        notes.append(f"load average {load_before:.2f} at start, {load_after:.2f} at end ({ncores} cores)")
+        if max(load_before, load_after) > 0.5 * ncores + 1:
+            notes.append("the machine was busy: other processes competed for the cores, so the "
+                         "parallel speedups are understated and the spread is wide; rerun on an idle machine")
     workload_infos = tuple(WorkloadInfo(w, WORKLOADS[w][0], sizes[w], workload_missing[w])
                            for w in config.workloads)
     report = BenchReport(
         python=python_info(), cores=ncores, size=n, quick=config.quick, repeats=config.repeats,
         workers=tuple(worker_counts), workloads=workload_infos, modes=tuple(mode_infos),
-        cells=tuple(cells), startup=startup,
+        cells=tuple(cells), startup=startup, notes=tuple(notes),
     )
     return BenchReport(**{**report.__dict__, "conclusion": conclusion(report)})
 
