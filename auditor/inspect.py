@@ -55,6 +55,8 @@ def module_name_from_path(relpath: str) -> str:
     if not parts:
         return ""
     parts[-1] = parts[-1].split(".", 1)[0]
+    if parts[-1] == "__init__" and len(parts) > 1:     # pkg/__init__.so is imported as "pkg"
+        parts.pop()
     return ".".join(parts)
 
 
@@ -77,7 +79,9 @@ class InitExport:
     addr: int
 
 
-def find_init_exports(exports) -> list[InitExport]:
+def find_init_exports(exports, stem: str | None = None) -> list[InitExport]:
+    """Init functions, best first: PyModExport before PyInit before HPyInit, and within a
+    kind the one named like the file (`stem`) first (mypyc stubs export several PyInit_*)."""
     out = []
     for sym, addr in exports.items():
         for prefix, kind in (("PyModExportU_", "PyModExport"), ("PyModExport_", "PyModExport"),
@@ -87,7 +91,7 @@ def find_init_exports(exports) -> list[InitExport]:
                                                                     prefix.endswith("U_")), addr))
                 break
     order = {"PyModExport": 0, "PyInit": 1, "HPyInit": 2}
-    return sorted(out, key=lambda e: (order[e.kind], e.symbol))
+    return sorted(out, key=lambda e: (order[e.kind], e.name != stem, e.symbol))
 
 
 # ------------------------------------------------------------------ slots
@@ -146,6 +150,28 @@ def parse_slots(image: BinaryImage, addr: int, pyslot: bool, depth: int = 0,
     return entries, problems
 
 
+def slots_from_code(image: BinaryImage, init: int, slots: int) -> list[SlotEntry]:
+    """A PyModuleDef_Slot[] in zero-filled data, rebuilt from the constant stores the init
+    code makes into it (pybind11 3's function-local static). Entries stop at the first slot
+    whose ID is not stored as a constant; a value stored from a register is None."""
+    if image.pointer_size != 8:
+        return []
+    stores = {s.addr: s for s in disasm.slot_stores(image, init, slots, slots + MAX_SLOTS * 16)}
+    ids = kb.slot_ids()
+    entries: list[SlotEntry] = []
+    for i in range(MAX_SLOTS):
+        at = slots + 16 * i
+        id_store = stores.get(at)
+        if id_store is None or id_store.value is None or id_store.value == 0:
+            break
+        value_store = stores.get(at + 8)
+        value = value_store.value if value_store is not None else None
+        sid = id_store.value & 0xFFFF
+        known = ids.get(sid)
+        entries.append(SlotEntry(at, sid, 0, value, known.name if known else None, False))
+    return entries
+
+
 # ------------------------------------------------------------------ PyModuleDef
 @dataclass(frozen=True)
 class FoundDef:
@@ -196,16 +222,23 @@ def export_hook_slots(image: BinaryImage, func: int) -> int | None:
         return None
     if image.arch == "x86_64":
         for i in range(len(code) - 7):
-            if code[i:i + 3] == b"\x48\x8d\x05":
+            if code[i:i + 3] == b"\x48\x8d\x05":             # lea rax, [rip+disp32]
                 return func + i + 7 + struct.unpack_from("<i", code, i + 3)[0]
+            if code[i:i + 3] == b"\x48\x8b\x05":             # mov rax, [rip+disp32] (PyO3)
+                return image.read_pointer(func + i + 7 + struct.unpack_from("<i", code, i + 3)[0])
     elif image.arch == "aarch64":
         for i in range(0, len(code) - 7, 4):
             w0, w1 = struct.unpack_from("<II", code, i)
-            if w0 & 0x9F00001F == 0x90000000 and w1 & 0xFFC003FF == 0x91000000:
-                imm = ((w0 >> 5) & 0x7FFFF) << 2 | (w0 >> 29) & 3
-                if imm & (1 << 20):
-                    imm -= 1 << 21
-                return ((func + i) & ~0xFFF) + (imm << 12) + ((w1 >> 10) & 0xFFF)
+            if w0 & 0x9F00001F != 0x90000000:                  # adrp x0, page
+                continue
+            imm = ((w0 >> 5) & 0x7FFFF) << 2 | (w0 >> 29) & 3
+            if imm & (1 << 20):
+                imm -= 1 << 21
+            page = ((func + i) & ~0xFFF) + (imm << 12)
+            if w1 & 0xFFC003FF == 0x91000000:                  # add x0, x0, #lo
+                return page + ((w1 >> 10) & 0xFFF)
+            if w1 & 0xFFC003FF == 0xF9400000:                  # ldr x0, [x0, #lo]
+                return image.read_pointer(page + ((w1 >> 10) & 0xFFF) * 8)
     return None
 
 
@@ -305,8 +338,9 @@ def _gather(image: BinaryImage, display: str, claimed: str | None,
             module_name: str | None) -> ModuleFacts:
     exports = image.exports()
     imports = image.imports()
-    inits = find_init_exports(exports)
-    short = inits[0].name if inits else module_name_from_path(os.path.basename(display))
+    stem = module_name_from_path(os.path.basename(display))
+    inits = find_init_exports(exports, stem)
+    short = inits[0].name if inits else stem
     f = ModuleFacts(name=module_name or short, path=display, format=image.format,
                     arch=image.arch, claimed=claimed)
     if claimed:
@@ -322,7 +356,7 @@ def _gather(image: BinaryImage, display: str, claimed: str | None,
         f.evidence.append(Evidence("init", "export", f.init_reason))
         _finish_abi(f)
         return f
-    names = {short}
+    names = {short, module_name_from_path(display).rpartition(".")[2]}
     if module_name:
         names.add(module_name)
     f.evidence.append(Evidence("init", "export", f"exports {inits[0].symbol} at {inits[0].addr:#x}"))
@@ -355,6 +389,10 @@ def _gather(image: BinaryImage, display: str, claimed: str | None,
             f.init = InitStyle.RUNTIME_DEF
             f.init_reason = (f"PyModuleDef '{found.m_name}' m_slots points into zero-filled data "
                              f"({found.m_slots:#x}): the slots are built at run time")
+            entries = slots_from_code(image, inits[0].addr, found.m_slots)
+            if entries:
+                f.init_reason += (f"; {inits[0].symbol} stores them with constants "
+                                  f"({len(entries)} entries read from the code)")
         else:
             f.init = InitStyle.MULTI_PHASE
             entries, problems = parse_slots(image, found.m_slots, pyslot=False)
@@ -379,9 +417,16 @@ def _gather(image: BinaryImage, display: str, claimed: str | None,
     else:
         f.init = InitStyle.UNKNOWN
         f.init_reason = f"no static PyModuleDef named {short!r} found and no PyModule_Create2 import"
-        f.evidence.append(Evidence("init", "slot", f.init_reason))
+        delegate = _mypyc_delegate(image) if f.framework == "mypyc" else None
+        if delegate:
+            f.init_reason = (f"mypyc stub: {inits[0].symbol} takes the module from the shared "
+                             f"library {delegate.split('.')[0]!r} at run time (capsule {delegate!r}); "
+                             f"inspect that library")
+        f.evidence.append(Evidence("init", "string" if delegate else "slot", f.init_reason,
+                                   "capi-reference 3.1 mypyc" if delegate else ""))
 
-    if f.init in (InitStyle.MULTI_PHASE, InitStyle.EXPORT_HOOK) and (entries or f.init == InitStyle.MULTI_PHASE):
+    if (f.init in (InitStyle.MULTI_PHASE, InitStyle.EXPORT_HOOK) and
+            (entries or f.init == InitStyle.MULTI_PHASE)) or (f.init == InitStyle.RUNTIME_DEF and entries):
         _from_slots(image, entries, f)
     elif f.init == InitStyle.SINGLE_PHASE:
         _single_phase(image, inits[0], imports, f)
@@ -616,6 +661,20 @@ def _framework_version(image: BinaryImage, fw: kb.Framework) -> str | None:
         m = fw.version_regex.match(raw or b"")
         if m:
             return fw.version_label.format(*(g.decode() for g in m.groups()))
+    return None
+
+
+def _mypyc_delegate(image: BinaryImage) -> str | None:
+    """The "<hash>__mypyc.init_<mod>" capsule name a mypyc stub module imports, if any."""
+    find_all = getattr(image, "find_all", None)
+    if find_all is None:
+        return None
+    for addr in find_all(b"__mypyc.init_", kinds=(RODATA, DATA), limit=4):
+        before = image.read(addr - 64, 64) or b""
+        start = addr - (len(before) - before.rfind(b"\0") - 1 if b"\0" in before else len(before))
+        text = image.read_cstring(start, 256)
+        if text:
+            return text
     return None
 
 

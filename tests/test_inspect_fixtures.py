@@ -258,3 +258,31 @@ def test_static_answer_equals_runtime(build, python, defines):
     static_ids = next(e.detail for e in report.evidence if e.detail.startswith("slots:"))
     for sid, _value in runtime["slots"]:
         assert f"({sid})" in static_ids
+
+
+# ------------------------------------------------------------------ slots built in code
+@pytest.mark.parametrize("opt", ["-O0", "-O2"])
+def test_slots_built_at_run_time_are_read_from_the_code(build, opt):
+    path = build("runtime_slots.c", f"rtslots{opt[2]}", free_threaded=True, opt=opt,
+                 defines=("GIL=1", "MI=2"))
+    report = inspect_module(path)
+    assert report.init == "runtime-def"
+    if opt == "-O0":
+        # -O0 stores through registers, not constants: the slots stay unknown, and say why
+        assert report.gil == "unknown"
+        assert "built at run time" in report.free_threading.reason
+        return
+    assert (report.gil, report.multiple_interpreters) == ("not-used", "per-interpreter-gil")
+    assert report.free_threading.value == "ready"
+    assert report.subinterpreters.value == "own-gil"
+
+
+@pytest.mark.slow
+def test_runtime_built_slots_match_the_interpreter(build):
+    path = build("runtime_slots.c", "rtslots315", python="3.15", defines=("MI=0",))
+    report = inspect_module(path)
+    runtime = _runtime_slots("3.15", path)
+    assert [s for s, _v in runtime["slots"]] == [85, 86]
+    assert dict(runtime["slots"])[86] == 0
+    assert report.multiple_interpreters == "not-supported"
+    assert report.gil == "undeclared"

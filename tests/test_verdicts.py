@@ -92,6 +92,7 @@ def test_claimed_abi_from_filename(name, claimed):
     ("numpy/_core/_multiarray_umath.cpython-314t-x86_64-linux-gnu.so", "numpy._core._multiarray_umath"),
     ("markupsafe\\_speedups.cp314t-win_amd64.pyd", "markupsafe._speedups"),
     ("./_cffi_backend.so", "_cffi_backend"),
+    ("mypyc/__init__.cpython-314-x86_64-linux-gnu.so", "mypyc"),
 ])
 def test_module_name_from_path(relpath, module):
     assert module_name_from_path(relpath) == module

@@ -294,3 +294,58 @@ def _scan_function(image: BinaryImage, function: int, targets: set[int],
                   and image.section_kind(dest) == TEXT):
                 callees.append(dest)
     return found, callees
+
+
+# ---------------------------------------------------------------- slot arrays built in code
+@dataclass(frozen=True)
+class CodeStore:
+    addr: int               # data address written
+    width: int              # bytes written
+    value: int | None       # constant written, None for a register / vector store
+    at: int                 # address of the store instruction
+
+
+def x86_64_rip_stores(code: bytes, base: int) -> list[CodeStore]:
+    """RIP-relative stores in code: `mov dword [rip+d], imm32` (c7 05), `mov qword [rip+d],
+    simm32` (48 c7 05), and register / xmm stores (value unknown). Pure."""
+    out: list[CodeStore] = []
+    n = len(code)
+    for i in range(n - 6):
+        b0 = code[i]
+        if b0 == 0xC7 and code[i + 1] == 0x05 and i + 10 <= n:
+            disp, imm = struct.unpack_from("<iI", code, i + 2)
+            out.append(CodeStore(base + i + 10 + disp, 4, imm, base + i))
+        elif b0 in (0x48, 0x4C) and i + 7 <= n:
+            op, modrm = code[i + 1], code[i + 2]
+            if b0 == 0x48 and op == 0xC7 and modrm == 0x05 and i + 11 <= n:
+                disp, imm = struct.unpack_from("<ii", code, i + 3)
+                out.append(CodeStore(base + i + 11 + disp, 8, imm & 0xFFFFFFFFFFFFFFFF, base + i))
+            elif op == 0x89 and modrm & 0xC7 == 0x05:
+                disp = struct.unpack_from("<i", code, i + 3)[0]
+                out.append(CodeStore(base + i + 7 + disp, 8, None, base + i))
+        elif b0 == 0x0F and code[i + 1] in (0x11, 0x29) and code[i + 2] & 0xC7 == 0x05 and i + 7 <= n:
+            disp = struct.unpack_from("<i", code, i + 3)[0]
+            out.append(CodeStore(base + i + 7 + disp, 16, None, base + i))
+    return out
+
+
+def slot_stores(image: BinaryImage, function: int, lo: int, hi: int) -> list[CodeStore]:
+    """Constant stores into [lo, hi) made by the function or its direct callees (x86-64):
+    how pybind11 3 fills its function-local static slot array on first call."""
+    if image.arch != ARCH_X86_64:
+        return []
+    found: list[CodeStore] = []
+    queue = [function]
+    code = _window(image, function)
+    for i in range(len(code) - 4):
+        if code[i] == 0xE8:
+            dest = function + i + 5 + struct.unpack_from("<i", code, i + 1)[0]
+            if len(queue) <= MAX_CALLEES and dest not in queue and image.section_kind(dest) == TEXT:
+                queue.append(dest)
+    for fn in queue:
+        stores = [s for s in x86_64_rip_stores(_window(image, fn) if fn != function else code, fn)
+                  if lo <= s.addr < hi]
+        if stores:
+            found.extend(stores)
+            break
+    return found

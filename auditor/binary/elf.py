@@ -244,6 +244,19 @@ class ElfImage(BinaryImage):
         raw = bytes(self._data[off:off + backed])
         return raw + b"\0" * (size - backed) if backed < size else raw
 
+    def read_cstring(self, addr: int, limit: int = 512) -> str | None:
+        """NUL-terminated string at addr; the window is clipped to the end of its segment
+        (a short string at the very end of .rodata is still a string)."""
+        for seg in self._segments:
+            if seg.vaddr <= addr < seg.vaddr + seg.filesz:
+                start = seg.offset + addr - seg.vaddr
+                end = min(start + limit, seg.offset + seg.filesz)
+                stop = self._data.find(b"\0", start, end)
+                if stop < 0:
+                    return None
+                return bytes(self._data[start:stop]).decode("utf-8", "replace")
+        return None
+
     def read_pointer(self, addr: int) -> int | None:
         raw = self.read(addr, self.pointer_size)
         if raw is None:
