@@ -343,3 +343,19 @@ def test_helper_shared_library_is_not_judged_as_a_module(tmp_path):
     helper = [f for f in report.findings if f.module == "markupsafe.lib.libhelper"]
     assert [(f.code, f.severity) for f in helper] == [("FTW903", "info")]
     assert "FTW402" in _codes(report)  # the classifier rule looks at real modules only
+
+
+def test_large_members_spill_to_a_private_temp_dir_that_is_removed():
+    from auditor.commands.wheel import inspect_member
+    from auditor.sources.wheel import WheelLimits, read_wheel
+
+    contents = read_wheel(require_wheel(MARKUPSAFE_T), WheelLimits(spill_bytes=1000))
+    (member,) = contents.extensions
+    assert member.data is None and member.file is not None
+    folder = member.file.parent
+    assert folder.stat().st_mode & 0o777 == 0o700
+    assert member.file.name == "member-0.so"          # never the archive's own name
+    _, report, claimed = inspect_member(member)
+    assert claimed == "cp314t" and report.free_threading.value == "ready"
+    contents.close()
+    assert not folder.exists()

@@ -37,8 +37,11 @@ def render_text(reports: Sequence[WheelReport]) -> str:
         lines.append(f"{report.verdict.upper():5} {report.filename}")
         for f in _sorted_findings(report):
             lines.append(f"  {f.severity:7} {f.code}  {f.message}")
+        # Modules a finding already names are not repeated; the others get their verdict line.
+        named = {f.module for f in report.findings}
         for module in report.modules:
-            lines.append(f"  module  {_module_line(module)}")
+            if module.name not in named:
+                lines.append(f"  module  {_module_line(module)}")
     lines.append(summary_line(reports))
     return "\n".join(lines) + "\n"
 
