@@ -8,7 +8,7 @@ import zipfile
 
 import pytest
 
-from auditor.binary.base import BSS, DATA, RODATA, TEXT
+from auditor.binary.base import DATA, RODATA, TEXT
 from auditor.binary.macho import MachOImage, macho_slices
 from auditor.errors import BinaryFormatError
 from tests.support.wheels import CHAINED_FIXUPS_KEY, DYLD_INFO_KEY, require_wheel

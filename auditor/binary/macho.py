@@ -315,6 +315,8 @@ class MachOImage(BinaryImage):
         self._seg_starts = [seg.vmaddr for seg in self._sorted_segments]
         self._sorted_sections = sorted(self._sections, key=lambda s: s.addr)
         self._sect_starts = [s.addr for s in self._sorted_sections]
+        self._image_base = next((seg.vmaddr for seg in self._segments
+                                 if seg.fileoff == 0 and seg.filesize), 0)
 
     # ---- raw access within the slice -------------------------------------------------------
 
@@ -475,10 +477,7 @@ class MachOImage(BinaryImage):
     @property
     def image_base(self) -> int:
         """vmaddr of the segment that maps the mach header (__TEXT); offsets are relative to it."""
-        for seg in self._segments:
-            if seg.fileoff == 0 and seg.filesize:
-                return seg.vmaddr
-        return 0
+        return self._image_base
 
     def read(self, addr: int, size: int) -> bytes | None:
         if size < 0:
