@@ -7,7 +7,8 @@ for a call whose target is the SetGIL stub (PLT entry, or an indirect call throu
 slot), then walks back from the call to the instruction that set the second-argument
 register. No general disassembler: a handful of encodings, each a small pure function.
 
-Supported: x86-64 (`mov esi, imm32`, `xor esi, esi`, `mov rsi, imm32`), aarch64
+Supported: x86-64 (`mov esi, imm32`, `xor esi, esi`, `mov rsi, imm32`; edx/rdx for the
+Microsoft x64 convention of PE files), aarch64
 (`movz w1/x1, #imm`, `mov w1/x1, wzr/xzr`, `orr w1, wzr, #imm`), i686 cdecl (`push imm8/imm32`
 or `mov dword [esp+4], imm32` before the call). Anything else gives None: "set at run time".
 """
@@ -46,20 +47,24 @@ def x86_call_target(code: bytes, i: int, addr: int) -> tuple[int, bool] | None:
     return None
 
 
-def x86_64_esi_constant(code: bytes, end: int, lo: int = 0) -> tuple[int | None, bool]:
+RSI, RDX = 6, 2   # 2nd integer argument: System V (ELF, Mach-O) / Microsoft x64 (PE)
+
+
+def x86_64_second_arg_register(fmt: str) -> int:
+    return RDX if fmt == "pe" else RSI
+
+
+def x86_64_esi_constant(code: bytes, end: int, lo: int = 0, reg: int = RSI) -> tuple[int | None, bool]:
     """Walk back from code[end] (a call) to code[lo] (the end of the previous call, which
-    clobbers esi) for the last write to esi/rsi.
-    Returns (value, found): found=False when nothing recognisable sets it (run time)."""
+    clobbers argument registers) for the last write to the 2nd-argument register (esi/rsi,
+    or edx/rdx for Microsoft x64). Returns (value, found): found=False when nothing
+    recognisable sets it (run time)."""
     lo = max(lo, end - BACKTRACK)
-    best: tuple[int, int | None] | None = None   # (position, value)
     for pos in range(end - 1, lo - 1, -1):
-        value = _x86_64_esi_write_at(code, pos, end)
+        value = _x86_64_reg_write_at(code, pos, end, reg)
         if value is not _NO_MATCH:
-            best = (pos, value)
-            break
-    if best is None:
-        return None, False
-    return best[1], True
+            return value, True
+    return None, False
 
 
 _NO_MATCH = object()
@@ -67,11 +72,11 @@ _REG_DEST_OPS = {0x8B, 0x63, 0x8D}                  # mov r, r/m; movsxd; lea
 _REG_DEST_OPS_0F = {0xB6, 0xB7, 0xBE, 0xBF}         # movzx / movsx
 
 
-def _x86_reg_dest_is_rsi(code: bytes, pos: int, end: int) -> bool:
-    """An instruction at pos whose ModRM.reg destination is esi/rsi (no REX.R)."""
+def _x86_reg_dest_is(code: bytes, pos: int, end: int, reg: int) -> bool:
+    """An instruction at pos whose ModRM.reg destination is `reg` (no REX.R)."""
     i = pos
     if 0x40 <= code[i] <= 0x4F:
-        if code[i] & 0x4:                            # REX.R: r8-r15, not rsi
+        if code[i] & 0x4:                            # REX.R: r8-r15
             return False
         i += 1
     if i + 1 >= end:
@@ -82,34 +87,31 @@ def _x86_reg_dest_is_rsi(code: bytes, pos: int, end: int) -> bool:
         modrm = code[i + 2]
     else:
         return False
-    return (modrm >> 3) & 7 == 6
+    return (modrm >> 3) & 7 == reg
 
 
-def _x86_64_esi_write_at(code: bytes, pos: int, end: int):
-    """The value written to esi/rsi by an instruction starting at pos and ending at or
-    before `end`; None for a run-time write (mov esi, reg / load); _NO_MATCH otherwise."""
+def _x86_64_reg_write_at(code: bytes, pos: int, end: int, reg: int):
+    """The value written to the 32/64-bit register `reg` by an instruction starting at pos
+    and ending at or before `end`; None for a run-time write; _NO_MATCH otherwise."""
     b = code[pos]
     rest = end - pos
-    if _x86_reg_dest_is_rsi(code, pos, end):
-        return None                                  # mov/movsxd/movzx/lea esi|rsi, r/m
-    if b == 0xBE and rest >= 5:                                   # mov esi, imm32
+    self_xor = 0xC0 | reg << 3 | reg                 # ModRM of `xor reg, reg`
+    if _x86_reg_dest_is(code, pos, end, reg):
+        return None                                  # mov/movsxd/movzx/lea reg, r/m
+    if b == 0xB8 + reg and rest >= 5:                # mov r32, imm32
         return struct.unpack_from("<I", code, pos + 1)[0]
-    if b in (0x31, 0x33) and rest >= 2 and code[pos + 1] == 0xF6:  # xor esi, esi
+    if b in (0x31, 0x33) and rest >= 2 and code[pos + 1] == self_xor:   # xor r32, r32
         return 0
     if b == 0x48 and rest >= 3:
         b1, b2 = code[pos + 1], code[pos + 2]
-        if b1 in (0x31, 0x33) and b2 == 0xF6:                     # xor rsi, rsi
+        if b1 in (0x31, 0x33) and b2 == self_xor:                       # xor r64, r64
             return 0
-        if b1 == 0xC7 and b2 == 0xC6 and rest >= 7:               # mov rsi, simm32
+        if b1 == 0xC7 and b2 == 0xC0 | reg and rest >= 7:                # mov r64, simm32
             return struct.unpack_from("<i", code, pos + 3)[0] & 0xFFFFFFFFFFFFFFFF
-        if b1 == 0x89 and b2 & 0xC7 == 0xC6:                      # mov rsi, r64
+        if b1 == 0x89 and b2 & 0xC7 == 0xC0 | reg:                       # mov r64, r64
             return None
-        if b1 == 0x8B and b2 & 0x38 == 0x30 and b2 & 0xC0 != 0xC0:  # mov rsi, [mem]
-            return None
-    if b == 0x89 and rest >= 2 and code[pos + 1] & 0xC7 == 0xC6 and code[pos + 1] != 0xF6:
-        return None                                               # mov esi, r32
-    if b == 0x8B and rest >= 2 and code[pos + 1] & 0x38 == 0x30 and code[pos + 1] & 0xC0 == 0x40:
-        return None                                               # mov esi, [rbp+disp8]
+    if b == 0x89 and rest >= 2 and code[pos + 1] & 0xC7 == 0xC0 | reg and code[pos + 1] != self_xor:
+        return None                                                      # mov r32, r32
     return _NO_MATCH
 
 
@@ -260,7 +262,11 @@ def _scan_function(image: BinaryImage, function: int, targets: set[int],
     found: list[SetGilCall] = []
     callees: list[int] = []
     if arch in (ARCH_X86_64, ARCH_I686):
-        second_arg: Callable = x86_64_esi_constant if arch == ARCH_X86_64 else i686_second_arg
+        if arch == ARCH_X86_64:
+            reg = x86_64_second_arg_register(image.format)
+            second_arg: Callable = lambda c, e, lo: x86_64_esi_constant(c, e, lo, reg)  # noqa: E731
+        else:
+            second_arg = i686_second_arg
         prev_call_end = 0      # arguments are set after the previous call returned
         for i in range(len(code) - 4):
             if code[i] not in (0xE8, 0xFF):
