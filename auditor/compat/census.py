@@ -20,10 +20,10 @@ from typing import Callable
 from packaging.tags import Tag
 from packaging.version import Version
 
+from auditor.compat.classifiers import ft_classifiers
 from auditor.pypi import DistFile, ProjectFiles, ProjectInfo
 
 FT_TARGETS = ("3.13t", "3.14t", "3.15t", "abi3t")
-FT_CLASSIFIER = "Programming Language :: Python :: Free Threading"
 
 _CP_ABI = re.compile(r"^cp3(\d+)t$")
 _VERSION_FLOOR = re.compile(r"^(\d+_)*")
@@ -67,19 +67,6 @@ def ft_wheel_platforms(files: tuple[DistFile, ...] | list[DistFile]) -> dict[str
             if target:
                 found.setdefault(target, set()).add(platform_family(tag.platform))
     return {t: tuple(sorted(found[t])) for t in FT_TARGETS if t in found}
-
-
-def ft_classifiers(classifiers: tuple[str, ...] | list[str]) -> tuple[str, ...]:
-    """The 'Free Threading' classifiers, shortened: ('', '3 - Stable') -> bare, and level."""
-    return tuple(sorted(c for c in classifiers if c.startswith(FT_CLASSIFIER)))
-
-
-def classifier_level(classifiers: tuple[str, ...] | list[str]) -> str | None:
-    """'3 - Stable' for the most specific Free Threading classifier, 'declared' for the bare one."""
-    levels = [c[len(FT_CLASSIFIER) + 4:] for c in classifiers if c.startswith(FT_CLASSIFIER + " :: ")]
-    if levels:
-        return sorted(levels)[-1]
-    return "declared" if FT_CLASSIFIER in classifiers else None
 
 
 @dataclass(frozen=True)

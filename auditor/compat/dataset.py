@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -79,6 +78,8 @@ def newest_census() -> tuple[dict[str, Any] | None, Path | None, list[str]]:
 
 def write_json_atomic(path: Path, doc: Any) -> None:
     """Write to a temporary file beside `path`, then replace: never a truncated file."""
+    import tempfile  # only the writer needs it; keep loading cheap
+
     path.parent.mkdir(parents=True, exist_ok=True)
     data = json.dumps(doc, ensure_ascii=False, separators=(",", ":"), sort_keys=False).encode()
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

@@ -9,6 +9,7 @@ modules that would re-enable the GIL.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,7 @@ def summarize_modules(target: str, wheel: str, reports: list) -> dict[str, Any]:
         "subinterpreters": worst([r.subinterpreters.value for r in reports], SUB_WORST_FIRST) if reports
         else Subinterpreters.UNKNOWN,
         "modules": len(reports),
+        "verdicts": dict(sorted(Counter(r.free_threading.value for r in reports).items())),
         "reenables_gil": sorted(r.name for r in reports if r.free_threading.value == FreeThreading.REENABLES_GIL),
     }
 

@@ -13,11 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion, Version
-
-from auditor.compat.community import SOURCE_TITLES, CommunityData, load_community, refresh_community
+from auditor.compat.classifiers import classifier_level
+from auditor.compat.community import SOURCE_TITLES, CommunityData, load_community
 from auditor.compat.dataset import age_days, newest_census
+from auditor.compat.names import canonicalize_name
 from auditor.model import FreeThreading
 
 STALE_AFTER_DAYS = 30
@@ -78,11 +77,12 @@ class DeepVerdict:
     subinterpreters: str             # Subinterpreters.* over all modules (the worst one)
     modules: int
     reenables_gil: tuple[str, ...]   # modules whose import re-enables the GIL
+    verdicts: dict[str, int] = field(default_factory=dict)  # FreeThreading value -> module count
 
     def to_json(self) -> dict[str, Any]:
         return {"target": self.target, "wheel": self.wheel, "free_threading": self.free_threading,
                 "subinterpreters": self.subinterpreters, "modules": self.modules,
-                "reenables_gil": list(self.reenables_gil)}
+                "verdicts": dict(self.verdicts), "reenables_gil": list(self.reenables_gil)}
 
 
 @dataclass(frozen=True)
@@ -112,6 +112,8 @@ class CensusEntry:
         """FT targets -> platforms of one release ({} when it has no FT wheel)."""
         if version in self.ft_releases:
             return self.ft_releases[version]
+        from packaging.version import InvalidVersion, Version
+
         try:
             wanted = Version(version)
         except InvalidVersion:
@@ -201,6 +203,8 @@ class CompatRecord:
 def _version_lt(a: str | None, b: str | None) -> bool | None:
     if not a or not b:
         return None
+    from packaging.version import InvalidVersion, Version
+
     try:
         return Version(a) < Version(b)
     except InvalidVersion:
@@ -286,6 +290,8 @@ def find_disagreements(record: CompatRecord, evidence: EvidenceLike | None = Non
 
 
 def _sort_key(version: str) -> tuple:
+    from packaging.version import InvalidVersion, Version
+
     try:
         return (0, Version(version))
     except InvalidVersion:
@@ -416,8 +422,6 @@ def decode_census_entry(raw: dict[str, Any], platform_sets: list[str]) -> Census
     files = provenance.get("files") or ["", None]
     metadata = provenance.get("metadata")
     classifiers = tuple(raw.get("classifiers") or ())
-    from auditor.compat.census import classifier_level
-
     deep = raw.get("deep") or {}
     return CensusEntry(
         latest_version=raw.get("latest"),
@@ -430,7 +434,8 @@ def decode_census_entry(raw: dict[str, Any], platform_sets: list[str]) -> Census
         classifier=classifier_level(classifiers),
         classifiers=classifiers,
         deep=tuple(DeepVerdict(d["target"], d["wheel"], d["free_threading"], d["subinterpreters"],
-                               int(d.get("modules", 0)), tuple(d.get("reenables_gil") or ()))
+                               int(d.get("modules", 0)), tuple(d.get("reenables_gil") or ()),
+                               dict(d.get("verdicts") or {}))
                    for d in deep.get("wheels") or ()),
         deep_version=deep.get("version"),
         source=Provenance(files[0], files[1]),
@@ -449,6 +454,8 @@ def load_compat(*, allow_network: bool = False) -> CompatData:
     doc, path, problems = newest_census()
     notes.extend(problems)
     if allow_network:
+        from auditor.compat.community import refresh_community
+
         community, outcome = refresh_community()
         notes.extend(outcome.notes)
         notes.extend(outcome.errors)

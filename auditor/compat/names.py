@@ -13,7 +13,15 @@ the cupy-cudaNNx wheels for CuPy, the CuTe DSL library packages named in the tab
 
 from __future__ import annotations
 
-from packaging.utils import canonicalize_name
+import re
+
+_SEPARATORS = re.compile(r"[-_.]+")
+
+
+def canonicalize_name(name: str) -> str:
+    """PEP 503 normalisation (as packaging.utils.canonicalize_name), without importing packaging:
+    the lookup path stays cheap to load."""
+    return _SEPARATORS.sub("-", name).lower()
 
 DISPLAY_TO_PYPI: dict[str, tuple[str, ...]] = {
     "pytorch": ("torch",),

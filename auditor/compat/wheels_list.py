@@ -12,8 +12,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from packaging.utils import canonicalize_name
-
+from auditor.compat.names import canonicalize_name
 from auditor.errors import InputError
 
 WHEELS_URL = "https://hugovk.github.io/free-threaded-wheels/results.json"
