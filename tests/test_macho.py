@@ -180,6 +180,10 @@ def test_universal2_slices() -> None:
         defs = [d for d in ft_module_defs(image) if image.read_pointer(d + M_NAME)]
         assert [image.read_cstring(image.read_pointer(d + M_NAME)) for d in defs] == ["_elementpath"]
         assert image.is_pointer(defs[0] + M_NAME)
+        # Cython 3: Py_mod_create / Py_mod_exec point into __text; Py_mod_gil is 0 (GIL used).
+        slots = slots_of(image, image.read_pointer(defs[0] + M_SLOTS))
+        assert set(slots) == {1, 2, 4} and slots[4] == 0
+        assert image.section_kind(slots[1]) == TEXT and image.section_kind(slots[2]) == TEXT
         # Classic bind opcodes agree with the indirect symbol table on every pointer slot, and
         # also bind Cython's static type slots, e.g. tp_getattro = PyObject_GenericGetAttr.
         binds = image.bind_locations()

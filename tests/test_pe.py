@@ -237,3 +237,31 @@ def test_pe_through_the_loader_on_an_mmap(tmp_path) -> None:
         assert image.contains(b"markupsafe._speedups")
     finally:
         image.close()
+
+
+@pytest.mark.network
+def test_cython_module_slots_point_into_code() -> None:
+    """lxml (Cython 3) on win_amd64: Py_mod_create / Py_mod_exec are function pointers into
+    .text, and Py_mod_gil is 0 (Py_MOD_GIL_USED): the same values the ELF and Mach-O builds of
+    this release carry."""
+    member = "lxml/_elementpath.cp314t-win_amd64.pyd"
+    image = PEImage(member_bytes("lxml-6.1.3-cp314t-win-amd64", member), member)
+    mod_def = module_defs(image, FT64_HEADER, 56)["_elementpath"]
+    slots = slots_of(image, image.read_pointer(mod_def + 88))
+    assert set(slots) == {1, 2, 4} and slots[4] == 0
+    assert image.section_kind(slots[1]) == TEXT and image.section_kind(slots[2]) == TEXT
+
+
+@pytest.mark.network
+def test_ordinal_import(amd64: PEImage) -> None:
+    """An import by ordinal (high bit of the lookup entry) is reported as '#ordinal'."""
+    good = bytearray(member_bytes(*MARKUPSAFE_AMD64))
+    import_rva = amd64._directory(1)[0]
+    ilt_rva = struct.unpack_from("<I", good, amd64._rva_to_offset(import_rva, 20, "imports"))[0]
+    first_entry = amd64._rva_to_offset(ilt_rva, 8, "lookup table")
+    struct.pack_into("<Q", good, first_entry, (1 << 63) | 1234)
+    image = PEImage(bytes(good), "ordinal.pyd")
+    names = image.imports_by_dll()[image.needed_libraries()[0]]
+    assert names[0] == "#1234"
+    assert image.call_stubs()[0x180000000 + struct.unpack_from(
+        "<I", good, amd64._rva_to_offset(import_rva, 20, "imports") + 16)[0]] == "#1234"
