@@ -12,6 +12,7 @@ from tests.support.compile import (
     CompileError,
     compile_cython,
     compile_extension,
+    cython_to_c,
     ext_suffix,
     limited_api_hex,
 )
@@ -299,14 +300,28 @@ def test_cython_fixture_for_sid_314_imports_and_ft_build_links_ft_abi(tmp_path: 
 
     _sid_headers_or_skip(14)
     require_sid(14)
-    pyx = "def add_one(x):\n    return x + 1\n"
-    gil = compile_cython(pyx, "cyfix", directives={"freethreading_compatible": True}, python="3.14",
-                         out_dir=tmp_path / "gil")
-    ft = compile_cython(pyx, "cyfix", directives={"freethreading_compatible": True}, python="3.14",
-                        free_threaded=True, out_dir=tmp_path / "ft")
+    # One Cython run, two builds: Cython's C is the same for both ABIs.
+    c_source = cython_to_c("def add_one(x):\n    return x + 1\n", "cyfix",
+                           directives={"freethreading_compatible": True})
+    gil = compile_extension(c_source, "cyfix", python="3.14", out_dir=tmp_path / "gil")
+    ft = compile_extension(c_source, "cyfix", python="3.14", free_threaded=True, out_dir=tmp_path / "ft")
     assert ft.name == "cyfix.cpython-314t-x86_64-linux-gnu.so"
     result = run_sid(14, "import cyfix; print(cyfix.add_one(41))", pythonpath=[gil.parent])
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "42"
     assert "_Py_DecRefShared" in _undefined_dynamic_symbols(ft)
     assert "_Py_DecRefShared" not in _undefined_dynamic_symbols(gil)
+
+
+def test_require_extension_skips_when_headers_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.support import compile as compile_module
+
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setattr(compile_module, "pyenv_include_dir", lambda minor: None)
+    with pytest.raises(pytest.skip.Exception, match="no pyenv CPython 3.12"):
+        compile_module.require_extension(SINGLE_PHASE, "single", python="3.12", out_dir=tmp_path,
+                                         headers="pyenv")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="unavailable in CI"):
+        compile_module.require_extension(SINGLE_PHASE, "single", python="3.12", out_dir=tmp_path,
+                                         headers="pyenv")

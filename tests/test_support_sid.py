@@ -12,7 +12,7 @@ import pytest
 
 from tests.support import sid
 from tests.support.sid import require_sid, run_sid, sid_include_dirs, sid_python_cmd
-from tests.support.unavailable import SupportUnavailable
+from tests.support.unavailable import SupportUnavailable, skip_or_fail
 
 pytestmark = pytest.mark.network
 
@@ -70,24 +70,28 @@ def test_sid_python_cmd_runs_through_sid_loader() -> None:
 
 
 def test_concurrent_first_use_builds_one_root(tmp_path: Path) -> None:
-    """Two processes racing on an empty cache both succeed and see the same root."""
-    script = ("import os, sys; sys.path.insert(0, os.getcwd()); from tests.support.sid import sid_root; "
-              "print(sid_root(13))")
+    """Two processes racing on an empty cache both succeed and see the same root.
+
+    Uses the smallest root (i386 headers: one .deb) to keep the download small."""
+    script = ("import os, sys; sys.path.insert(0, os.getcwd()); from tests.support.sid import sid_headers_root; "
+              "print(sid_headers_root(13, 'i686'))")
     env = {"FT_AUDIT_TEST_CACHE": str(tmp_path), "PATH": "/usr/bin:/bin"}
-    # Reuse the real cache's apt lists (saves ~10 MB of index download); the .debs are fetched.
-    real_lists = sid.cache_dir() / "apt-amd64"
+    # Reuse the real cache's apt lists (saves ~10 MB of index download); the .deb is fetched.
+    real_lists = sid.cache_dir() / "apt-i386"
     if real_lists.is_dir():
-        shutil.copytree(real_lists, tmp_path / "sid" / "apt-amd64", ignore=shutil.ignore_patterns("lock"))
+        shutil.copytree(real_lists, tmp_path / "sid" / "apt-i386", ignore=shutil.ignore_patterns("lock"))
     procs = [subprocess.Popen([sys.executable, "-c", script], env=env, cwd=Path(__file__).parents[1],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outputs = [proc.communicate(timeout=600) for proc in procs]
     if any(proc.returncode for proc in procs):
         errors = " / ".join(err.strip().splitlines()[-1] for _, err in outputs if err.strip())
         if "SupportUnavailable" in errors:
-            pytest.skip(errors)
+            skip_or_fail(errors)
         pytest.fail(errors)
     roots = {out.strip() for out, _ in outputs}
-    assert roots == {str(tmp_path / "sid" / "root-3.13")}
+    assert roots == {str(tmp_path / "sid" / "headers-3.13-i386")}
+    assert (tmp_path / "sid" / "headers-3.13-i386" / "usr" / "include" / "i386-linux-gnu" / "python3.13"
+            / "pyconfig.h").is_file()
     # No staging directories left behind.
     assert sorted(p.name for p in (tmp_path / "sid").iterdir() if p.name.startswith(".")) == []
 

@@ -218,3 +218,20 @@ def compile_cython(pyx_source: str, module_name: str, *, directives: Mapping[str
     return compile_extension(c_source, module_name, python=python, free_threaded=free_threaded,
                              out_dir=out_dir, limited_api=limited_api,
                              cflags=[*cflags, "-Wno-unused-function"], arch=arch, headers=headers)
+
+
+def require_extension(source: str, module_name: str, **kwargs: object) -> Path:
+    """pytest helper: compile_extension(...), but a missing toolchain or sid headers skips the
+    test (fails it when CI=true). CompileError still propagates: broken fixtures are bugs."""
+    try:
+        return compile_extension(source, module_name, **kwargs)  # type: ignore[arg-type]
+    except SupportUnavailable as exc:
+        skip_or_fail(f"cannot build fixture {module_name}: {exc.reason}")
+
+
+def require_cython_extension(pyx_source: str, module_name: str, **kwargs: object) -> Path:
+    """pytest helper: compile_cython(...) with the same skip/fail rule as require_extension."""
+    try:
+        return compile_cython(pyx_source, module_name, **kwargs)  # type: ignore[arg-type]
+    except SupportUnavailable as exc:
+        skip_or_fail(f"cannot build Cython fixture {module_name}: {exc.reason}")

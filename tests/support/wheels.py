@@ -351,6 +351,7 @@ def _download(url: str, target: Path, pin: PinnedWheel) -> None:
         got = digest.hexdigest()
         if got != pin.sha256:
             raise SupportUnavailable(f"{pin.filename}: sha256 {got} from {url}, expected {pin.sha256}")
+        os.chmod(handle.name, 0o644)  # NamedTemporaryFile makes 0600; the cache is shared
         os.replace(handle.name, target)
     finally:
         with contextlib.suppress(FileNotFoundError):
