@@ -444,13 +444,14 @@ def compare(report: ModuleReport, runtime: RuntimeResult, *, free_threaded: bool
 
     if runtime.gil is not None and not free_threaded or runtime.gil is not None and report.init != InitStyle.SINGLE_PHASE:
         check("gil", report.gil, runtime.gil)
-    if runtime.multiple_interpreters is not None:
+    # Only a multi-phase def carries the slot; for single-phase modules the inspector reports
+    # the effective answer (not-supported), which the sub-interpreter check below proves.
+    if runtime.multiple_interpreters is not None and runtime.has_slots:
         check("multiple_interpreters", report.multiple_interpreters, runtime.multiple_interpreters)
-    if runtime.has_slots is not None and report.init in (InitStyle.SINGLE_PHASE, InitStyle.MULTI_PHASE,
-                                                         InitStyle.RUNTIME_DEF, InitStyle.UNKNOWN):
-        observed = InitStyle.MULTI_PHASE if runtime.has_slots else InitStyle.SINGLE_PHASE
+    observed_init = runtime_init(runtime)
+    if observed_init is not None and report.init != InitStyle.EXPORT_HOOK:
         static = InitStyle.MULTI_PHASE if report.init == InitStyle.RUNTIME_DEF else report.init
-        check("init", static, observed)
+        check("init", static, observed_init)
 
     if free_threaded and runtime.gil_enabled_after_create is not None:
         if runtime.gil_enabled_after_create and runtime.gil_warning_module not in (None, runtime.module):
@@ -468,6 +469,18 @@ def compare(report: ModuleReport, runtime: RuntimeResult, *, free_threaded: bool
         else:
             check("subinterpreters", static, observed_si)
     return Comparison(tuple(checked), tuple(diffs), tuple(gaps))
+
+
+def runtime_init(runtime: RuntimeResult) -> str | None:
+    """What the loaded def proves about the init style. CPython refuses slots in a
+    PyModule_Create def ("PyModule_Create is incompatible with m_slots") and a negative m_size
+    for multi-phase init, so slots prove multi-phase and m_size < 0 proves single-phase;
+    a def with neither proves nothing."""
+    if runtime.has_slots:
+        return InitStyle.MULTI_PHASE
+    if runtime.m_size is not None and runtime.m_size < 0:
+        return InitStyle.SINGLE_PHASE
+    return None
 
 
 def runtime_subinterpreters(runtime: RuntimeResult) -> str | None:
