@@ -400,3 +400,24 @@ def test_linked_fixture_module_def(tmp_path, llvm_tools, arch: str, output: str,
     (data_bind,) = [a for a in binds if image.section_name(a) == "__DATA,__data"]
     assert image.bound_symbol(data_bind) == "PyUnicode_New"
     assert image.read_pointer(data_bind) == 0
+
+
+@pytest.mark.parametrize("which", ["dyld_info", "chained"])
+@pytest.mark.network
+def test_without_symbol_table_dyld_tables_give_exports_and_imports(which: str) -> None:
+    """With LC_SYMTAB emptied, exports come from the export trie (LC_DYLD_INFO export_off or
+    LC_DYLD_EXPORTS_TRIE) and imports from the bind opcodes / chained-fixup imports."""
+    key, member = MARKUPSAFE_ARM64 if which == "dyld_info" else MLX_CHAINED
+    data = bytearray(member_bytes(key, member))
+    full = MachOImage(bytes(data), member)
+    symtab_cmd = data.find(struct.pack("<II", 2, 24), 32)   # LC_SYMTAB, cmdsize 24
+    struct.pack_into("<I", data, symtab_cmd + 12, 0)        # nsyms = 0
+    stripped = MachOImage(bytes(data), member)
+    assert dict(stripped.exports()) == dict(full.exports())
+    assert stripped.exports()
+    if which == "dyld_info":
+        # Classic binds also name dyld_stub_binder, which the symbol table lists as well.
+        assert stripped.imports() == full.imports()
+    else:
+        assert full.imports() <= stripped.imports()
+        assert {"PyModuleDef_Init", "_Py_DecRefShared"} <= stripped.imports()

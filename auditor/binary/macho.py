@@ -616,8 +616,11 @@ class MachOImage(BinaryImage):
             names = {_strip_underscore(name) for name, n_type, _sect, value in self._load_symbols()
                      if not n_type & N_STAB and n_type & N_EXT and n_type & N_TYPE == N_UNDF
                      and value == 0 and name}
-            if not names and self._chained is not None:
-                names = {_strip_underscore(n) for n in self._chained_tables()[1] if n}
+            if not names:   # no symbol table: the names dyld binds are the imports
+                if self._chained is not None:
+                    names = {_strip_underscore(n) for n in self._chained_tables()[1] if n}
+                else:
+                    names = set(self.bind_locations().values())
             self._imports = frozenset(names)
         return self._imports
 
