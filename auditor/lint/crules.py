@@ -1,0 +1,457 @@
+"""C/C++ rules: from one preprocessed file (plus the project's macros) to findings.
+
+Pure functions over tokens: nothing here reads files. `CFile` is what the engine hands in;
+`check_c_file` returns findings (unsuppressed, unfiltered) and notes about partial results.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from auditor.lint.capi import is_capi
+from auditor.lint.cflow import ACQUIRED, MAYBE, RELEASED, Call, summarize, walk
+from auditor.lint.cmacros import STATE_NAMES, MacroTable
+from auditor.lint.cpreproc import Preprocessed
+from auditor.lint.cstructure import Declaration, Function, Structure, scan
+from auditor.lint.ctokens import IDENT, PUNCT, LineIndex, Token
+from auditor.lint.findings import SourceFinding
+from auditor.lint.rules import BORROWED_APIS, BY_ID, PRIVATE_DICT_NAMES
+
+_MODULE_CREATE = frozenset({"PyModule_Create", "PyModule_Create2", "PyModule_Create2TraceRefs"})
+_GILSTATE = frozenset({"PyGILState_Ensure", "PyGILState_Release", "PyGILState_GetThisThreadState",
+                       "PyGILState_Check"})
+_OBJECT_TYPES = frozenset({"PyObject", "PyTypeObject"})
+_STORAGE = frozenset({"static", "const", "volatile", "register", "thread_local", "_Thread_local",
+                      "__thread", "inline"})
+_SETTERS = frozenset({"Py_SETREF", "Py_XSETREF", "Py_CLEAR"})
+
+
+@dataclass
+class CFile:
+    path: str
+    text: str
+    pre: Preprocessed
+    lines: LineIndex
+    structure: Structure | None = None
+
+
+@dataclass
+class CResult:
+    findings: list[SourceFinding] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class GlobalObject:
+    name: str
+    token: Token
+    type_name: str
+
+
+@dataclass(frozen=True)
+class GilWrappers:
+    """Project functions that change the GIL state for their caller (see cflow.summarize)."""
+
+    releasers: frozenset[str] = frozenset()
+    acquirers: frozenset[str] = frozenset()
+    entered_released: frozenset[str] = frozenset()
+    mixed: frozenset[str] = frozenset()
+
+    @property
+    def names(self) -> frozenset[str]:
+        return self.releasers | self.acquirers | self.mixed
+
+
+def _touches_state(body: list[Token], macros: MacroTable, extra: frozenset[str]) -> bool:
+    stateful = macros.stateful
+    return any(t[0] == IDENT and (t[1] in STATE_NAMES or t[1] in stateful or t[1] in extra)
+               for t in body)
+
+
+def find_gil_wrappers(files: list[CFile], macros: MacroTable) -> GilWrappers:
+    """A few rounds, so that wrappers of wrappers are found too."""
+    wrappers = GilWrappers()
+    for _ in range(4):
+        rel, acq, entered, mixed = set(), set(), set(), set()
+        for cfile in files:
+            structure = cfile.structure if cfile.structure is not None else scan(cfile.pre.code)
+            for fn in structure.functions:
+                body = cfile.pre.code[fn.start + 1:fn.end]
+                if not _touches_state(body, macros, wrappers.names):
+                    continue
+                try:
+                    kind = summarize(macros.expand(body), wrappers.releasers, wrappers.acquirers,
+                                     wrappers.mixed)
+                except RecursionError:
+                    continue
+                if kind == "releases":
+                    rel.add(fn.name)
+                elif kind == "acquires":
+                    acq.add(fn.name)
+                    entered.add(fn.name)
+                elif kind == "self-acquiring":
+                    entered.add(fn.name)
+                elif kind == "mixed":
+                    entered.add(fn.name)
+                    mixed.add(fn.name)
+        found = GilWrappers(frozenset(rel), frozenset(acq), frozenset(entered), frozenset(mixed))
+        if found == wrappers:
+            break
+        wrappers = found
+    return wrappers
+
+
+class _Checker:
+    def __init__(self, cfile: CFile, macros: MacroTable, project_functions: frozenset[str],
+                 wrappers: GilWrappers) -> None:
+        self.f = cfile
+        self.code = cfile.pre.code
+        self.macros = macros
+        self.project_functions = project_functions
+        self.wrappers = wrappers
+        self.out = CResult()
+
+    # -- helpers ------------------------------------------------------------------------------
+    def add(self, rule_id: str, tok: Token, message: str, fix: str | None = None) -> None:
+        rule = BY_ID[rule_id]
+        line, col = self.f.lines.position(tok[2])
+        self.out.findings.append(SourceFinding(rule_id, self.f.path, line, col, message,
+                                               fix or rule.fix, rule.severity))
+
+    def line(self, tok: Token | None) -> int:
+        return self.f.lines.line_of(tok[2]) if tok is not None else 0
+
+    # -- driver -------------------------------------------------------------------------------
+    def run(self) -> CResult:
+        structure = self.f.structure if self.f.structure is not None else scan(self.code)
+        if structure.unbalanced:
+            self.out.notes.append("unbalanced braces: the rest of the file after the last "
+                                  "complete item was checked as one block")
+        if self.f.pre.unterminated_groups:
+            self.out.notes.append(f"{self.f.pre.unterminated_groups} #if group(s) without #endif")
+        calls_by_function: dict[str, list[Call]] = {}
+        for fn in structure.functions:
+            calls = self._function(fn)
+            calls_by_function.setdefault(fn.name, []).extend(calls)
+        self._macro_bodies()
+        self._module_rules(structure, calls_by_function)
+        return self.out
+
+    # -- per function -------------------------------------------------------------------------
+    def _function(self, fn: Function) -> list[Call]:
+        body = self.code[fn.start + 1:fn.end]
+        wr = self.wrappers
+        if _touches_state(body, self.macros, wr.names):
+            try:
+                w = walk(self.macros.expand(body), wr.releasers - {fn.name},
+                         wr.acquirers - {fn.name}, entered_released=fn.name in wr.entered_released,
+                         unsettling=wr.mixed - {fn.name})
+            except RecursionError:
+                self.out.notes.append(f"{fn.name}: nested too deeply to follow; checked without "
+                                      "GIL-region tracking")
+                calls = _flat_calls(body)
+            else:
+                calls = w.calls
+                for jump in w.jumps:
+                    if jump.rel != RELEASED:
+                        continue        # released on some paths only: path-insensitive, not reported
+                    if jump.kind == "return" and (fn.name in wr.releasers
+                                                  or fn.name in wr.entered_released):
+                        continue        # returns to a caller that runs without the GIL: its contract
+                    where = self._released_at(jump.why, jump.rel)
+                    via = f" (via macro {jump.token[3]})" if len(jump.token) > 3 else ""
+                    self.add("FTS102", jump.token,
+                             f"`{jump.kind}` leaves a GIL-released region{via}{where} without "
+                             f"re-acquiring the GIL")
+        else:
+            calls = _flat_calls(body)
+        for c in calls:
+            self._call(c, fn)
+        return calls
+
+    def _released_at(self, why: Token | None, rel: int) -> str:
+        if why is None:
+            return ""
+        how = "may have been released" if rel == MAYBE else "released"
+        return f" ({how} at line {self.line(why)} by {why[1]})"
+
+    def _call(self, c: Call, fn: Function) -> None:
+        name = c.name
+        via_macro = len(c.token) > 3
+        if c.rel == RELEASED and is_capi(name) and name not in self.project_functions:
+            via = f" (via macro {c.token[3]})" if via_macro else ""
+            state = "may be released" if c.rel == MAYBE else "is released"
+            self.add("FTS101", c.token,
+                     f"{name}(){via} is called while the GIL {state}"
+                     f"{self._released_at(c.why, c.rel)}; every C-API call needs an attached "
+                     f"thread state")
+        api = BORROWED_APIS.get(name)
+        if api is not None and not via_macro:
+            if api.lockable and c.cs > 0:
+                return
+            if name == "PyDict_Next" and len(c.args) == 1 and c.args[0][1] in PRIVATE_DICT_NAMES:
+                return
+            self.add(api.rule, c.token, _borrowed_message(name, api.replacement),
+                     f"use {api.replacement}" + (
+                         " (CPython 3.13+; pythoncapi-compat provides it for older versions)"
+                         if BY_ID[api.rule].since == "3.13" and "Ref" in api.replacement else ""))
+
+    def _macro_bodies(self) -> None:
+        for macro in self.f.pre.macros:
+            body = macro.body
+            for k in range(len(body) - 1):
+                kind, name, _ = body[k]
+                if kind == IDENT and name in BORROWED_APIS and body[k + 1][1] == "(":
+                    api = BORROWED_APIS[name]
+                    self.add(api.rule, body[k], _borrowed_message(name, api.replacement)
+                             + f" (in the definition of macro {macro.name})",
+                             f"use {api.replacement}")
+
+    # -- module-level rules -------------------------------------------------------------------
+    def _module_rules(self, structure: Structure, calls_by_function: dict[str, list[Call]]) -> None:
+        code = self.code
+        names_in_code = {t[1] for t in code if t[0] == IDENT}
+        declares_not_used = "Py_MOD_GIL_NOT_USED" in names_in_code or self._macro_mentions(
+            names_in_code, "Py_MOD_GIL_NOT_USED")
+        multi_interp = bool({"Py_MOD_PER_INTERPRETER_GIL_SUPPORTED",
+                             "Py_MOD_MULTIPLE_INTERPRETERS_SUPPORTED"} & names_in_code)
+        lifecycle: set[str] = {fn.name for fn in structure.functions if fn.name.startswith("PyInit_")}
+        slot_arrays: list[tuple[Declaration, Token]] = []
+        module_defs: list[tuple[Declaration, Token, list[list[Token]]]] = []
+        for d in structure.declarations:
+            if d.init_start < 0:
+                continue
+            head = [t for t in code[d.start:d.init_start] if t[0] == IDENT]
+            head_names = [t[1] for t in head]
+            init = code[d.init_start + 1:d.init_end]
+            if "PyModuleDef_Slot" in head_names or "PySlot" in head_names:
+                if "PySlot" in head_names and not any(t[1].startswith("Py_mod_") for t in init):
+                    continue
+                slot_arrays.append((d, head[-1]))
+                lifecycle.update(t[1] for t in init if t[0] == IDENT)
+            elif "PyModuleDef" in head_names:
+                module_defs.append((d, head[-1], _split_top(init)))
+                lifecycle.update(t[1] for t in init if t[0] == IDENT)
+            elif "PyTypeObject" in head_names and multi_interp and "*" not in [
+                    t[1] for t in code[d.start:d.init_start]] and "extern" not in head_names:
+                self.add("FTS401", head[-1],
+                         f"static type {head[-1][1]} in a module that declares multiple-interpreter "
+                         f"support; it is shared by every interpreter")
+
+        # FTS301: slot arrays and slot-less multi-phase defs
+        for d, name_tok in slot_arrays:
+            init = code[d.init_start + 1:d.init_end]
+            if not self._mentions(init, "Py_mod_gil"):
+                self.add("FTS301", name_tok,
+                         f"module slots {name_tok[1]} have no Py_mod_gil entry: a free-threaded "
+                         f"interpreter re-enables the GIL when it imports this module")
+        slot_names = {tok[1] for _, tok in slot_arrays}
+        init_targets = self._module_def_init_targets()
+        for d, name_tok, fields in module_defs:
+            if name_tok[1] not in init_targets:
+                continue
+            slots = _def_field(fields, "m_slots", 5)
+            if not slots or all(t[1] in ("NULL", "0", "nullptr") for t in slots):
+                self.add("FTS301", name_tok,
+                         f"multi-phase module {name_tok[1]} has no m_slots, so no Py_mod_gil: a "
+                         f"free-threaded interpreter re-enables the GIL when it imports it")
+            else:
+                slot_names.update(t[1] for t in slots if t[0] == IDENT)
+
+        # FTS302: single-phase init without PyUnstable_Module_SetGIL
+        all_calls = {c.name for calls in calls_by_function.values() for c in calls}
+        if _MODULE_CREATE & all_calls and "PyUnstable_Module_SetGIL" not in all_calls \
+                and not self._mentions(code, "PyUnstable_Module_SetGIL"):
+            inits = [fn for fn in structure.functions if fn.name.startswith("PyInit_")]
+            reported = False
+            for fn in inits:
+                if _MODULE_CREATE & _reachable(fn.name, calls_by_function):
+                    tok = ("id", fn.name, fn.name_offset)
+                    self.add("FTS302", tok,
+                             f"{fn.name} creates a single-phase module (PyModule_Create) and never "
+                             f"calls PyUnstable_Module_SetGIL: a free-threaded interpreter "
+                             f"re-enables the GIL on import")
+                    reported = True
+            if not reported:
+                first = next(c for calls in calls_by_function.values() for c in calls
+                             if c.name in _MODULE_CREATE)
+                self.add("FTS302", first.token,
+                         f"{first.name} creates a single-phase module and this file never calls "
+                         f"PyUnstable_Module_SetGIL: a free-threaded interpreter re-enables the GIL")
+
+        globals_ = self._object_globals(structure)
+        # FTS303: NOT_USED declared, but a global PyObject * is written after init
+        if declares_not_used and globals_:
+            init_phase = set()
+            for name in lifecycle:
+                if name in calls_by_function:
+                    init_phase |= _reachable_functions(name, calls_by_function)
+            for fn in structure.functions:
+                if fn.name in init_phase:
+                    continue
+                for tok, g in self._global_writes(fn, globals_):
+                    self.add("FTS303", tok,
+                             f"{fn.name}() writes the process-global {g.type_name} *{g.name} "
+                             f"after module init, while this module declares Py_MOD_GIL_NOT_USED "
+                             f"(a data race without the GIL)")
+        # FTS402 / FTS403: isolation breakers
+        if multi_interp:
+            for calls in calls_by_function.values():
+                for c in calls:
+                    if c.name in _GILSTATE and len(c.token) < 4:
+                        self.add("FTS402", c.token,
+                                 f"{c.name}() in a module that declares multiple-interpreter "
+                                 f"support: it always attaches to the main interpreter")
+            for g in globals_:
+                self.add("FTS403", g.token,
+                         f"process-global {g.type_name} *{g.name} in a module that declares "
+                         f"multiple-interpreter support: it would be shared across interpreters")
+
+    def _macro_mentions(self, names: set[str], target: str) -> bool:
+        return any(n in self.macros.defs and any(t[1] == target for t in self.macros.defs[n].body)
+                   for n in names)
+
+    def _mentions(self, tokens: list[Token], target: str, depth: int = 0) -> bool:
+        for t in tokens:
+            if t[1] == target:
+                return True
+        if depth >= 4:
+            return False
+        for t in tokens:
+            m = self.macros.defs.get(t[1]) if t[0] == IDENT else None
+            if m is not None and self._mentions(list(m.body), target, depth + 1):
+                return True
+        return False
+
+    def _module_def_init_targets(self) -> set[str]:
+        """Names X with `PyModuleDef_Init(&X)` (or PyModule_FromDefAndSpec(&X, ...))."""
+        code = self.code
+        out = set()
+        for k in range(len(code) - 3):
+            if code[k][1] in ("PyModuleDef_Init", "PyModule_FromDefAndSpec",
+                              "PyModule_FromDefAndSpec2") and code[k + 1][1] == "(":
+                j = k + 2
+                if code[j][1] == "&":
+                    j += 1
+                if code[j][0] == IDENT:
+                    out.add(code[j][1])
+        return out
+
+    def _object_globals(self, structure: Structure) -> list[GlobalObject]:
+        code = self.code
+        out: list[GlobalObject] = []
+        for d in structure.declarations:
+            end = d.init_start if d.init_start >= 0 else d.end
+            toks = code[d.start:end]
+            k = 0
+            while k < len(toks) and toks[k][0] == IDENT and toks[k][1] in _STORAGE:
+                k += 1
+            if k >= len(toks) or toks[k][1] not in _OBJECT_TYPES:
+                continue
+            if any(t[1] in ("extern", "typedef") for t in toks[:k + 1]):
+                continue
+            type_name = toks[k][1]
+            for decl in _split_commas(toks[k + 1:]):
+                names = [t for t in decl if t[0] == IDENT and t[1] not in _STORAGE]
+                stars = [t for t in decl if t[1] == "*"]
+                if "(" in [t[1] for t in decl] or not stars or not names:
+                    continue
+                eq = next((n for n, t in enumerate(decl) if t[1] == "="), len(decl))
+                before = [t for t in decl[:eq] if t[0] == IDENT and t[1] not in _STORAGE]
+                if before:
+                    out.append(GlobalObject(before[-1][1], before[-1], type_name))
+        return out
+
+    def _global_writes(self, fn: Function, globals_: list[GlobalObject]):
+        body = self.code[fn.start + 1:fn.end]
+        by_name = {g.name: g for g in globals_}
+        shadowed = {body[k + 2][1] for k in range(len(body) - 2)
+                    if body[k][1] in _OBJECT_TYPES and body[k + 1][1] == "*"
+                    and body[k + 2][1] in by_name
+                    and (k == 0 or body[k - 1][1] in (";", "{", "}", "(", ",", "const", "static"))}
+        for k, tok in enumerate(body):
+            if tok[0] != IDENT:
+                continue
+            name = tok[1]
+            if name in by_name and name not in shadowed:
+                nxt = body[k + 1][1] if k + 1 < len(body) else ""
+                prev = body[k - 1][1] if k else ""
+                if nxt == "=" and prev not in (".", "->", "*", "&"):
+                    yield tok, by_name[name]
+            elif name in _SETTERS and k + 2 < len(body) and body[k + 1][1] == "(" \
+                    and body[k + 2][1] in by_name and body[k + 2][1] not in shadowed:
+                yield body[k + 2], by_name[body[k + 2][1]]
+
+
+def _borrowed_message(name: str, replacement: str) -> str:
+    if name == "PyDict_Next":
+        return "PyDict_Next() iterates the dict without locking it (no critical section held here)"
+    if name.startswith("PySequence_Fast"):
+        return f"{name}() reads the item array of a possibly shared list without a critical section"
+    if name.startswith("PyCell_"):
+        return f"{name}() accesses the cell without locking"
+    return f"{name}() returns a borrowed reference another thread can invalidate"
+
+
+def _flat_calls(body: list[Token]) -> list[Call]:
+    out = []
+    n = len(body)
+    for k in range(n - 1):
+        tok = body[k]
+        if tok[0] == IDENT and body[k + 1][1] == "(":
+            j = k + 2
+            while j < n and body[j][1] not in (",", ")"):
+                j += 1
+            out.append(Call(tok[1], tok, ACQUIRED, None, 0, tuple(body[k + 2:j])))
+    return out
+
+
+def _reachable_functions(start: str, calls_by_function: dict[str, list[Call]]) -> set[str]:
+    seen = {start}
+    todo = deque([start])
+    while todo:
+        for c in calls_by_function.get(todo.popleft(), ()):
+            if c.name in calls_by_function and c.name not in seen:
+                seen.add(c.name)
+                todo.append(c.name)
+    return seen
+
+
+def _reachable(start: str, calls_by_function: dict[str, list[Call]]) -> set[str]:
+    return {c.name for f in _reachable_functions(start, calls_by_function)
+            for c in calls_by_function.get(f, ())}
+
+
+def _split_commas(toks: list[Token]) -> list[list[Token]]:
+    parts: list[list[Token]] = [[]]
+    depth = 0
+    for t in toks:
+        if t[0] == PUNCT and t[1] in "([{":
+            depth += 1
+        elif t[0] == PUNCT and t[1] in ")]}":
+            depth -= 1
+        if t[1] == "," and depth == 0:
+            parts.append([])
+        else:
+            parts[-1].append(t)
+    return parts
+
+
+def _split_top(init: list[Token]) -> list[list[Token]]:
+    return _split_commas(init)
+
+
+def _def_field(fields: list[list[Token]], name: str, position: int) -> list[Token] | None:
+    """A PyModuleDef initializer field, designated (`.m_slots = x`) or positional."""
+    for f in fields:
+        if len(f) >= 3 and f[0][1] == "." and f[1][1] == name and f[2][1] == "=":
+            return f[3:]
+    if any(f and f[0][1] == "." for f in fields):
+        return None
+    return fields[position] if len(fields) > position else None
+
+
+def check_c_file(cfile: CFile, macros: MacroTable, project_functions: frozenset[str],
+                 wrappers: GilWrappers | None = None) -> CResult:
+    return _Checker(cfile, macros, project_functions, wrappers or GilWrappers()).run()
