@@ -421,3 +421,69 @@ def test_without_symbol_table_dyld_tables_give_exports_and_imports(which: str) -
     else:
         assert full.imports() <= stripped.imports()
         assert {"PyModuleDef_Init", "_Py_DecRefShared"} <= stripped.imports()
+
+
+# ---- dyld table decoders on hand-built input (layouts from <mach-o/fixup-chains.h>) -----------
+
+def test_arm64e_chain_entries_follow_the_documented_bitfields() -> None:
+    from auditor.binary import macho_dyld as dyld
+
+    base = 0x100000000
+    # dyld_chained_ptr_arm64e_rebase: target:43 high8:8 next:11 bind:1 auth:1
+    rebase = 0x4_0000_1234 | (0xAB << 43) | (5 << 51)
+    assert dyld.decode_chained(rebase, dyld.DYLD_CHAINED_PTR_ARM64E, base) == (
+        dyld.REBASE, 0x4_0000_1234 | (0xAB << 56))
+    assert dyld.decode_chained(rebase, dyld.DYLD_CHAINED_PTR_ARM64E_USERLAND, base) == (
+        dyld.REBASE, base + (0x4_0000_1234 | (0xAB << 56)))
+    assert dyld.chain_next(rebase, dyld.DYLD_CHAINED_PTR_ARM64E) == 5
+    # dyld_chained_ptr_arm64e_auth_rebase: target:32 diversity:16 addrDiv:1 key:2 next:11 ...
+    auth = 0x8765_4321 | (0xBEEF << 32) | (1 << 48) | (2 << 49) | (7 << 51) | (1 << 63)
+    assert dyld.decode_chained(auth, dyld.DYLD_CHAINED_PTR_ARM64E, base) == (
+        dyld.REBASE, base + 0x8765_4321)
+    assert dyld.chain_next(auth, dyld.DYLD_CHAINED_PTR_ARM64E) == 7
+    # dyld_chained_ptr_arm64e_bind / bind24: ordinal:16 (24) ... bind:1 at bit 62
+    bind = 0x12_3456 | (1 << 62)
+    assert dyld.decode_chained(bind, dyld.DYLD_CHAINED_PTR_ARM64E, base) == (dyld.BIND, 0x3456)
+    assert dyld.decode_chained(bind, dyld.DYLD_CHAINED_PTR_ARM64E_USERLAND24, base) == (
+        dyld.BIND, 0x12_3456)
+    # dyld_chained_ptr_64_rebase: target:36 high8:8 reserved:7 next:12 bind:1
+    rebase64 = 0x1234 | (0x80 << 36) | (0xFFF << 51)
+    assert dyld.chain_next(rebase64, dyld.DYLD_CHAINED_PTR_64) == 0xFFF
+    assert dyld.decode_chained(rebase64, dyld.DYLD_CHAINED_PTR_64_OFFSET, base) == (
+        dyld.REBASE, base + (0x1234 | (0x80 << 56)))
+
+
+def test_dyld_opcode_tables_reject_hostile_counts() -> None:
+    from auditor.binary import macho_dyld as dyld
+
+    segments = [(0x0, 0x4000), (0x4000, 0x4000)]
+    # SET_SEGMENT(1)+0, DO_REBASE_ULEB_TIMES 2**40
+    huge = bytes([0x21, 0x00, 0x60]) + bytes([0x80] * 5) + bytes([0x10])
+    with pytest.raises(BinaryFormatError, match="more words than the file has"):
+        dyld.rebase_addresses(huge, segments, 8, 4096, "r.so")
+    # Rebasing past the segment end.
+    past = bytes([0x21, 0x00, 0x60, 0x81, 0x10])    # 0x801 words from 0x4000
+    with pytest.raises(BinaryFormatError, match="outside its segment"):
+        dyld.rebase_addresses(past, segments, 8, 1 << 20, "r.so")
+    with pytest.raises(BinaryFormatError, match="names segment 9"):
+        dyld.rebase_addresses(bytes([0x29, 0x00, 0x51]), segments, 8, 1 << 20, "r.so")
+    with pytest.raises(BinaryFormatError, match="before a segment was set"):
+        dyld.bind_addresses(b"\x40_x\x00\x90", segments, 8, 1 << 20, "b.so")
+    with pytest.raises(BinaryFormatError, match="ULEB128 runs past"):
+        dyld.bind_addresses(b"\x71\x80\x80", segments, 8, 1 << 20, "b.so")
+    assert dyld.bind_addresses(b"\x40_x\x00\x71\x08\x90\x00\x40_y\x00\x90", segments, 8, 99,
+                               "b.so") == {0x4008: "_x"}
+    assert dyld.bind_addresses(b"\x40_x\x00\x71\x08\x90\x00\x40_y\x00\x90", segments, 8, 99,
+                               "b.so", "lazy bind", lazy=True) == {0x4008: "_x", 0x4010: "_y"}
+
+
+def test_export_trie_cycle_and_names() -> None:
+    from auditor.binary import macho_dyld as dyld
+
+    # root: no terminal, one child "_f" -> node 6; node 6: terminal (flags 0, offset 0x40),
+    # no children.
+    trie = b"\x00\x01_f\x00\x06" + b"\x02\x00\x40\x00"
+    assert dyld.export_trie(trie, "t.so") == {"_f": 0x40}
+    looping = b"\x00\x01_f\x00\x00"          # the child is the root again
+    with pytest.raises(BinaryFormatError, match="cycle"):
+        dyld.export_trie(looping, "t.so")

@@ -7,17 +7,12 @@ What it reads (all lazily, each table once, every count checked against the file
   without the leading underscore), with the dyld export trie (LC_DYLD_INFO export_off or
   LC_DYLD_EXPORTS_TRIE) as the fallback when the symbol table carries no externals;
 - LC_LOAD_DYLIB and friends (-> needed_libraries());
-- classic rebase opcodes (LC_DYLD_INFO[_ONLY]): the stored word already is the unslid target,
-  so read_pointer() returns it unchanged; the rebase table only tells which words are pointers;
-- LC_DYLD_CHAINED_FIXUPS: every pointer word is a chain entry that must be decoded. The bit
-  layouts follow Apple's <mach-o/fixup-chains.h> (dyld), implemented from the documented structs:
-    dyld_chained_ptr_64_rebase   target:36 high8:8 reserved:7 next:12 bind:1   (stride 4)
-    dyld_chained_ptr_64_bind     ordinal:24 addend:8 reserved:19 next:12 bind:1
-    dyld_chained_ptr_arm64e_*    next:11 at bit 51, bind bit 62, auth bit 63     (stride 8)
-  DYLD_CHAINED_PTR_64 (2) rebase targets are vmaddrs; DYLD_CHAINED_PTR_64_OFFSET (6) and the
-  arm64e userland formats (9, 12) store offsets from the image base (the __TEXT vmaddr); arm64e
-  auth rebases always store an offset. Decoding is per page and cached, so asking for a
-  PyModuleDef walks only the chain of the page that holds it;
+- classic rebase / bind opcodes (LC_DYLD_INFO[_ONLY]): the stored word already is the unslid
+  target, so read_pointer() returns it unchanged; the tables tell which words are pointers
+  (is_pointer) and which are bound to imports (bound_symbol);
+- LC_DYLD_CHAINED_FIXUPS: every pointer word is a chain entry that must be decoded (formats in
+  auditor.binary.macho_dyld). Decoding is per page and cached, so asking for a PyModuleDef
+  walks only the chain of the page that holds it;
 - the indirect symbol table for __stubs / __got / __la_symbol_ptr (-> call_stubs()).
 """
 
@@ -40,6 +35,7 @@ from auditor.binary.base import (
     TEXT,
     BinaryImage,
 )
+from auditor.binary import macho_dyld as dyld
 from auditor.errors import BinaryFormatError
 
 MH_MAGIC = 0xFEEDFACE
@@ -51,11 +47,6 @@ FAT_MAGIC_64 = 0xCAFEBABF
 # as nfat_arch >= 45. Anything above this bound is rejected rather than allocated.
 MAX_FAT_ARCHS = 32
 MAX_LOAD_COMMANDS = 65536
-# A trie / chain larger than the file cannot be genuine; these bounds stop crafted cycles.
-MAX_TRIE_NODES = 1_000_000
-# Longest symbol name accepted from the export trie (real C++ names stay far below this); it
-# bounds the prefix copies a crafted, deep trie could otherwise make quadratic.
-MAX_SYMBOL_NAME = 16384
 
 CPU_ARCH_ABI64 = 0x01000000
 CPU_TYPE_X86 = 7
@@ -115,58 +106,6 @@ N_UNDF = 0x0
 N_ABS = 0x2
 N_SECT = 0xE
 
-# Export trie flags.
-EXPORT_SYMBOL_FLAGS_REEXPORT = 0x08
-EXPORT_SYMBOL_FLAGS_STUB_AND_RESOLVER = 0x10
-
-# Classic rebase opcodes (<mach-o/loader.h>).
-REBASE_OPCODE_MASK = 0xF0
-REBASE_IMMEDIATE_MASK = 0x0F
-REBASE_OPCODE_DONE = 0x00
-REBASE_OPCODE_SET_TYPE_IMM = 0x10
-REBASE_OPCODE_SET_SEGMENT_AND_OFFSET_ULEB = 0x20
-REBASE_OPCODE_ADD_ADDR_ULEB = 0x30
-REBASE_OPCODE_ADD_ADDR_IMM_SCALED = 0x40
-REBASE_OPCODE_DO_REBASE_IMM_TIMES = 0x50
-REBASE_OPCODE_DO_REBASE_ULEB_TIMES = 0x60
-REBASE_OPCODE_DO_REBASE_ADD_ADDR_ULEB = 0x70
-REBASE_OPCODE_DO_REBASE_ULEB_TIMES_SKIPPING_ULEB = 0x80
-
-# Classic bind opcodes (<mach-o/loader.h>), for binds / weak binds / lazy binds.
-BIND_OPCODE_MASK = 0xF0
-BIND_IMMEDIATE_MASK = 0x0F
-BIND_OPCODE_DONE = 0x00
-BIND_OPCODE_SET_DYLIB_ORDINAL_IMM = 0x10
-BIND_OPCODE_SET_DYLIB_ORDINAL_ULEB = 0x20
-BIND_OPCODE_SET_DYLIB_SPECIAL_IMM = 0x30
-BIND_OPCODE_SET_SYMBOL_TRAILING_FLAGS_IMM = 0x40
-BIND_OPCODE_SET_TYPE_IMM = 0x50
-BIND_OPCODE_SET_ADDEND_SLEB = 0x60
-BIND_OPCODE_SET_SEGMENT_AND_OFFSET_ULEB = 0x70
-BIND_OPCODE_ADD_ADDR_ULEB = 0x80
-BIND_OPCODE_DO_BIND = 0x90
-BIND_OPCODE_DO_BIND_ADD_ADDR_ULEB = 0xA0
-BIND_OPCODE_DO_BIND_ADD_ADDR_IMM_SCALED = 0xB0
-BIND_OPCODE_DO_BIND_ULEB_TIMES_SKIPPING_ULEB = 0xC0
-BIND_OPCODE_THREADED = 0xD0
-
-# Chained fixups (<mach-o/fixup-chains.h>).
-DYLD_CHAINED_PTR_ARM64E = 1
-DYLD_CHAINED_PTR_64 = 2
-DYLD_CHAINED_PTR_64_OFFSET = 6
-DYLD_CHAINED_PTR_ARM64E_USERLAND = 9
-DYLD_CHAINED_PTR_ARM64E_USERLAND24 = 12
-CHAINED_64_FORMATS = (DYLD_CHAINED_PTR_64, DYLD_CHAINED_PTR_64_OFFSET)
-CHAINED_ARM64E_FORMATS = (DYLD_CHAINED_PTR_ARM64E, DYLD_CHAINED_PTR_ARM64E_USERLAND,
-                          DYLD_CHAINED_PTR_ARM64E_USERLAND24)
-DYLD_CHAINED_PTR_START_NONE = 0xFFFF
-DYLD_CHAINED_PTR_START_MULTI = 0x8000
-DYLD_CHAINED_PTR_START_LAST = 0x8000
-DYLD_CHAINED_IMPORT = 1
-DYLD_CHAINED_IMPORT_ADDEND = 2
-DYLD_CHAINED_IMPORT_ADDEND64 = 3
-
-
 def _fail(display: str, reason: str) -> BinaryFormatError:
     return BinaryFormatError(display, reason)
 
@@ -177,24 +116,6 @@ def _cstr(raw: bytes) -> str:
 
 def _strip_underscore(name: str) -> str:
     return name[1:] if name.startswith("_") else name
-
-
-def _read_uleb(buf: bytes, pos: int, display: str, what: str) -> tuple[int, int]:
-    """Decode one ULEB128 from `buf` at `pos`; values wider than 64 bits are corrupt."""
-    result = 0
-    shift = 0
-    end = len(buf)
-    while True:
-        if pos >= end:
-            raise _fail(display, f"truncated: {what} ULEB128 runs past its table")
-        byte = buf[pos]
-        pos += 1
-        if shift > 63:
-            raise _fail(display, f"corrupt: {what} ULEB128 wider than 64 bits")
-        result |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            return result, pos
 
 
 def macho_slices(data, display: str) -> list[tuple[int, int, str]]:
@@ -267,16 +188,6 @@ class Section:
         return self.type in ZEROFILL_TYPES or self.sectname in ("__bss", "__common")
 
 
-@dataclass(frozen=True)
-class _ChainedSegment:
-    segment_index: int
-    page_size: int
-    pointer_format: int
-    segment_offset: int
-    page_starts: tuple[int, ...]   # the whole page_start array, overflow entries included
-    page_count: int
-
-
 class MachOImage(BinaryImage):
     """One architecture slice of a Mach-O file held in `data` (bytes or mmap)."""
 
@@ -306,7 +217,7 @@ class MachOImage(BinaryImage):
         self._imports: frozenset[str] | None = None
         self._rebases: frozenset[int] | None = None
         self._binds: dict[int, str] | None = None
-        self._chain_meta: tuple[list[_ChainedSegment], list[str]] | None = None
+        self._chain_meta: dyld.ChainedFixups | None = None
         self._chain_pages: dict[tuple[int, int], dict[int, tuple[str, int]]] = {}
         self._stubs: dict[int, str] | None = None
         self._parse_header()
@@ -618,7 +529,7 @@ class MachOImage(BinaryImage):
                      and value == 0 and name}
             if not names:   # no symbol table: the names dyld binds are the imports
                 if self._chained is not None:
-                    names = {_strip_underscore(n) for n in self._chained_tables()[1] if n}
+                    names = {_strip_underscore(n) for n in self._chained_tables().import_names if n}
                 else:
                     names = set(self.bind_locations().values())
             self._imports = frozenset(names)
@@ -638,39 +549,8 @@ class MachOImage(BinaryImage):
             return {}
         trie = self._bytes(off, size, "export trie")
         base = self.image_base
-        exports: dict[str, int] = {}
-        stack: list[tuple[int, bytes]] = [(0, b"")]
-        seen: set[int] = set()
-        while stack:
-            node, prefix = stack.pop()
-            if node in seen:
-                raise _fail(self.path, "corrupt: export trie has a cycle")
-            seen.add(node)
-            if len(seen) > MAX_TRIE_NODES:
-                raise _fail(self.path, "corrupt: export trie too large")
-            terminal_size, pos = _read_uleb(trie, node, self.path, "export trie")
-            children_at = pos + terminal_size
-            if terminal_size:
-                flags, pos = _read_uleb(trie, pos, self.path, "export trie")
-                if not flags & EXPORT_SYMBOL_FLAGS_REEXPORT:
-                    offset, pos = _read_uleb(trie, pos, self.path, "export trie")
-                    exports[_strip_underscore(prefix.decode("utf-8", "replace"))] = base + offset
-            if children_at >= len(trie):
-                raise _fail(self.path, "truncated: export trie node runs past its table")
-            count = trie[children_at]
-            pos = children_at + 1
-            for _ in range(count):
-                end = trie.find(b"\0", pos)
-                if end < 0:
-                    raise _fail(self.path, "truncated: export trie edge label")
-                label = trie[pos:end]
-                child, pos = _read_uleb(trie, end + 1, self.path, "export trie")
-                if child >= len(trie):
-                    raise _fail(self.path, "corrupt: export trie child offset past its table")
-                if len(prefix) + len(label) > MAX_SYMBOL_NAME:
-                    raise _fail(self.path, "corrupt: export trie symbol name too long")
-                stack.append((child, prefix + label))
-        return exports
+        return {_strip_underscore(name): base + offset
+                for name, offset in dyld.export_trie(trie, self.path).items()}
 
     # ---- pointers: classic rebases and chained fixups ----------------------------------------
 
@@ -688,13 +568,13 @@ class MachOImage(BinaryImage):
         if fixup is None:
             return value
         kind, target = fixup
-        return target if kind == "rebase" else 0
+        return target if kind == dyld.REBASE else 0
 
     def is_pointer(self, addr: int) -> bool:
         """Whether the loader rebases the word at `addr` (it holds an internal pointer)."""
         if self._chained is not None:
             fixup = self._chained_fixup(addr)
-            return fixup is not None and fixup[0] == "rebase"
+            return fixup is not None and fixup[0] == dyld.REBASE
         return addr in self.rebase_locations()
 
     def bound_symbol(self, addr: int) -> str | None:
@@ -703,8 +583,8 @@ class MachOImage(BinaryImage):
         none."""
         if self._chained is not None:
             fixup = self._chained_fixup(addr)
-            if fixup is not None and fixup[0] == "bind":
-                names = self._chained_tables()[1]
+            if fixup is not None and fixup[0] == dyld.BIND:
+                names = self._chained_tables().import_names
                 ordinal = fixup[1]
                 return _strip_underscore(names[ordinal]) if ordinal < len(names) else None
         elif addr in self.bind_locations():
@@ -724,269 +604,75 @@ class MachOImage(BinaryImage):
                                         ("lazy bind", info[6], info[7])):
                     if size:
                         ops = self._bytes(off, size, f"{what} opcodes")
-                        binds.update(self._run_bind_opcodes(ops, what, lazy=what == "lazy bind"))
+                        found = dyld.bind_addresses(ops, self._segment_spans(), self.pointer_size,
+                                                    self._max_words(), self.path, what,
+                                                    lazy=what == "lazy bind")
+                        binds.update((a, _strip_underscore(n)) for a, n in found.items())
             self._binds = binds
         return self._binds
-
-    def _run_bind_opcodes(self, ops: bytes, what: str, lazy: bool) -> dict[int, str]:
-        psize = self.pointer_size
-        limit = self._size // psize + 1
-        out: dict[int, str] = {}
-        seg: Segment | None = None
-        addr = 0
-        symbol = ""
-        pos = 0
-        n = len(ops)
-        emitted = 0
-
-        def bind(count: int, skip: int) -> None:
-            nonlocal addr, emitted
-            if seg is None:
-                raise _fail(self.path, f"corrupt: {what} opcode before a segment was set")
-            emitted += count
-            if emitted > limit:
-                raise _fail(self.path, f"corrupt: {what} opcodes describe more words than the "
-                                       "file has")
-            for _ in range(count):
-                if not seg.vmaddr <= addr < seg.vmaddr + seg.vmsize:
-                    raise _fail(self.path, f"corrupt: {what} address outside its segment")
-                out[addr] = _strip_underscore(symbol)
-                addr += psize + skip
-
-        while pos < n:
-            byte = ops[pos]
-            pos += 1
-            op, imm = byte & BIND_OPCODE_MASK, byte & BIND_IMMEDIATE_MASK
-            if op == BIND_OPCODE_DONE:
-                if lazy:     # lazy binding info is a list of DONE-terminated entries
-                    continue
-                break
-            if op in (BIND_OPCODE_SET_DYLIB_ORDINAL_IMM, BIND_OPCODE_SET_DYLIB_SPECIAL_IMM,
-                      BIND_OPCODE_SET_TYPE_IMM):
-                continue
-            if op in (BIND_OPCODE_SET_DYLIB_ORDINAL_ULEB, BIND_OPCODE_SET_ADDEND_SLEB):
-                _value, pos = _read_uleb(ops, pos, self.path, what)   # SLEB: same byte length
-            elif op == BIND_OPCODE_SET_SYMBOL_TRAILING_FLAGS_IMM:
-                end = ops.find(b"\0", pos)
-                if end < 0:
-                    raise _fail(self.path, f"truncated: {what} symbol name")
-                symbol = ops[pos:end].decode("utf-8", "replace")
-                pos = end + 1
-            elif op == BIND_OPCODE_SET_SEGMENT_AND_OFFSET_ULEB:
-                if imm >= len(self._segments):
-                    raise _fail(self.path, f"corrupt: {what} opcode names segment {imm}")
-                seg = self._segments[imm]
-                offset, pos = _read_uleb(ops, pos, self.path, what)
-                addr = seg.vmaddr + offset
-            elif op == BIND_OPCODE_ADD_ADDR_ULEB:
-                delta, pos = _read_uleb(ops, pos, self.path, what)
-                addr = (addr + delta) & 0xFFFFFFFFFFFFFFFF
-            elif op == BIND_OPCODE_DO_BIND:
-                bind(1, 0)
-            elif op == BIND_OPCODE_DO_BIND_ADD_ADDR_ULEB:
-                skip, pos = _read_uleb(ops, pos, self.path, what)
-                bind(1, skip)
-            elif op == BIND_OPCODE_DO_BIND_ADD_ADDR_IMM_SCALED:
-                bind(1, imm * psize)
-            elif op == BIND_OPCODE_DO_BIND_ULEB_TIMES_SKIPPING_ULEB:
-                count, pos = _read_uleb(ops, pos, self.path, what)
-                skip, pos = _read_uleb(ops, pos, self.path, what)
-                bind(count, skip)
-            else:   # BIND_OPCODE_THREADED is arm64e-only (pre-chained-fixups); not supported
-                raise _fail(self.path, f"unsupported: {what} opcode {byte:#04x}")
-        return out
 
     def rebase_locations(self) -> frozenset[int]:
         """Addresses rebased by classic LC_DYLD_INFO rebase opcodes."""
         if self._rebases is None:
-            self._rebases = frozenset(self._run_rebase_opcodes())
+            found: list[int] = []
+            if self._dyld_info is not None and self._dyld_info[1]:
+                ops = self._bytes(self._dyld_info[0], self._dyld_info[1], "rebase opcodes")
+                found = dyld.rebase_addresses(ops, self._segment_spans(), self.pointer_size,
+                                              self._max_words(), self.path)
+            self._rebases = frozenset(found)
         return self._rebases
 
-    def _run_rebase_opcodes(self) -> list[int]:
-        if self._dyld_info is None or not self._dyld_info[1]:
-            return []
-        ops = self._bytes(self._dyld_info[0], self._dyld_info[1], "rebase opcodes")
-        psize = self.pointer_size
-        # Each rebased word lies inside the file's segments, so more locations than the file
-        # has words means a corrupt count.
-        limit = self._size // psize + 1
-        out: list[int] = []
-        seg: Segment | None = None
-        addr = 0
-        pos = 0
-        n = len(ops)
+    def _segment_spans(self) -> list[tuple[int, int]]:
+        return [(seg.vmaddr, seg.vmsize) for seg in self._segments]
 
-        def at(seg_ok: Segment | None) -> Segment:
-            if seg_ok is None:
-                raise _fail(self.path, "corrupt: rebase opcode before a segment was set")
-            return seg_ok
+    def _max_words(self) -> int:
+        # Every fixed-up word lies in the file's segments: more words than the file holds
+        # means a corrupt count.
+        return self._size // self.pointer_size + 1
 
-        def emit(count: int, skip: int) -> None:
-            nonlocal addr
-            s = at(seg)
-            if len(out) + count > limit:
-                raise _fail(self.path, "corrupt: rebase opcodes describe more words than the file has")
-            for _ in range(count):
-                if not s.vmaddr <= addr < s.vmaddr + s.vmsize:
-                    raise _fail(self.path, "corrupt: rebase address outside its segment")
-                out.append(addr)
-                addr += psize + skip
-
-        while pos < n:
-            byte = ops[pos]
-            pos += 1
-            op, imm = byte & REBASE_OPCODE_MASK, byte & REBASE_IMMEDIATE_MASK
-            if op == REBASE_OPCODE_DONE:
-                break
-            if op == REBASE_OPCODE_SET_TYPE_IMM:
-                continue
-            if op == REBASE_OPCODE_SET_SEGMENT_AND_OFFSET_ULEB:
-                if imm >= len(self._segments):
-                    raise _fail(self.path, f"corrupt: rebase opcode names segment {imm}")
-                seg = self._segments[imm]
-                offset, pos = _read_uleb(ops, pos, self.path, "rebase")
-                addr = seg.vmaddr + offset
-            elif op == REBASE_OPCODE_ADD_ADDR_ULEB:
-                delta, pos = _read_uleb(ops, pos, self.path, "rebase")
-                addr = (addr + delta) & 0xFFFFFFFFFFFFFFFF
-            elif op == REBASE_OPCODE_ADD_ADDR_IMM_SCALED:
-                addr += imm * psize
-            elif op == REBASE_OPCODE_DO_REBASE_IMM_TIMES:
-                emit(imm, 0)
-            elif op == REBASE_OPCODE_DO_REBASE_ULEB_TIMES:
-                count, pos = _read_uleb(ops, pos, self.path, "rebase")
-                emit(count, 0)
-            elif op == REBASE_OPCODE_DO_REBASE_ADD_ADDR_ULEB:
-                skip, pos = _read_uleb(ops, pos, self.path, "rebase")
-                emit(1, skip)
-            elif op == REBASE_OPCODE_DO_REBASE_ULEB_TIMES_SKIPPING_ULEB:
-                count, pos = _read_uleb(ops, pos, self.path, "rebase")
-                skip, pos = _read_uleb(ops, pos, self.path, "rebase")
-                emit(count, skip)
-            else:
-                raise _fail(self.path, f"corrupt: unknown rebase opcode {byte:#04x}")
-        return out
-
-    def _chained_tables(self) -> tuple[list[_ChainedSegment], list[str]]:
-        """Parse dyld_chained_fixups_header, starts_in_image / starts_in_segment and imports."""
-        if self._chain_meta is not None:
-            return self._chain_meta
-        assert self._chained is not None
-        dataoff, datasize = self._chained
-        blob = self._bytes(dataoff, datasize, "chained fixups")
-        if datasize < 28:
-            raise _fail(self.path, "truncated: chained fixups header")
-        (_version, starts_off, imports_off, symbols_off, imports_count, imports_format,
-         symbols_format) = struct.unpack_from("<7I", blob, 0)
-
-        def check(off: int, length: int, what: str) -> None:
-            if off + length > datasize:
-                raise _fail(self.path, f"truncated: chained fixups {what} ends past its data")
-
-        check(starts_off, 4, "starts_in_image")
-        seg_count = struct.unpack_from("<I", blob, starts_off)[0]
-        if seg_count > len(self._segments):
-            raise _fail(self.path, f"corrupt: chained fixups name {seg_count} segments, "
-                                   f"the image has {len(self._segments)}")
-        check(starts_off + 4, 4 * seg_count, "segment offsets")
-        segments: list[_ChainedSegment] = []
-        for index in range(seg_count):
-            info_off = struct.unpack_from("<I", blob, starts_off + 4 + 4 * index)[0]
-            if not info_off:
-                continue
-            at = starts_off + info_off
-            check(at, 22, "starts_in_segment")
-            (size, page_size, pointer_format, segment_offset, _max_valid,
-             page_count) = struct.unpack_from("<IHHQIH", blob, at)
-            if page_size == 0 or page_size & (page_size - 1):
-                raise _fail(self.path, f"corrupt: chained fixups page size {page_size}")
-            entries = max(page_count, (size - 22) // 2 if size >= 22 else 0)
-            check(at + 22, 2 * entries, "page starts")
-            starts = struct.unpack_from(f"<{entries}H", blob, at + 22)
-            segments.append(_ChainedSegment(index, page_size, pointer_format, segment_offset,
-                                            starts, page_count))
-        names: list[str] = []
-        entry_size = {DYLD_CHAINED_IMPORT: 4, DYLD_CHAINED_IMPORT_ADDEND: 8,
-                      DYLD_CHAINED_IMPORT_ADDEND64: 16}.get(imports_format)
-        if entry_size is None:
-            raise _fail(self.path, f"unsupported: chained fixups imports format {imports_format}")
-        check(imports_off, imports_count * entry_size, "imports table")
-        for i in range(imports_count):
-            at = imports_off + i * entry_size
-            if imports_format == DYLD_CHAINED_IMPORT_ADDEND64:
-                name_off = struct.unpack_from("<Q", blob, at)[0] >> 32
-            else:
-                name_off = struct.unpack_from("<I", blob, at)[0] >> 9
-            if symbols_format != 0:   # zlib-compressed names: not produced by ld64/ld-prime
-                names.append("")
-                continue
-            start = symbols_off + name_off
-            end = blob.find(b"\0", start) if start < datasize else -1
-            names.append(blob[start:end].decode("utf-8", "replace") if end >= 0 else "")
-        self._chain_meta = (segments, names)
+    def _chained_tables(self) -> dyld.ChainedFixups:
+        if self._chain_meta is None:
+            assert self._chained is not None
+            dataoff, datasize = self._chained
+            blob = self._bytes(dataoff, datasize, "chained fixups")
+            self._chain_meta = dyld.parse_chained_fixups(blob, len(self._segments), self.path)
         return self._chain_meta
 
     def _chained_fixup(self, addr: int) -> tuple[str, int] | None:
-        """('rebase', target vmaddr) or ('bind', import ordinal) for the fixup at `addr`."""
-        segments, _names = self._chained_tables()
+        """(REBASE, target vmaddr) or (BIND, import ordinal) for the fixup at `addr`."""
         base = self.image_base
-        for cseg in segments:
-            seg = self._segments[cseg.segment_index]
-            start = base + cseg.segment_offset
-            if not start <= addr < start + cseg.page_count * cseg.page_size:
+        for starts in self._chained_tables().starts:
+            first = base + starts.segment_offset
+            if not first <= addr < first + starts.page_count * starts.page_size:
                 continue
-            page = (addr - start) // cseg.page_size
-            key = (cseg.segment_index, page)
+            page = (addr - first) // starts.page_size
+            key = (starts.segment_index, page)
             fixups = self._chain_pages.get(key)
             if fixups is None:
-                fixups = self._walk_page(cseg, seg, start + page * cseg.page_size, page)
+                fixups = self._walk_page(starts, first + page * starts.page_size, page)
                 self._chain_pages[key] = fixups
             return fixups.get(addr)
         return None
 
-    def _walk_page(self, cseg: _ChainedSegment, seg: Segment, page_addr: int,
+    def _walk_page(self, starts: dyld.ChainedStarts, page_addr: int,
                    page: int) -> dict[int, tuple[str, int]]:
-        fmt = cseg.pointer_format
-        if fmt in CHAINED_64_FORMATS:
-            stride = 4
-        elif fmt in CHAINED_ARM64E_FORMATS:
-            stride = 8
-        else:
-            raise _fail(self.path, f"unsupported: chained fixup pointer format {fmt}")
-        first = cseg.page_starts[page]
-        if first == DYLD_CHAINED_PTR_START_NONE:
-            return {}
-        starts: list[int] = []
-        if first & DYLD_CHAINED_PTR_START_MULTI:
-            # Several chains in one page: an overflow list after page_count, last one flagged.
-            index = first & ~DYLD_CHAINED_PTR_START_MULTI
-            while True:
-                if index >= len(cseg.page_starts):
-                    raise _fail(self.path, "corrupt: chained fixups overflow start past its table")
-                value = cseg.page_starts[index]
-                starts.append(value & ~DYLD_CHAINED_PTR_START_LAST)
-                if value & DYLD_CHAINED_PTR_START_LAST:
-                    break
-                index += 1
-                if len(starts) > cseg.page_size // stride:
-                    raise _fail(self.path, "corrupt: chained fixups overflow list does not end")
-        else:
-            starts.append(first)
-        base = self.image_base
+        """Decode every chain that starts in one page. `next` only moves forward, so a chain
+        ends within page_size / stride steps or is corrupt."""
+        seg = self._segments[starts.segment_index]
+        fmt, stride = starts.pointer_format, starts.stride
         fixups: dict[int, tuple[str, int]] = {}
-        max_steps = cseg.page_size // stride + 1
-        for offset in starts:
+        for offset in dyld.chain_starts_in_page(starts, page, self.path):
             location = page_addr + offset
-            for _ in range(max_steps):
+            for _ in range(starts.page_size // stride + 1):
                 raw = self.read(location, 8)
                 if raw is None or location + 8 > seg.vmaddr + seg.vmsize:
                     raise _fail(self.path, f"corrupt: fixup chain leaves segment {seg.name}")
                 value = int.from_bytes(raw, "little")
-                fixups[location] = _decode_chained(value, fmt, base)
-                next_delta = (value >> 51) & (0xFFF if fmt in CHAINED_64_FORMATS else 0x7FF)
-                if not next_delta:
+                fixups[location] = dyld.decode_chained(value, fmt, self.image_base)
+                step = dyld.chain_next(value, fmt)
+                if not step:
                     break
-                location += next_delta * stride
+                location += step * stride
             else:
                 raise _fail(self.path, "corrupt: fixup chain runs past its page")
         return fixups
@@ -1024,24 +710,6 @@ class MachOImage(BinaryImage):
                         stubs[sect.addr + i * width] = _strip_underscore(symbols[symbol_index][0])
         self._stubs = stubs
         return stubs
-
-
-def _decode_chained(value: int, fmt: int, base: int) -> tuple[str, int]:
-    """One chain entry -> ('rebase', unslid target vmaddr) or ('bind', import ordinal)."""
-    if fmt in CHAINED_64_FORMATS:
-        if value >> 63:
-            return ("bind", value & 0xFFFFFF)
-        target = (value & 0xFFFFFFFFF) | (((value >> 36) & 0xFF) << 56)
-        return ("rebase", target + base if fmt == DYLD_CHAINED_PTR_64_OFFSET else target)
-    # arm64e: bit 63 auth, bit 62 bind.
-    auth, bind = value >> 63, (value >> 62) & 1
-    if bind:
-        mask = 0xFFFFFF if fmt == DYLD_CHAINED_PTR_ARM64E_USERLAND24 else 0xFFFF
-        return ("bind", value & mask)
-    if auth:
-        return ("rebase", base + (value & 0xFFFFFFFF))
-    target = (value & ((1 << 43) - 1)) | (((value >> 43) & 0xFF) << 56)
-    return ("rebase", target if fmt == DYLD_CHAINED_PTR_ARM64E else target + base)
 
 
 def _section_kind(sect: Section, seg: Segment | None) -> str:
