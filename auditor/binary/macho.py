@@ -9,7 +9,7 @@ What it reads (all lazily, each table once, every count checked against the file
 - LC_LOAD_DYLIB and friends (-> needed_libraries());
 - classic rebase / bind opcodes (LC_DYLD_INFO[_ONLY]): the stored word already is the unslid
   target, so read_pointer() returns it unchanged; the tables tell which words are pointers
-  (is_pointer) and which are bound to imports (bound_symbol);
+  (is_pointer) and which are bound to imports (bound_symbol; such words read as 0);
 - LC_DYLD_CHAINED_FIXUPS: every pointer word is a chain entry that must be decoded (formats in
   auditor.binary.macho_dyld). Decoding is per page and cached, so asking for a PyModuleDef
   walks only the chain of the page that holds it;
