@@ -161,6 +161,8 @@ def test_non_pypi_rows_are_reachable_by_display_name(data):
     record = data.lookup("PyO3")
     assert record.tracker is not None and "crates.io" in record.tracker.not_on_pypi
     assert record.disagreements() == []
+    assert data.lookup("swig").tracker.display_name == "SWIG"
+    assert data.lookup("Bazel (rules-python)").tracker.first_version == "0.39.0"
 
 
 def test_all_disagreements_lists_each_package_once(data):

@@ -222,3 +222,23 @@ def test_bad_option_values(env, capsys):
     missing = env / "missing.txt"
     assert main(["data", "refresh", "--no-community", "--packages", str(missing)]) == 2
     assert f"{missing}: cannot read package list" in capsys.readouterr().err
+
+
+def test_lookups_do_not_retry_an_unreachable_source_for_an_hour(server, env):
+    from auditor.compat.community import refresh_community
+    from auditor.http import HttpClient
+
+    server.fail["/community/tracking.md"] = 404
+    urls = {"tracking": f"{server.url}/community/tracking.md", "wheels": f"{server.url}/community/results.json"}
+    http = HttpClient(retries=0)
+    _, first = refresh_community(urls=urls, http=http, quiet_after_failure=3600)
+    assert len(first.notes) == 1 and "tracking table unreachable" in first.notes[0]
+    assert first.updated == ["wheels"]
+    _, second = refresh_community(urls=urls, http=http, quiet_after_failure=3600)
+    assert server.hits("/community/tracking.md") == 1
+    assert second.notes == [second.notes[0]] and "not retried" in second.notes[0]
+    # an explicit refresh always tries again, and a success clears the mark
+    del server.fail["/community/tracking.md"]
+    data, third = refresh_community(urls=urls, http=http)
+    assert third.updated == ["tracking"] and data.unreachable == {}
+    assert load_community()[0].unreachable == {}

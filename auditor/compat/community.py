@@ -8,7 +8,6 @@ previous import of that source untouched; the caller gets one line saying why.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from auditor.cache import cache_dir
-from auditor.compat.dataset import now_iso, write_json_atomic
+from auditor.compat.dataset import age_days, now_iso, write_json_atomic
 from auditor.compat.tracking import TRACKING_URL, TrackingRow, parse_tracking
 from auditor.compat.wheels_list import WHEELS_URL, WheelsListRow, parse_wheels_list
 from auditor.errors import AuditError, ServiceError
@@ -61,6 +60,7 @@ class SourceImport:
 class CommunityData:
     imports: dict[str, SourceImport] = field(default_factory=dict)
     path: Path | None = None
+    unreachable: dict[str, str] = field(default_factory=dict)  # source -> ISO time of the last failed fetch
 
 
 def community_path() -> Path:
@@ -80,6 +80,7 @@ def load_community(path: Path | None = None) -> tuple[CommunityData, list[str]]:
         for source in SOURCES:
             if isinstance(doc.get(source), dict):
                 data.imports[source] = SourceImport.from_json(source, doc[source])
+        data.unreachable = {k: v for k, v in (doc.get("unreachable") or {}).items() if k in SOURCES}
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         return CommunityData(path=path), [f"{path}: unreadable community import ({exc.__class__.__name__}); ignored"]
     return data, []
@@ -89,11 +90,15 @@ def save_community(data: CommunityData) -> None:
     doc: dict[str, Any] = {"schema": COMMUNITY_SCHEMA}
     for source, imported in data.imports.items():
         doc[source] = imported.to_json()
+    if data.unreachable:
+        doc["unreachable"] = data.unreachable
     write_json_atomic(data.path or community_path(), doc)
 
 
 def parse_source(source: str, body: bytes, *, origin: str, fetched_at: str) -> SourceImport:
     """Parse one source's raw bytes; raises an AuditError naming `origin` when it cannot."""
+    import hashlib  # only imports need it; loading stays cheap
+
     digest = hashlib.sha256(body).hexdigest()
     if source == "tracking":
         try:
@@ -135,8 +140,13 @@ def refresh_community(
     sources: tuple[str, ...] = SOURCES,
     path: Path | None = None,
     on_source: Callable[[str], None] | None = None,
+    quiet_after_failure: float | None = None,
 ) -> tuple[CommunityData, CommunityRefresh]:
-    """Import each source from its local file (if given) or live URL; keep the old import on failure."""
+    """Import each source from its local file (if given) or live URL; keep the old import on failure.
+
+    `quiet_after_failure` (seconds): do not try a live source again that failed this recently
+    (lookups ask for it so that an unreachable host costs its timeout once, not on every run).
+    """
     from auditor.http import HttpClient
 
     data, problems = load_community(path)
@@ -157,12 +167,21 @@ def refresh_community(
                 imported = parse_source(source, body, origin=str(file_path.resolve()), fetched_at=now_iso())
             else:
                 url = source_url(source, urls)
+                failed_at = data.unreachable.get(source)
+                if quiet_after_failure and failed_at and (age_days(failed_at) or 0) * 86400 < quiet_after_failure:
+                    outcome.notes.append(f"{SOURCE_TITLES[source]} was unreachable at {failed_at[:16]}; "
+                                         f"not retried{keep}")
+                    continue
                 client = http or HttpClient()
                 try:
                     response = client.get(url, max_age=LIVE_MAX_AGE)
                 except ServiceError as exc:
                     outcome.notes.append(f"{SOURCE_TITLES[source]} unreachable ({exc.one_line()}){keep}")
+                    data.unreachable[source] = now_iso()
+                    changed = True
                     continue
+                if data.unreachable.pop(source, None):
+                    changed = True
                 fetched = datetime.fromtimestamp(response.fetched_at, timezone.utc).isoformat(timespec="seconds")
                 imported = parse_source(source, response.body, origin=url, fetched_at=fetched)
                 if response.stale:

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from auditor.compat.classifiers import classifier_level
 from auditor.compat.community import SOURCE_TITLES, CommunityData, load_community
 from auditor.compat.dataset import age_days, newest_census
-from auditor.compat.names import canonicalize_name
+from auditor.compat.names import canonicalize_name, display_key
 from auditor.model import FreeThreading
 
 STALE_AFTER_DAYS = 30
@@ -323,7 +323,8 @@ class CompatData:
                 for row in imported.rows:
                     entry = TrackerEntry(row.display_name, row.status, row.first_version, row.upstream_issue,
                                          row.pypi_release, row.tested_in_ci, row.not_on_pypi, row.notes, source)
-                    keys = row.pypi_names or (f"~{row.display_name}",)  # non-PyPI rows: display key
+                    # non-PyPI rows are found by their display name ("~swig", "~bazel-rules-python")
+                    keys = row.pypi_names or (f"~{display_key(row.display_name)}",)
                     for key in keys:
                         index.setdefault(key, entry)
             self._tracker_index = index
@@ -354,7 +355,7 @@ class CompatData:
     def lookup(self, name: str, version: str | None = None) -> CompatRecord:
         canonical = canonicalize_name(name)
         census = self._census_entry(canonical)
-        tracker = self._trackers().get(canonical) or self._trackers().get(f"~{name}")
+        tracker = self._trackers().get(canonical) or self._trackers().get(f"~{display_key(name)}")
         return CompatRecord(canonical, census is not None, tracker, self._wheels().get(canonical), census, version)
 
     def names(self) -> list[str]:
@@ -448,7 +449,8 @@ def load_compat(*, allow_network: bool = False) -> CompatData:
     """The census (bundled or user-refreshed, the newer) and the cached community imports.
 
     With allow_network=True the community sources are refreshed live first (cached for a day);
-    an unreachable source is noted once in `notes` and the previous import is used.
+    an unreachable source is noted once in `notes` and the previous import is used (and it is
+    not retried for an hour, so an air-gapped machine pays the timeout once).
     """
     notes: list[str] = []
     doc, path, problems = newest_census()
@@ -456,7 +458,10 @@ def load_compat(*, allow_network: bool = False) -> CompatData:
     if allow_network:
         from auditor.compat.community import refresh_community
 
-        community, outcome = refresh_community()
+        from auditor.http import HttpClient
+
+        community, outcome = refresh_community(http=HttpClient(retries=1, timeout=10),
+                                               quiet_after_failure=3600)
         notes.extend(outcome.notes)
         notes.extend(outcome.errors)
     else:
