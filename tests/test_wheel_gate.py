@@ -359,3 +359,20 @@ def test_large_members_spill_to_a_private_temp_dir_that_is_removed():
     assert claimed == "cp314t" and report.free_threading.value == "ready"
     contents.close()
     assert not folder.exists()
+
+
+def test_record_hashes_all_also_checks_python_files(tmp_path, capsys):
+    src = require_wheel(MARKUPSAFE_T)
+    tampered = tmp_path / src.name
+    with zipfile.ZipFile(src) as archive, zipfile.ZipFile(tampered, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in archive.infolist():
+            data = archive.read(info)
+            if info.filename == "markupsafe/_native.py":
+                data = data.replace(b"def ", b"def_", 1)      # same size, other bytes
+            out.writestr(info, data)
+    # default: binaries and metadata are hashed, other members checked by name and size only
+    assert main(["wheel", str(tampered), "--ignore", "FTW402"]) == 0
+    capsys.readouterr()
+    assert main(["wheel", str(tampered), "--record-hashes", "all", "--format", "json"]) == 1
+    findings = json.loads(capsys.readouterr().out)["wheels"][0]["findings"]
+    assert [(f["code"], f["path"]) for f in findings if f["severity"] == "error"] == [("FTW102", "markupsafe/_native.py")]
