@@ -447,6 +447,8 @@ class FlowWalker:
             self._record_call(j, name)
             if self.st.rel != ACQUIRED and not self.st.dead:
                 self.jumps.append(Jump(name, tok, self.st.rel, self.st.why))
+            if not self.st.dead:
+                self.exit_states.append(self.st.copy())
             self.st.dead = True
             return
         if not is_call:

@@ -25,6 +25,7 @@ class CythonResult:
     findings: list[SourceFinding] = field(default_factory=list)
     error: str | None = None            # the file did not parse: message with line:col
     error_line: int | None = None
+    includes: list[str] = field(default_factory=list)   # `include "..."` targets, as written
 
 
 def _parser():
@@ -35,13 +36,23 @@ def _parser():
         raise CythonUnavailable(f"Cython is not importable ({type(exc).__name__}: {exc})") from exc
 
     class _NoIncludeContext(StringParseContext):
-        """`include "x.pxi"` is not followed: each .pxi is checked as a file of its own."""
+        """`include "x.pxi"` is not followed (each included file is checked on its own), but
+        recorded: an included file is part of another module, not a module itself."""
+
+        def __init__(self, name: str) -> None:
+            super().__init__(name)
+            self.included: list[str] = []
 
         def find_include_file(self, filename, pos=None, source_file_path=None):
+            self.included.append(str(filename))
             return None
 
-    def parse(name: str, code: str, level: str):
-        return parse_from_strings(name, code, level=level, context=_NoIncludeContext(name))
+    def parse(name: str, code: str, level: str, included: list[str]):
+        context = _NoIncludeContext(name)
+        try:
+            return parse_from_strings(name, code, level=level, context=context)
+        finally:
+            included.extend(context.included)
 
     return parse
 
@@ -81,6 +92,18 @@ def _is_prange(node: Any) -> bool:
     fn = getattr(seq, "function", None)
     name = getattr(fn, "name", None) or getattr(fn, "attribute", None)
     return type(node).__name__ == "ForInStatNode" and name == "prange"
+
+
+def _prange_nogil(node: Any) -> bool:
+    """`prange(..., nogil=True)`: the loop body runs without the GIL."""
+    call = node.iterator.sequence
+    kwargs = getattr(call, "keyword_args", None)
+    for item in getattr(kwargs, "key_value_pairs", None) or ():
+        key = getattr(getattr(item, "key", None), "value", None)
+        value = getattr(getattr(item, "value", None), "value", None)
+        if key == "nogil" and value:
+            return True
+    return False
 
 
 def _declared_names(node: Any) -> list[tuple[str, Any]]:
@@ -171,6 +194,7 @@ class _CythonChecker:
                              f"threads race on it (no lock, and no GIL on free-threaded builds)")
         if _is_prange(node):
             in_prange = True
+            nogil = nogil or _prange_nogil(node)
         for child in _children(node):
             self._walk(child, in_prange=in_prange, nogil=nogil, globals_=globals_,
                        locals_=locals_, memviews=memviews)
@@ -231,7 +255,7 @@ def check_cython(path: str, text: str, kind: str) -> CythonResult:
     try:
         with contextlib.redirect_stderr(sink), contextlib.redirect_stdout(sink):
             Errors.init_thread()
-            module = parse(path, text, level=level)
+            module = parse(path, text, level, result.includes)
     except Errors.CompileError as exc:
         pos = getattr(exc, "position", None)
         line = int(pos[1]) if pos else None

@@ -89,6 +89,7 @@ class _Run:
         self.results: list[FileResult] = []
         self.notes: list[str] = []
         self._configs: dict[Path, cfg.LintConfig] = {}
+        self._cython_included: set[Path] = set()
         self._extra_root = Path.cwd()
 
     # -- discovery --------------------------------------------------------------------------
@@ -209,6 +210,7 @@ class _Run:
             c_files.append((loaded, cfile, from_c_comments(loaded.text, comments, lines)))
             macros.extend(pre.macros)
             functions.update(f.name for f in structure.functions)
+        self._drop_module_rules_for_included_files()
         table = MacroTable(macros)
         project_functions = frozenset(functions)
         wrappers = find_gil_wrappers([c for _, c, _ in c_files], table)
@@ -240,6 +242,8 @@ class _Run:
                                                 ">= 3.1 to check Cython sources", checked=False))
             self.results.append(FileResult(src.display, (), tuple(diagnostics)))
             return
+        for inc in res.includes:
+            self._cython_included.add((src.path.parent / inc).resolve())
         if res.error:
             diagnostics.append(SourceDiagnostic(src.display, res.error, checked=False,
                                                 line=res.error_line))
@@ -248,6 +252,15 @@ class _Run:
         findings = self._filter(res.findings, sup, src.config)
         self.results.append(FileResult(src.display, tuple(findings), tuple(diagnostics),
                                        len(lines.starts)))
+
+    def _drop_module_rules_for_included_files(self) -> None:
+        """FTS501 is about modules: a .pyx that another .pyx `include`s is not one."""
+        if not self._cython_included:
+            return
+        for k, r in enumerate(self.results):
+            if Path(r.path).resolve() in self._cython_included and any(f.rule == "FTS501" for f in r.findings):
+                self.results[k] = FileResult(r.path, tuple(f for f in r.findings if f.rule != "FTS501"),
+                                             r.diagnostics, r.lines)
 
     def _filter(self, findings: list[SourceFinding], sup: Suppressions,
                 conf: cfg.LintConfig) -> list[SourceFinding]:
