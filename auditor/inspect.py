@@ -8,6 +8,7 @@ Never raises for bad input: an unreadable file gives a ModuleReport whose verdic
 
 from __future__ import annotations
 
+import bisect
 import os
 import re
 import struct
@@ -84,6 +85,8 @@ def find_init_exports(exports, stem: str | None = None) -> list[InitExport]:
     kind the one named like the file (`stem`) first (mypyc stubs export several PyInit_*)."""
     out = []
     for sym, addr in exports.items():
+        if not sym.startswith(("PyInit", "PyModExport", "HPyInit")):
+            continue
         for prefix, kind in (("PyModExportU_", "PyModExport"), ("PyModExport_", "PyModExport"),
                              ("PyInitU_", "PyInit"), ("PyInit_", "PyInit"), ("HPyInit_", "HPyInit")):
             if sym.startswith(prefix) and len(sym) > len(prefix):
@@ -369,6 +372,14 @@ def _gather(image: BinaryImage, display: str, claimed: str | None,
             f"PyModuleDef '{found.m_name}' at {found.addr:#x} has the {'free-threaded' if hdr.free_threaded else 'GIL'} "
             f"header {hdr.id} (CPython {hdr.versions})", hdr.source))
 
+    if inits[0].kind == "HPyInit":
+        f.init = InitStyle.UNKNOWN
+        f.init_reason = f.gil_reason = f.mi_reason = (
+            f"HPy universal module ({inits[0].symbol}): loaded by hpy.universal, which declares "
+            f"no CPython slots; HPy has no free-threading or sub-interpreter declaration (UNCONFIRMED)")
+        f.evidence.append(Evidence("init", "export", f.init_reason, "capi-reference 3.1 HPy"))
+        _finish_abi(f)
+        return f
     hook = next((i for i in inits if i.kind == "PyModExport"), None)
     entries: list[SlotEntry] = []
     if hook is not None:
@@ -635,8 +646,17 @@ def _finish_abi(f: ModuleFacts) -> None:
 
 # ------------------------------------------------------------------ framework and APIs
 def _framework(image: BinaryImage, exports, f: ModuleFacts) -> None:
+    names: list[str] | None = None
     for fw in kb.frameworks():
-        hit = next((p for p in fw.exports_prefix if any(s.startswith(p) for s in exports)), None)
+        hit = None
+        if fw.exports_prefix:
+            if names is None:
+                names = sorted(exports)          # one C-speed sort, then bisect per prefix
+            for prefix in fw.exports_prefix:
+                i = bisect.bisect_left(names, prefix)
+                if i < len(names) and names[i].startswith(prefix):
+                    hit = prefix
+                    break
         why = f"exports {hit}*" if hit else None
         if why is None:
             s = next((s for s in fw.strings if image.contains(s)), None)
