@@ -306,3 +306,55 @@ def test_duplicate_member_names_are_unsafe(tmp_path):
         report = assess_wheel(contents, [])
     assert report.verdict == "error"
     assert "FTW002" in [f.code for f in report.findings]
+
+
+@pytest.fixture(params=["libdeflate", "zlib"])
+def inflater(request, monkeypatch):
+    """Run a test with the libdeflate fast path and with zipfile's own zlib path."""
+    import auditor.sources.wheel as source
+
+    if request.param == "zlib":
+        monkeypatch.setattr(source, "_libdeflate", None)
+    elif source._libdeflate is None:
+        pytest.skip("the deflate package (libdeflate) is not installed")
+    return request.param
+
+
+def _member_data_offset(path: Path, member: str) -> tuple[int, int]:
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo(member)
+    data = path.read_bytes()
+    name_len, extra_len = struct.unpack_from("<HH", data, info.header_offset + 26)
+    return info.header_offset + 30 + name_len + extra_len, info.compress_size
+
+
+SO = "demo/_x.cpython-314t-x86_64-linux-gnu.so"
+SO_BYTES = bytes(range(256)) * 400 + b"\x7fELF" * 5000
+
+
+def test_extension_member_bytes_and_digest_match_zipfile(tmp_path, inflater):
+    path = build_wheel(tmp_path, "demo-1.0-cp314-cp314t-manylinux_2_28_x86_64.whl", {SO: SO_BYTES})
+    with read_wheel(path) as contents:
+        (ext,) = contents.extensions
+        assert ext.data == SO_BYTES and ext.size == len(SO_BYTES)
+        assert contents.digests[SO].sha256 == _digest(SO_BYTES)[len("sha256="):]
+        assert record_findings(contents) == []
+
+
+def test_corrupt_extension_data_is_reported_in_both_inflaters(tmp_path, inflater):
+    path = build_wheel(tmp_path, "demo-1.0-cp314-cp314t-manylinux_2_28_x86_64.whl", {SO: SO_BYTES})
+    offset, size = _member_data_offset(path, SO)
+    data = bytearray(path.read_bytes())
+    for i in range(offset + size // 3, offset + size // 3 + 64):
+        data[i] ^= 0x5A
+    path.write_bytes(bytes(data))
+    with read_wheel(path) as contents:
+        assert [(p.kind, p.member) for p in contents.problems] == [("corrupt-member", SO)]
+        assert contents.extensions == []
+
+
+def test_extension_member_lying_about_its_size(tmp_path, inflater):
+    path = build_wheel(tmp_path, "demo-1.0-cp314-cp314t-manylinux_2_28_x86_64.whl", {SO: SO_BYTES})
+    _patch_central_sizes(path, SO, 1000)
+    with read_wheel(path) as contents:
+        assert [(p.kind, p.member) for p in contents.problems] == [("corrupt-member", SO)]

@@ -32,6 +32,7 @@ import email.policy
 import hashlib
 import io
 import re
+import struct
 import tempfile
 import zipfile
 import zlib
@@ -41,6 +42,11 @@ from pathlib import Path, PurePosixPath
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from auditor.errors import ArchiveError
+
+try:  # libdeflate: optional, inflates extension modules 2-3x faster than zlib (same checks)
+    import deflate as _libdeflate
+except ImportError:  # pragma: no cover - depends on the environment
+    _libdeflate = None
 
 _CHUNK = 1 << 20
 _DRIVE = re.compile(r"^[A-Za-z]:")
@@ -279,6 +285,7 @@ def _read_members(archive, infos, path, filename, filename_tags, project, versio
     declared_sizes = {info.orig_filename: info.file_size for info in readable}
     texts: dict[str, bytes] = {}
     wanted_texts = {f"{dist_info}/WHEEL", f"{dist_info}/METADATA", f"{dist_info}/RECORD"} if dist_info else set()
+    raw = open(path, "rb") if _libdeflate is not None else None
     try:
         for info in readable:
             name = info.orig_filename
@@ -292,7 +299,10 @@ def _read_members(archive, infos, path, filename, filename_tags, project, versio
                 # A flat, generated name: the member name never becomes a path on disk.
                 spill = Path(tempdir.name) / f"member-{len(extensions)}{PurePosixPath(name).suffix}"
             try:
-                data, digest = _read_member(archive, info, spill, keep=extension or name in wanted_texts)
+                if raw is not None and spill is None and extension and _fast_path_applies(info):
+                    data, digest = _read_deflated_member(raw, info)
+                else:
+                    data, digest = _read_member(archive, info, spill, keep=extension or name in wanted_texts)
             except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError,
                     RuntimeError) as exc:  # RuntimeError: encrypted member
                 problems.append(ArchiveProblem("corrupt-member", name, f"cannot read: {_short(exc)}"))
@@ -314,6 +324,9 @@ def _read_members(archive, infos, path, filename, filename_tags, project, versio
         if tempdir is not None:
             tempdir.cleanup()
         raise
+    finally:
+        if raw is not None:
+            raw.close()
 
     wheel_file, wheel_file_error = None, None
     metadata_name = metadata_version = None
@@ -407,6 +420,45 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, spill: Path | 
             out.close()
     digest = base64.urlsafe_b64encode(sha.digest()).rstrip(b"=").decode()
     return data, MemberDigest(size=size, sha256=digest)
+
+
+_LOCAL_HEADER = struct.Struct("<4s22xHH")   # signature, then file-name and extra-field lengths at 26
+
+
+def _fast_path_applies(info: zipfile.ZipInfo) -> bool:
+    return (info.compress_type == zipfile.ZIP_DEFLATED and not info.flag_bits & 0x1  # not encrypted
+            and info.file_size > 0)
+
+
+def _read_deflated_member(raw, info: zipfile.ZipInfo) -> tuple[bytes, MemberDigest]:
+    """Inflate one deflated member with libdeflate, with zipfile's own checks: local header
+    signature and name, compressed bytes present, output exactly the declared size (libdeflate
+    never writes past it), CRC-32."""
+    raw.seek(info.header_offset)
+    header = raw.read(_LOCAL_HEADER.size)
+    if len(header) != _LOCAL_HEADER.size:
+        raise zipfile.BadZipFile("truncated local file header")
+    signature, name_length, extra_length = _LOCAL_HEADER.unpack(header)
+    if signature != b"PK\x03\x04":
+        raise zipfile.BadZipFile("bad magic number for file header")
+    stored_name = raw.read(name_length)
+    encoding = "utf-8" if info.flag_bits & 0x800 else "cp437"
+    if stored_name.decode(encoding, "replace") != info.orig_filename:
+        raise zipfile.BadZipFile("file name in directory and header differ")
+    raw.seek(extra_length, 1)
+    compressed = raw.read(info.compress_size)
+    if len(compressed) != info.compress_size:
+        raise zipfile.BadZipFile("truncated member data")
+    try:
+        data = _libdeflate.deflate_decompress(compressed, info.file_size)
+    except _libdeflate.DeflateError as exc:
+        raise zipfile.BadZipFile(f"bad deflate data ({exc})") from None
+    if len(data) != info.file_size:
+        raise ValueError(f"member yields {len(data)} bytes, declared {info.file_size}")
+    if zlib.crc32(data) != info.CRC:
+        raise zipfile.BadZipFile(f"Bad CRC-32 for file {info.orig_filename!r}")
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return data, MemberDigest(size=len(data), sha256=digest)
 
 
 def _find_dist_info(infos: list[zipfile.ZipInfo], project, version) -> str | None:
