@@ -299,7 +299,8 @@ def _read_members(archive, infos, path, filename, filename_tags, project, versio
                 # A flat, generated name: the member name never becomes a path on disk.
                 spill = Path(tempdir.name) / f"member-{len(extensions)}{PurePosixPath(name).suffix}"
             try:
-                if raw is not None and spill is None and extension and _fast_path_applies(info):
+                if raw is not None and spill is None and _fast_path_applies(info) \
+                        and info.file_size <= limits.spill_bytes:
                     data, digest = _read_deflated_member(raw, info)
                 else:
                     data, digest = _read_member(archive, info, spill, keep=extension or name in wanted_texts)
