@@ -376,3 +376,38 @@ def test_record_hashes_all_also_checks_python_files(tmp_path, capsys):
     assert main(["wheel", str(tampered), "--record-hashes", "all", "--format", "json"]) == 1
     findings = json.loads(capsys.readouterr().out)["wheels"][0]["findings"]
     assert [(f["code"], f["path"]) for f in findings if f["severity"] == "error"] == [("FTW102", "markupsafe/_native.py")]
+
+
+def test_thin_arm64_module_in_universal2_wheel_lacks_a_slice(tmp_path):
+    src = require_wheel("markupsafe-3.0.4-cp314t-macosx11-arm64")
+    doctored = rewrite_wheel(src, tmp_path, filename=src.name.replace("macosx_11_0_arm64", "macosx_10_15_universal2"),
+                             retag=("macosx_11_0_arm64", "macosx_10_15_universal2"))
+    report = audit_wheel_file(str(doctored))
+    assert report.verdict == "fail"
+    (slice_finding,) = [f for f in report.findings if f.code == "FTW202"]
+    assert "lacks the x86_64 slice required by macosx_10_15_universal2 (has aarch64)" in slice_finding.message
+
+
+@pytest.mark.parametrize("donor, member, added, code, text", [
+    ("markupsafe-3.0.4-cp314t-manylinux-aarch64", "markupsafe/_speedups.cpython-314t-aarch64-linux-gnu.so",
+     "markupsafe/_arm.cpython-314t-x86_64-linux-gnu.so",
+     "FTW201", "is a ELF aarch64 binary, foreign to the platform tag"),
+    ("markupsafe-3.0.3-cp313t-manylinux-x86_64", "markupsafe/_speedups.cpython-313t-x86_64-linux-gnu.so",
+     "markupsafe/_old.cpython-313t-x86_64-linux-gnu.so", "FTW303", "is named for cp313t but the wheel is tagged cp314t"),
+])
+def test_foreign_arch_and_other_version_modules(tmp_path, donor, member, added, code, text):
+    doctored = rewrite_wheel(require_wheel(MARKUPSAFE_T), tmp_path, add={added: _member(donor, member)})
+    report = audit_wheel_file(str(doctored))
+    assert report.verdict == "fail"
+    name = added.rsplit("/", 1)[1].split(".")[0]
+    mine = [f for f in report.findings if f.module == f"markupsafe.{name}" and f.code == code]
+    assert len(mine) == 1 and text in mine[0].message, report.findings
+
+
+def test_free_threaded_binary_in_gil_wheel(tmp_path):
+    src = require_wheel(MARKUPSAFE_GIL)
+    doctored = rewrite_wheel(src, tmp_path, add={MS_GIL_SO: _member(MARKUPSAFE_T, MS_T_SO)})
+    report = audit_wheel_file(str(doctored))
+    assert report.verdict == "fail"
+    assert _codes(report, "markupsafe._speedups") == ["FTW304"]
+    assert "built for the free-threaded ABI in a wheel tagged cp314" in report.findings[0].message
