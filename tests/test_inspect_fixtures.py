@@ -24,7 +24,8 @@ C_DIR = Path(__file__).parent / "fixtures" / "c"
 
 @pytest.fixture(scope="session")
 def build(tmp_path_factory):
-    """build(source, name, python=, free_threaded=, defines=(), opt=, arch=, **kw) -> Path."""
+    """build(source, name, python=, free_threaded=, defines=(), opt=, arch=, **kw) -> Path.
+    `defines` are NAME[=VALUE] macros; entries starting with "-" are passed as compiler flags."""
     out = tmp_path_factory.mktemp("ext")
     cache: dict[tuple, Path] = {}
 
@@ -35,7 +36,7 @@ def build(tmp_path_factory):
             if not have_toolchain(arch):
                 skip_or_fail(f"no C toolchain for {arch}")
             text = (C_DIR / source).read_text()
-            flags = [f"-DMODNAME={name}", *(f"-D{d}" for d in defines), opt]
+            flags = [f"-DMODNAME={name}", *(d if d.startswith("-") else f"-D{d}" for d in defines), opt]
             try:
                 cache[key] = compile_extension(text, name, python=python, free_threaded=free_threaded,
                                                out_dir=out / f"{python}-{arch}", cflags=flags,
@@ -286,3 +287,12 @@ def test_runtime_built_slots_match_the_interpreter(build):
     assert dict(runtime["slots"])[86] == 0
     assert report.multiple_interpreters == "not-supported"
     assert report.gil == "undeclared"
+
+
+@pytest.mark.parametrize("arch", ["x86_64", "i686"])
+def test_set_gil_called_through_the_got(build, arch):
+    """-fno-plt: `call [rip+GOT]` (x86-64) / `call *GOT(%ebx)`-style calls via the GOT slot."""
+    path = build("slots.c", f"noplt_{arch}", free_threaded=True, arch=arch,
+                 defines=("SINGLE_PHASE", "SETGIL=1", "-fno-plt"))
+    report = inspect_module(path)
+    assert report.gil == "not-used", report.free_threading.reason

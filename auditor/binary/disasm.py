@@ -116,6 +116,14 @@ def _x86_64_reg_write_at(code: bytes, pos: int, end: int, reg: int):
 
 
 # ---------------------------------------------------------------- i686 (cdecl) encodings
+def i686_got_call_target(code: bytes, i: int, got_base: int) -> tuple[int, bool] | None:
+    """-fno-plt PIC call `call *disp32(%reg)` (ff 90+reg, reg = GOT base, not esp): the GOT
+    slot got_base + disp32."""
+    if code[i] == 0xFF and i + 6 <= len(code) and code[i + 1] & 0xF8 == 0x90 and code[i + 1] != 0x94:
+        return got_base + struct.unpack_from("<i", code, i + 2)[0], True
+    return None
+
+
 def i686_second_arg(code: bytes, end: int, lo: int = 0) -> tuple[int | None, bool]:
     """cdecl: the 2nd argument is pushed before the 1st (`push imm; push reg; call`), or
     stored at [esp+4] (`mov dword [esp+4], imm32`, -maccumulate-outgoing-args)."""
@@ -262,6 +270,7 @@ def _scan_function(image: BinaryImage, function: int, targets: set[int],
     found: list[SetGilCall] = []
     callees: list[int] = []
     if arch in (ARCH_X86_64, ARCH_I686):
+        got_base = getattr(image, "got_base", None)
         if arch == ARCH_X86_64:
             reg = x86_64_second_arg_register(image.format)
             second_arg: Callable = lambda c, e, lo: x86_64_esi_constant(c, e, lo, reg)  # noqa: E731
@@ -272,6 +281,8 @@ def _scan_function(image: BinaryImage, function: int, targets: set[int],
             if code[i] not in (0xE8, 0xFF):
                 continue
             hit = x86_call_target(code, i, function + i)
+            if hit is None and arch == ARCH_I686 and got_base is not None:
+                hit = i686_got_call_target(code, i, got_base)
             if hit is None:
                 continue
             dest, indirect = hit

@@ -534,6 +534,13 @@ class ElfImage(BinaryImage):
                     out[off] = syms[symi][0]
         return out
 
+    @property
+    def got_base(self) -> int | None:
+        """_GLOBAL_OFFSET_TABLE_ (start of .got.plt, else .got): the base i686 PIC code
+        addresses GOT slots from."""
+        sec = self.section(".got.plt") or self.section(".got")
+        return sec.addr if sec is not None else None
+
     def call_stubs(self) -> Mapping[int, str]:
         if self._stubs is not None:
             return self._stubs
