@@ -323,12 +323,12 @@ def _platform_findings(tags: WheelTags, report: ModuleReport, add) -> list[Findi
         add("FTW202", f"module {report.name} lacks the {missing} slice required by {platforms} "
                       f"(has {', '.join(sorted(arches))})")
     else:
-        what = f"{_FORMAT_NAMES.get(report.format, report.format)} {report.arch or '(unknown arch)'}"
-        add("FTW201", f"module {report.name} is a {what} binary, foreign to the platform tag {platforms}")
+        what = f"{_FORMAT_NAMES.get(report.format, 'a ' + report.format)} {report.arch or '(unknown arch)'}"
+        add("FTW201", f"module {report.name} is {what} binary, foreign to the platform tag {platforms}")
     return []
 
 
-_FORMAT_NAMES = {"elf": "ELF", "macho": "Mach-O", "pe": "PE (Windows)"}
+_FORMAT_NAMES = {"elf": "an ELF", "macho": "a Mach-O", "pe": "a PE (Windows)"}
 
 
 def _abis(tags: WheelTags) -> str:

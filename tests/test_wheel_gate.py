@@ -391,7 +391,7 @@ def test_thin_arm64_module_in_universal2_wheel_lacks_a_slice(tmp_path):
 @pytest.mark.parametrize("donor, member, added, code, text", [
     ("markupsafe-3.0.4-cp314t-manylinux-aarch64", "markupsafe/_speedups.cpython-314t-aarch64-linux-gnu.so",
      "markupsafe/_arm.cpython-314t-x86_64-linux-gnu.so",
-     "FTW201", "is a ELF aarch64 binary, foreign to the platform tag"),
+     "FTW201", "is an ELF aarch64 binary, foreign to the platform tag"),
     ("markupsafe-3.0.3-cp313t-manylinux-x86_64", "markupsafe/_speedups.cpython-313t-x86_64-linux-gnu.so",
      "markupsafe/_old.cpython-313t-x86_64-linux-gnu.so", "FTW303", "is named for cp313t but the wheel is tagged cp314t"),
 ])
