@@ -411,3 +411,18 @@ def test_free_threaded_binary_in_gil_wheel(tmp_path):
     assert report.verdict == "fail"
     assert _codes(report, "markupsafe._speedups") == ["FTW304"]
     assert "built for the free-threaded ABI in a wheel tagged cp314" in report.findings[0].message
+
+
+def test_absurd_elf_header_counts_are_one_line_module_errors(tmp_path):
+    def absurd(data: bytes) -> bytes:
+        patched = bytearray(data)
+        patched[0x3C:0x3E] = (0xFFFF).to_bytes(2, "little")       # e_shnum
+        patched[0x28:0x30] = (2 ** 62).to_bytes(8, "little")      # e_shoff far past the end
+        return bytes(patched)
+
+    doctored = rewrite_wheel(require_wheel(MARKUPSAFE_T), tmp_path, patch={MS_T_SO: absurd})
+    report = audit_wheel_file(str(doctored))
+    assert report.verdict == "error"
+    (finding,) = [f for f in report.findings if f.code == "FTW005"]
+    assert finding.module == "markupsafe._speedups" and "\n" not in finding.message
+    assert finding.message.startswith(f"{MS_T_SO}: cannot inspect module markupsafe._speedups: ")
