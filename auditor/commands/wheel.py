@@ -263,7 +263,14 @@ def audit_paths(paths: Sequence[Path], options: AuditOptions,
     return results  # type: ignore[return-value]
 
 
-DEFAULT_EXECUTOR = "process"
+def _default_executor() -> str:
+    """Processes where the GIL serialises the inspector's pure-Python parsing (measured faster on
+    2 cores; benchmarks/bench_wheels.py); threads on a free-threaded interpreter with the GIL off."""
+    gil_enabled = getattr(sys, "_is_gil_enabled", lambda: True)()
+    return "process" if gil_enabled else "thread"
+
+
+DEFAULT_EXECUTOR = _default_executor()
 
 
 def _executor(kind: str, workers: int) -> Executor:
