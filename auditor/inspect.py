@@ -270,6 +270,11 @@ def inspect_module(source, *, display: str | None = None, claimed: str | None = 
                 facts.append(_unreadable_facts(fallback_name, display, claimed,
                                                f"{display}: corrupt binary: {exc}",
                                                image.format, image.arch))
+            except Exception as exc:  # noqa: BLE001 - a reader bug must not stop the run
+                facts.append(_unreadable_facts(fallback_name, display, claimed,
+                                               f"{display}: internal error while inspecting: "
+                                               f"{type(exc).__name__}: {exc}".replace("\n", " "),
+                                               image.format, image.arch))
     finally:
         for image in images:
             image.close()

@@ -191,3 +191,49 @@ def test_bytes_and_path_give_the_same_report(built):
     from_path = inspect_module(path)
     from_bytes = inspect_module(path.read_bytes(), display=str(path))
     assert from_path == from_bytes
+
+
+def test_fat_header_with_absurd_slice_count(tmp_path):
+    # a Java class file also starts with cafebabe; its "slice count" is the class version
+    _expect_error(b"\xca\xfe\xba\xbe\x00\x00\x00\x41" + b"\0" * 64, tmp_path, "Foo.so",
+                  "absurd universal Mach-O slice count 65")
+
+
+def test_mutated_binaries_never_raise(built):
+    """Deterministic byte flips and truncations of a real fixture: inspect_module always
+    returns a report; when it cannot read the file it says why in one line."""
+    import random
+    rng = random.Random(20261125)
+    original = built("x86_64", single_phase=True).read_bytes()
+    outcomes = set()
+    for _ in range(300):
+        data = bytearray(original)
+        for _ in range(rng.randint(1, 12)):
+            pos = rng.randrange(0x100) if rng.random() < 0.5 else rng.randrange(len(data))
+            data[pos] = rng.randrange(256)
+        if rng.random() < 0.2:
+            data = data[:rng.randrange(len(data))]
+        report = inspect_module(bytes(data), display="mutant.so")
+        assert all("\n" not in e and e.startswith("mutant.so: ") for e in report.errors)
+        outcomes.add(report.format)
+    assert outcomes >= {None, "elf"}
+
+
+def test_ibt_plt_sec_stubs_and_setgil(tmp_path):
+    """-fcf-protection: calls go to .plt.sec entries (endbr64; bnd jmp [rip+GOT])."""
+    if not have_toolchain("x86_64"):
+        skip_or_fail("no C toolchain for x86_64")
+    try:
+        path = compile_extension(SLOTS_C, "ibt", python="3.14", free_threaded=True, out_dir=tmp_path,
+                                 cflags=["-DMODNAME=ibt", "-DSINGLE_PHASE", "-DSETGIL=1", "-O2",
+                                         "-fcf-protection=full", "-Wl,-z,ibtplt"])
+    except SupportUnavailable as exc:
+        skip_or_fail(exc.reason)
+    image = _image(path)
+    plt_sec = next((s for s in image.sections() if s.name == ".plt.sec"), None)
+    assert plt_sec is not None, [s.name for s in image.sections()]
+    stubs = image.call_stubs()
+    in_sec = {a: n for a, n in stubs.items() if plt_sec.addr <= a < plt_sec.addr + plt_sec.size}
+    assert "PyUnstable_Module_SetGIL" in in_sec.values()
+    report = inspect_module(path)
+    assert report.gil == "not-used", report.free_threading.reason

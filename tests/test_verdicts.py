@@ -104,3 +104,17 @@ def test_export_names_prefer_modexport_and_decode_punycode():
     found = find_init_exports(exports)
     assert [(e.kind, e.name) for e in found] == [("PyModExport", "spam"), ("PyInit", "spām"),
                                                  ("PyInit", "spam")]
+
+
+def test_universal_slices_that_disagree_give_unknown_with_the_reason():
+    from auditor.inspect import _merge_slices
+    x86 = facts(arch="x86_64", format="macho", shows_ft=True, gil="not-used", gil_reason="slot",
+                multiple_interpreters="per-interpreter-gil", mi_reason="slot = 2")
+    arm = facts(arch="aarch64", format="macho", shows_ft=True, gil="used", gil_reason="slot",
+                multiple_interpreters="per-interpreter-gil", mi_reason="slot = 2")
+    report = _merge_slices([x86, arm])
+    assert report.arch == "universal2(x86_64,aarch64)"
+    assert report.free_threading.value == "unknown"
+    assert "slices disagree: gil: x86_64=not-used, aarch64=used" in report.free_threading.reason
+    assert report.subinterpreters.value == "own-gil"          # they agree on this one
+    assert any("slices disagree" in e for e in report.errors)
