@@ -242,3 +242,19 @@ def test_lookups_do_not_retry_an_unreachable_source_for_an_hour(server, env):
     data, third = refresh_community(urls=urls, http=http)
     assert third.updated == ["tracking"] and data.unreachable == {}
     assert load_community()[0].unreachable == {}
+
+
+def test_add_community_names_censuses_what_the_sources_name(server, env, tmp_path):
+    lines = (SNAPSHOTS / "tracking.md").read_text().splitlines()
+    table_rows = [line for line in lines if line.startswith("| lxml ") or line.startswith("| tokenizers ")]
+    head = lines[:27]  # prose, header and alignment row
+    tracking = tmp_path / "tracking-two-rows.md"
+    tracking.write_text("\n".join(head + table_rows) + "\n")
+    results = json.loads((SNAPSHOTS / "results.json").read_text())
+    results["data"] = [d for d in results["data"] if d["name"] in ("lxml", "cryptography")]
+    wheels = tmp_path / "results-two-rows.json"
+    wheels.write_text(json.dumps(results))
+    assert refresh(server, env, "--from-file", f"tracking={tracking}", "--from-file", f"wheels={wheels}",
+                   "--add-community-names", names=("markupsafe",)) == 0
+    doc = read_census(env / "census.json")
+    assert list(doc["packages"]) == ["markupsafe", "cryptography", "lxml", "tokenizers"]

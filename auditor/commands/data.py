@@ -55,6 +55,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     refresh.add_argument("--output", type=Path, metavar="PATH",
                          help="where to write the census (default: the user cache; "
                          "data/census.json regenerates the bundled dataset)")
+    refresh.add_argument("--add-community-names", action="store_true",
+                         help="also census every PyPI project the imported community sources name, "
+                         "so `data diff` can check all of their claims")
     refresh.add_argument("--no-census", action="store_true", help="only re-import the community sources")
     refresh.add_argument("--no-community", action="store_true", help="only rebuild the census")
     refresh.add_argument("--workers", type=int, default=12, metavar="N",
@@ -135,6 +138,11 @@ def _diff(args: argparse.Namespace) -> int:
         print("ft-audit: no census data to compare against", file=sys.stderr)
         return EXIT_ERROR
     rows = data.all_disagreements()
+    outside = data.community_names_outside_census()
+    if outside:
+        notes.append(f"{len(outside)} projects named by the community sources are not in the census, so their "
+                     "claims are not checked (e.g. " + ", ".join(outside[:5]) + "); "
+                     "`ft-audit data refresh --add-community-names` adds them")
     if args.source:
         rows = [(r, [d for d in found if d.source == args.source]) for r, found in rows]
         rows = [(r, found) for r, found in rows if found]
@@ -201,6 +209,11 @@ def _refresh(args: argparse.Namespace) -> int:
         names = read_package_list(list_path)
         if not names:
             raise InputError(str(list_path), "the package list is empty")
+        if args.add_community_names:
+            from auditor.compat.lookup import load_compat
+
+            extra = load_compat().community_names()
+            names += [n for n in extra if n not in names]
         output = args.output or user_census_path()
         previous = None
         if output.is_file():
@@ -227,8 +240,7 @@ def _refresh(args: argparse.Namespace) -> int:
         problems += len(outcome.kept) + len(outcome.failed)
         summary.update(read=len(outcome.read), kept=len(outcome.kept), failed=len(outcome.failed),
                        seconds=outcome.seconds,
-                       deep=sum(1 for n in outcome.read if "deep" in outcome.document["packages"].get(n, {}))
-                       if outcome.document else 0)
+                       deep=len(outcome.inspected))
         if outcome.document is None:
             print("ft-audit: error: no package could be read from PyPI; the previous census is unchanged",
                   file=sys.stderr)

@@ -359,7 +359,7 @@ class CompatData:
         return CompatRecord(canonical, census is not None, tracker, self._wheels().get(canonical), census, version)
 
     def names(self) -> list[str]:
-        """Every package any source speaks about (non-PyPI tracker rows as '~Display Name')."""
+        """Every package any source speaks about (non-PyPI tracker rows as '~display-key')."""
         seen: dict[str, None] = {}
         for name in (self.census_doc or {}).get("packages", {}):
             seen[name] = None
@@ -368,6 +368,15 @@ class CompatData:
         for name in self._wheels():
             seen[name] = None
         return list(seen)
+
+    def community_names(self) -> list[str]:
+        """Every PyPI name the community sources speak about."""
+        return sorted(n for n in {**self._trackers(), **self._wheels()} if not n.startswith("~"))
+
+    def community_names_outside_census(self) -> list[str]:
+        """PyPI names the community sources speak about that the census has no evidence for."""
+        census = (self.census_doc or {}).get("packages", {})
+        return sorted(n for n in {**self._trackers(), **self._wheels()} if not n.startswith("~") and n not in census)
 
     def all_disagreements(self) -> list[tuple[CompatRecord, list[Disagreement]]]:
         out = []

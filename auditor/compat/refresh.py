@@ -49,6 +49,7 @@ class CensusOutcome:
     kept: dict[str, str] = field(default_factory=dict)         # name -> why the previous entry was kept
     failed: dict[str, str] = field(default_factory=dict)       # name -> why there is no entry
     warnings: list[str] = field(default_factory=list)
+    inspected: list[str] = field(default_factory=list)        # packages whose FT wheels were inspected now
     seconds: float = 0.0
 
 
@@ -131,6 +132,8 @@ def run_census(
     for name in names:  # list order: the document reads like the package list
         if name in fresh:
             entry = fresh[name]
+            if "deep" in entry:
+                outcome.inspected.append(name)
             old = old_packages.get(name)
             if "deep" not in entry and old and old.get("deep") and old["deep"].get("version") == entry.get("latest"):
                 entry["deep"] = old["deep"]  # the inspector's verdicts still describe this release
