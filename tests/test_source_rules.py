@@ -32,7 +32,7 @@ def actual(path: Path) -> set[tuple[int, str]]:
 
 
 C_FIXTURES = ["regions.c", "borrowed.c", "multiphase_no_gil_slot.c", "single_phase.c",
-              "single_phase_ok.c", "gil_lie.c", "isolation.c", "suppressed.c", "broken.c"]
+              "single_phase_ok.c", "gil_lie.c", "isolation.c", "suppressed.c", "broken.c", "raii.cpp"]
 CYTHON_FIXTURES = ["no_directive.pyx", "parallel.pyx", "subinterp_memview.pyx", "clean.pyx",
                    "included.pxi"]
 
@@ -108,3 +108,19 @@ def test_ext_reference_extension_is_clean():
     report = lint_paths([ext], LintOptions(use_config=False))
     assert report.findings == ()
     assert report.checked_files == len(sources)
+
+
+def test_project_macro_defined_in_a_header_of_the_file_set(tmp_path):
+    (tmp_path / "compat.h").write_text(
+        "#define NOGIL_BEGIN Py_BEGIN_ALLOW_THREADS\n#define NOGIL_END Py_END_ALLOW_THREADS\n")
+    (tmp_path / "m.c").write_text(
+        '#include "compat.h"\n'
+        "static PyObject *f(PyObject *o) {\n"
+        "    NOGIL_BEGIN\n"
+        "    Py_DECREF(o);\n"
+        "    NOGIL_END\n"
+        "    Py_RETURN_NONE;\n"
+        "}\n")
+    report = lint_paths([tmp_path], LintOptions(use_config=False))
+    assert [(Path(f.path).name, f.line, f.rule) for f in report.findings] == [("m.c", 4, "FTS101")]
+    assert "released at line 3 by NOGIL_BEGIN (Py_BEGIN_ALLOW_THREADS)" in report.findings[0].message

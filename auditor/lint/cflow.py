@@ -219,7 +219,7 @@ class FlowWalker:
         self.scopes.append([self.st.copy(), False])
         j = self._statements(i + 1, frozenset())
         entry, raii = self.scopes.pop()
-        if raii and not self.st.dead:              # RAII guard released: destructor re-acquires
+        if raii and not self.st.dead:              # an RAII guard's destructor restores the state
             self.st.rel, self.st.why, self.st.lexical = entry.rel, entry.why, entry.lexical
         return j + 1
 
@@ -442,6 +442,8 @@ class FlowWalker:
             return
         if name == "gil_scoped_acquire" and not is_call:
             self._acquire()
+            if self.scopes:
+                self.scopes[-1][1] = True       # the guard's destructor releases again
             return
         if name in RETURN_MACROS:
             self._record_call(j, name)

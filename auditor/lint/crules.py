@@ -174,7 +174,8 @@ class _Checker:
         if why is None:
             return ""
         how = "may have been released" if rel == MAYBE else "released"
-        return f" ({how} at line {self.line(why)} by {why[1]})"
+        by = f"{why[3]} ({why[1]})" if len(why) > 3 and why[3] != why[1] else why[1]
+        return f" ({how} at line {self.line(why)} by {by})"
 
     def _call(self, c: Call, fn: Function) -> None:
         name = c.name
