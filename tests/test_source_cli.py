@@ -209,3 +209,15 @@ def test_cython_missing_is_reported_per_file(tmp_path):
     assert "FTS302" in proc.stdout
     assert "a.pyx: error: not checked: Cython is not importable" in proc.stdout
     assert "Traceback" not in proc.stderr
+
+
+def test_without_a_toml_parser_config_is_skipped_with_a_note(tmp_path, monkeypatch):
+    from auditor.lint import config
+
+    monkeypatch.setattr(config, "_toml_loader", lambda: None)
+    (tmp_path / "pyproject.toml").write_text('[tool.ft-audit]\nignore = ["FTS202"]\n')
+    shutil.copy(FIXTURES / "borrowed.c", tmp_path / "b.c")
+    report = lint_paths([tmp_path])
+    assert "FTS202" in {f.rule for f in report.findings}
+    assert report.config_notes == (f"{tmp_path / 'pyproject.toml'}: not read (no TOML parser on this "
+                                   "Python; install tomli)",)

@@ -34,7 +34,7 @@ def actual(path: Path) -> set[tuple[int, str]]:
 C_FIXTURES = ["regions.c", "borrowed.c", "multiphase_no_gil_slot.c", "single_phase.c",
               "single_phase_ok.c", "gil_lie.c", "isolation.c", "suppressed.c", "broken.c", "raii.cpp"]
 CYTHON_FIXTURES = ["no_directive.pyx", "parallel.pyx", "subinterp_memview.pyx", "clean.pyx",
-                   "included.pxi"]
+                   "included.pxi", "suppressed.pyx"]
 
 
 @pytest.mark.parametrize("name", C_FIXTURES)

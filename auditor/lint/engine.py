@@ -23,7 +23,7 @@ from auditor.lint.findings import FileResult, LintReport, SourceDiagnostic, Sour
 from auditor.lint.rules import BY_ID
 from auditor.lint.suppress import Suppressions, from_c_comments, from_cython_source
 
-C_SUFFIXES = frozenset({".c", ".h", ".cc", ".cpp", ".cxx", ".hpp", ".hh", ".hxx", ".inc"})
+C_SUFFIXES = frozenset({".c", ".h", ".cc", ".cpp", ".cxx", ".hpp", ".hh", ".hxx"})
 CYTHON_SUFFIXES = {".pyx": "pyx", ".pxd": "pxd", ".pxi": "pxi"}
 SKIP_DIRS = frozenset({"__pycache__", "node_modules"})
 MAX_BYTES = 64 * 1024 * 1024          # larger "source" files are not source
