@@ -456,7 +456,7 @@ def _read_deflated_member(raw, info: zipfile.ZipInfo) -> tuple[bytes, MemberDige
         raise zipfile.BadZipFile(f"bad deflate data ({exc})") from None
     if len(data) != info.file_size:
         raise ValueError(f"member yields {len(data)} bytes, declared {info.file_size}")
-    if zlib.crc32(data) != info.CRC:
+    if _libdeflate.crc32(data) != info.CRC:
         raise zipfile.BadZipFile(f"Bad CRC-32 for file {info.orig_filename!r}")
     digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
     return data, MemberDigest(size=len(data), sha256=digest)
