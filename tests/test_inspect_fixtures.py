@@ -262,11 +262,13 @@ def test_static_answer_equals_runtime(build, python, defines):
 
 
 # ------------------------------------------------------------------ slots built in code
+@pytest.mark.parametrize("arch", ["x86_64", "aarch64"])
 @pytest.mark.parametrize("opt", ["-O0", "-O2"])
-def test_slots_built_at_run_time_are_read_from_the_code(build, opt):
-    path = build("runtime_slots.c", f"rtslots{opt[2]}", free_threaded=True, opt=opt,
-                 defines=("GIL=1", "MI=2"))
+def test_slots_built_at_run_time_are_read_from_the_code(build, opt, arch):
+    path = build("runtime_slots.c", f"rtslots{opt[2]}_{arch}", free_threaded=True, opt=opt,
+                 arch=arch, defines=("GIL=1", "MI=2"))
     report = inspect_module(path)
+    assert report.arch == arch
     assert report.init == "runtime-def"
     if opt == "-O0":
         # -O0 stores through registers, not constants: the slots stay unknown, and say why

@@ -347,22 +347,135 @@ def x86_64_rip_stores(code: bytes, base: int) -> list[CodeStore]:
 
 
 def slot_stores(image: BinaryImage, function: int, lo: int, hi: int) -> list[CodeStore]:
-    """Constant stores into [lo, hi) made by the function or its direct callees (x86-64):
-    how pybind11 3 fills its function-local static slot array on first call."""
-    if image.arch != ARCH_X86_64:
+    """Constant stores into [lo, hi) made by the function or its direct callees (x86-64,
+    aarch64): how pybind11 3 fills its function-local static slot array on first call."""
+    if image.arch == ARCH_X86_64:
+        stores_in = x86_64_rip_stores
+    elif image.arch == ARCH_AARCH64:
+        stores_in = a64_stores
+    else:
         return []
     found: list[CodeStore] = []
     queue = [function]
     code = _window(image, function)
-    for i in range(len(code) - 4):
-        if code[i] == 0xE8:
-            dest = function + i + 5 + struct.unpack_from("<i", code, i + 1)[0]
-            if len(queue) <= MAX_CALLEES and dest not in queue and image.section_kind(dest) == TEXT:
-                queue.append(dest)
+    if image.arch == ARCH_X86_64:
+        for i in range(len(code) - 4):
+            if code[i] == 0xE8:
+                dest = function + i + 5 + struct.unpack_from("<i", code, i + 1)[0]
+                if len(queue) <= MAX_CALLEES and dest not in queue and image.section_kind(dest) == TEXT:
+                    queue.append(dest)
+    else:
+        for i in range(0, len(code) - 3, 4):
+            hit = a64_branch_target(struct.unpack_from("<I", code, i)[0], function + i)
+            if hit and hit[1] and len(queue) <= MAX_CALLEES and hit[0] not in queue \
+                    and image.section_kind(hit[0]) == TEXT:
+                queue.append(hit[0])
     for fn in queue:
-        stores = [s for s in x86_64_rip_stores(_window(image, fn) if fn != function else code, fn)
+        stores = [s for s in stores_in(_window(image, fn) if fn != function else code, fn)
                   if lo <= s.addr < hi]
         if stores:
             found.extend(stores)
             break
     return found
+
+
+def a64_stores(code: bytes, base: int) -> list[CodeStore]:
+    """Stores to known addresses in straight-line aarch64 code, found by tracking the few
+    instructions that build constants and addresses (adrp/add, movz/movk/movn, mov reg,
+    orr #bitmask) and the stores that use them (str/stur/stp, w/x/q registers). Control flow
+    is ignored: good enough for the fill-a-static-array code compilers emit. Pure."""
+    regs: dict[int, tuple[str, int]] = {}         # reg -> ("c", const) | ("a", address)
+    out: list[CodeStore] = []
+    for i in range(0, len(code) - 3, 4):
+        (w,) = struct.unpack_from("<I", code, i)
+        pc = base + i
+        rd, rn = w & 0x1F, (w >> 5) & 0x1F
+        if w & 0x9F000000 == 0x90000000:                       # adrp
+            imm = ((w >> 5) & 0x7FFFF) << 2 | (w >> 29) & 3
+            if imm & (1 << 20):
+                imm -= 1 << 21
+            regs[rd] = ("a", (pc & ~0xFFF) + (imm << 12))
+        elif w & 0x7F800000 == 0x11000000:                     # add (immediate)
+            imm = ((w >> 10) & 0xFFF) << (12 if w & 0x00400000 else 0)
+            src = regs.get(rn)
+            if src is not None and rn != 31:
+                regs[rd] = (src[0], src[1] + imm)
+            else:
+                regs.pop(rd, None)
+        elif w & 0x7F800000 in (0x52800000, 0x12800000):       # movz / movn
+            hw = (w >> 21) & 3
+            val = ((w >> 5) & 0xFFFF) << (16 * hw)
+            if w & 0x7F800000 == 0x12800000:
+                val = ~val & (0xFFFFFFFFFFFFFFFF if w >> 31 else 0xFFFFFFFF)
+            regs[rd] = ("c", val)
+        elif w & 0x7F800000 == 0x72800000:                     # movk
+            hw = (w >> 21) & 3
+            cur = regs.get(rd)
+            if cur is not None and cur[0] == "c":
+                mask = 0xFFFF << (16 * hw)
+                regs[rd] = ("c", (cur[1] & ~mask) | (((w >> 5) & 0xFFFF) << (16 * hw)))
+            else:
+                regs.pop(rd, None)
+        elif w & 0x7FE0FFE0 == 0x2A0003E0:                     # mov wd/xd, wm/xm (orr zr)
+            rm = (w >> 16) & 0x1F
+            if rm == 31:
+                regs[rd] = ("c", 0)
+            elif rm in regs:
+                regs[rd] = regs[rm]
+            else:
+                regs.pop(rd, None)
+        elif w & 0x7F8003E0 == 0x320003E0:                     # mov wd, #bitmask
+            val = _a64_bitmask(w)
+            if val is None:
+                regs.pop(rd, None)
+            else:
+                regs[rd] = ("c", val)
+        elif w & 0xBFC00000 == 0xB9000000:                     # str wt/xt, [xn, #uimm]
+            size = 8 if w & 0x40000000 else 4
+            _a64_store(regs, out, pc, rn, ((w >> 10) & 0xFFF) * size, size, [rd])
+        elif w & 0xBFE00C00 == 0xB8000000:                     # stur wt/xt, [xn, #simm9]
+            size = 8 if w & 0x40000000 else 4
+            _a64_store(regs, out, pc, rn, _sext((w >> 12) & 0x1FF, 9), size, [rd])
+        elif w & 0x7FC00000 == 0x29000000:                     # stp wt1/xt1, wt2/xt2, [xn, #simm7]
+            size = 8 if w & 0x80000000 else 4
+            _a64_store(regs, out, pc, rn, _sext((w >> 15) & 0x7F, 7) * size, size,
+                       [rd, (w >> 10) & 0x1F])
+        elif w & 0xFFC00000 in (0x3D800000, 0xAD000000) or w & 0xFFE00C00 == 0x3C800000:
+            size, count = 16, 2 if w & 0xFFC00000 == 0xAD000000 else 1     # q-register stores
+            if w & 0xFFC00000 == 0x3D800000:
+                off = ((w >> 10) & 0xFFF) * 16
+            elif count == 2:
+                off = _sext((w >> 15) & 0x7F, 7) * 16
+            else:
+                off = _sext((w >> 12) & 0x1FF, 9)
+            _a64_store(regs, out, pc, rn, off, size, [None] * count)
+        elif w & 0xFC000000 == 0x94000000 or w & 0xFFFFFC1F == 0xD63F0000:   # bl / blr
+            for r in list(regs):
+                if r <= 18 or r == 30:
+                    del regs[r]
+        elif w & 0x0A000000 == 0x08000000 and not w & 0x00400000:
+            pass                                                # other stores: write no register
+        elif w & 0x1C000000 == 0x14000000:
+            pass                                                # branches
+        else:
+            regs.pop(rd, None)                                  # anything else may write rd
+    return out
+
+
+def _sext(value: int, bits: int) -> int:
+    return value - (1 << bits) if value & (1 << (bits - 1)) else value
+
+
+def _a64_store(regs, out, pc, rn, off, size, sources) -> None:
+    base = regs.get(rn)
+    if base is None or base[0] != "a" or rn == 31:
+        return
+    for k, rt in enumerate(sources):
+        if rt is None:
+            value = None
+        elif rt == 31:
+            value = 0                                           # wzr / xzr
+        else:
+            src = regs.get(rt)
+            value = src[1] if src is not None and src[0] == "c" else None
+        out.append(CodeStore(base[1] + off + k * size, size, value, pc))
