@@ -445,8 +445,7 @@ class FlowWalker:
             if self.scopes:
                 self.scopes[-1][1] = True       # the guard's destructor releases again
             return
-        if name in RETURN_MACROS:
-            self._record_call(j, name)
+        if name in RETURN_MACROS:            # `return Py_NewRef(Py_None)`: reported as the jump
             if self.st.rel != ACQUIRED and not self.st.dead:
                 self.jumps.append(Jump(name, tok, self.st.rel, self.st.why))
             if not self.st.dead:
