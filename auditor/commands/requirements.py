@@ -1,18 +1,366 @@
-"""`ft-audit requirements` (not implemented yet)."""
+"""`ft-audit requirements FILE...`: before migrating, which pins install as free-threaded wheels?
+
+The edge: reads the inputs (auditor.sources.requirements), resolves them for each target
+platform (auditor.resolve), classifies each resolved release (auditor.migration, pure),
+optionally downloads and inspects the wheels (--deep), cross-references the compatibility data,
+and renders (auditor.report.requirements). Exit codes: 0 nothing selected by --fail-on,
+1 something selected, 2 anything could not be checked (the report then says "incomplete").
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from packaging.specifiers import SpecifierSet
+
+from auditor import migration
+from auditor.errors import AuditError, InputError
 
 NAME = "requirements"
-HELP = "(not implemented yet)"
+HELP = ("before migrating: resolve requirements files / pyproject.toml / lock files for a free-threaded "
+        "target and say which pins install as free-threaded wheels, what to upgrade to, and what blocks")
+
+EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+FAIL_ON_TOKENS = ("abi3-only", "gil-wheel", "no-release", "pure-fallback-only", "reenables-gil", "sdist-only",
+                  "subinterp-not-supported")
+DEFAULT_FAIL_ON = "abi3-only,no-release,pure-fallback-only,reenables-gil,sdist-only"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    parser.add_argument("inputs", nargs="+", metavar="FILE",
+                        help="requirements files, pyproject.toml, pylock.toml or uv.lock")
+    parser.add_argument("--target", metavar="VERSION", default=None,
+                        help="target interpreter: 3.13t, 3.14t, 3.15t (or a GIL version such as 3.14 for comparison); "
+                             "default: the newest free-threaded release (3.15t)")
+    parser.add_argument("--platform", action="append", default=[], metavar="TAG",
+                        help="target platform (repeatable): manylinux_2_28_x86_64, manylinux2014_aarch64, "
+                             "musllinux_1_2_x86_64, macosx_14_0_arm64, win_amd64 ...; default: this machine")
+    parser.add_argument("--deep", action="store_true",
+                        help="download the chosen wheels (hash-checked, cached) and inspect every extension module: "
+                             "does the GIL stay off, which sub-interpreters can import it")
+    parser.add_argument("--no-deps", action="store_true", help="do not resolve transitive dependencies")
+    parser.add_argument("--index-url", metavar="URL", default=None,
+                        help="PEP 691 simple index (default: an --index-url line of the input, else PyPI)")
+    parser.add_argument("--offline", action="store_true", help="answer from the cache only; stale answers show their age")
+    parser.add_argument("--no-compat", action="store_true", help="do not cross-reference the compatibility data")
+    parser.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    parser.add_argument("--fail-on", metavar="LIST", default=DEFAULT_FAIL_ON,
+                        help="comma-separated; exit 1 when a package has one of: " + ", ".join(FAIL_ON_TOKENS)
+                             + f" ('none' never fails; default: {DEFAULT_FAIL_ON})")
+    parser.add_argument("--jobs", type=int, default=0, metavar="N", help="concurrent HTTP requests (default 16)")
+
+
+def parse_fail_on(value: str) -> frozenset[str]:
+    tokens = {t.strip() for t in value.split(",") if t.strip()}
+    if tokens == {"none"}:
+        return frozenset()
+    bad = sorted(tokens - set(FAIL_ON_TOKENS))
+    if bad:
+        raise InputError("--fail-on", f"unknown value(s) {', '.join(bad)}; choose from {', '.join(FAIL_ON_TOKENS)} or none")
+    return frozenset(tokens)
 
 
 def run(args: argparse.Namespace) -> int:
-    print("ft-audit requirements: not implemented yet", file=sys.stderr)
-    return 2
+    from auditor.report import requirements as render
+
+    fail_on = parse_fail_on(args.fail_on)
+    audit = audit_requirements(args.inputs, python=args.target, platforms=args.platform, deep=args.deep,
+                               transitive=not args.no_deps, index_url=args.index_url, offline=args.offline,
+                               use_compat=not args.no_compat, workers=args.jobs or None)
+    doc = audit.to_json()
+    if args.format == "json":
+        sys.stdout.write(render.render_json(doc))
+    elif args.format == "markdown":
+        sys.stdout.write(render.render_markdown(doc))
+    else:
+        sys.stdout.write(render.render_text(doc))
+    for where, reason in audit.incomplete:
+        print(f"ft-audit: error: {where}: {reason}", file=sys.stderr)
+    return exit_code(doc, fail_on)
+
+
+def exit_code(doc: Mapping[str, Any], fail_on: frozenset[str]) -> int:
+    if doc["incomplete"] or not doc["packages"]:
+        return EXIT_ERROR
+    return EXIT_FINDINGS if any(failing_tokens(p) & fail_on for p in doc["packages"]) else EXIT_OK
+
+
+def failing_tokens(package: Mapping[str, Any]) -> set[str]:
+    tokens = {package["status"]}
+    if package.get("free_threading") == "reenables-gil":
+        tokens.add("reenables-gil")
+    if package.get("subinterpreters") == "not-supported":
+        tokens.add("subinterp-not-supported")
+    return tokens
+
+
+# ------------------------------------------------------------------ the audit
+@dataclass
+class RequirementsAudit:
+    targets: list[Any]
+    packages: list[dict[str, Any]]
+    incomplete: list[tuple[str, str]]
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    stale: dict[str, float] = field(default_factory=dict)      # project -> age in seconds (offline / outage)
+    index_url: str = ""
+    inputs: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        target = self.targets[0].to_json() if self.targets else {}
+        target["platforms"] = [t.platform for t in self.targets]
+        return {
+            "schema": "ft-audit/1",
+            "target": target,
+            "inputs": self.inputs,
+            "index_url": self.index_url,
+            "packages": self.packages,
+            "skipped": [{"where": w, "reason": r} for w, r in self.skipped],
+            "stale": [{"project": n, "age_seconds": round(a)} for n, a in sorted(self.stale.items())],
+            "incomplete": [{"where": w, "reason": r} for w, r in self.incomplete],
+        }
+
+
+def audit_requirements(inputs: Sequence[str | Path], *, python: str | None = None, platforms: Sequence[str] = (),
+                       deep: bool = False, transitive: bool = True, index_url: str | None = None,
+                       offline: bool = False, use_compat: bool = True, client=None, workers: int | None = None,
+                       progress: bool | None = None) -> RequirementsAudit:
+    from auditor.progress import Progress
+    from auditor.pypi import DEFAULT_INDEX_URL, DEFAULT_JSON_URL, PyPIClient
+    from auditor.resolve import MAX_WORKERS, Fetcher, make_target, resolve
+    from auditor.sources.requirements import read_inputs
+
+    reqs = read_inputs(list(inputs))
+    targets = [make_target(python, p) for p in (platforms or [None])]
+    incomplete: list[tuple[str, str]] = list(reqs.problems)
+    for entry in reqs.unchecked:
+        incomplete.append((entry.origin, f"cannot check {entry.raw}: {entry.unchecked}"))
+    for url in reqs.extra_index_urls:
+        incomplete.append(("--extra-index-url", f"{url}: only one index is consulted; packages served only there "
+                                                "are not checked"))
+    if client is None:
+        chosen = index_url or reqs.index_url or DEFAULT_INDEX_URL
+        client = PyPIClient(chosen, DEFAULT_JSON_URL if chosen == DEFAULT_INDEX_URL else None, offline=offline)
+    with Progress(1, "resolving", enabled=progress) as bar:
+        fetcher = Fetcher(client, workers=workers or MAX_WORKERS, on_fetch=lambda key: _tick(bar, fetcher, key))
+        try:
+            resolutions = [resolve(reqs.requirements, reqs.constraints, t, fetcher, transitive=transitive)
+                           for t in targets] if reqs.requirements else []
+        finally:
+            fetcher.close()
+    if not reqs.requirements and not incomplete:
+        incomplete.append((", ".join(map(str, inputs)), "no requirement to check"))
+    per_target = [assess_resolution(r) for r in resolutions]
+    packages = merge_targets(per_target, [t.platform for t in targets])
+    if deep:
+        _deep(packages, resolutions, client, incomplete)
+    attach_blockers(packages)
+    if use_compat:
+        _compat(packages, incomplete)
+    seen = set()
+    for resolution in resolutions:
+        for item in resolution.incomplete:
+            if item not in seen:
+                seen.add(item)
+                incomplete.append(item)
+    skipped = []
+    for resolution in resolutions:
+        skipped += [s for s in resolution.skipped if s not in skipped]
+    stale = {name: idx.age_seconds for r in resolutions for name, idx in r.indexes.items() if idx.stale}
+    return RequirementsAudit(targets, packages, incomplete, skipped, stale, client.index_url.rstrip("/"),
+                             [str(p) for p in inputs])
+
+
+def _tick(bar, fetcher, key) -> None:
+    bar.total = max(bar.total, len(fetcher._futures))
+    bar.advance(1, f"{key[1]}")
+
+
+# ------------------------------------------------------------------ per target -> per package
+def assess_resolution(resolution) -> dict[str, dict[str, Any]]:
+    """name -> package facts for one target (pure over the resolution and the index pages)."""
+    target = resolution.target
+    out: dict[str, dict[str, Any]] = {}
+    for name, pkg in sorted(resolution.packages.items()):
+        index = resolution.indexes.get(name)
+        if pkg.version is None or index is None:
+            continue          # could not be looked up: listed under "incomplete"
+        files = index.releases.get(pkg.version, [])
+        verdict = migration.classify(files, target)
+        ft = migration.ft_versions(index.releases, target)
+        spec = pkg.user_specifier if pkg.user_specifier is not None else pkg.specifier
+        out[name] = {
+            "name": name,
+            "version": str(pkg.version),
+            "extras": sorted(pkg.extras),
+            "requested_by": list(pkg.requested_by),
+            "status": verdict.status,
+            "status_detail": verdict.detail,
+            "wheel": verdict.wheel,
+            "min_ft_version": str(ft.first) if ft.first else None,
+            "newest_ft_version": str(ft.newest) if ft.newest else None,
+            "suggestion": migration.suggestion(name, pkg.version, verdict.status, spec, ft, target),
+            "free_threading": None,
+            "subinterpreters": None,
+            "blocked_by": [],
+            "modules": [],
+            "_children": sorted(pkg.children),
+        }
+    return out
+
+
+def merge_targets(per_target: Sequence[Mapping[str, dict[str, Any]]], platforms: Sequence[str]) -> list[dict[str, Any]]:
+    """One entry per package; with several platforms, the worst status leads and each platform is listed."""
+    if len(per_target) == 1:
+        return list(per_target[0].values())
+    names = sorted({n for facts in per_target for n in facts})
+    merged = []
+    for name in names:
+        present = [(plat, facts[name]) for plat, facts in zip(platforms, per_target) if name in facts]
+        worst_status = migration.worst_status(f["status"] for _, f in present)
+        lead = dict(next(f for _, f in present if f["status"] == worst_status))
+        lead["platforms"] = {plat: {"version": f["version"], "status": f["status"], "wheel": f["wheel"],
+                                    "min_ft_version": f["min_ft_version"]} for plat, f in present}
+        lead["requested_by"] = sorted({r for _, f in present for r in f["requested_by"]})
+        lead["_children"] = sorted({c for _, f in present for c in f["_children"]})
+        firsts = [f["min_ft_version"] for _, f in present]
+        # A version ships FT wheels "for the target" only if it does on every platform.
+        lead["min_ft_version"] = None if None in firsts else max(firsts, key=_version_key)
+        merged.append(lead)
+    return merged
+
+
+def _version_key(text: str):
+    from packaging.version import Version
+
+    return Version(text)
+
+
+def is_blocker(package: Mapping[str, Any]) -> bool:
+    return package["status"] not in migration.READY_STATUSES or package.get("free_threading") == "reenables-gil"
+
+
+def attach_blockers(packages: list[dict[str, Any]]) -> None:
+    """blocked_by: the shortest chain to every transitive dependency that blocks the migration."""
+    by_name = {p["name"]: p for p in packages}
+    for package in packages:
+        chains: list[str] = []
+        seen = {package["name"]}
+        frontier = [(package["name"], [])]
+        while frontier:
+            next_frontier = []
+            for name, path in frontier:
+                for child in by_name.get(name, {}).get("_children", ()):
+                    if child in seen or child not in by_name:
+                        continue
+                    seen.add(child)
+                    dep = by_name[child]
+                    chain = path + [f"{child} {dep['version']}"]
+                    if is_blocker(dep):
+                        why = "re-enables the GIL" if dep.get("free_threading") == "reenables-gil" else dep["status"]
+                        chains.append(" -> ".join(chain) + f" ({why})")
+                    next_frontier.append((child, chain))
+            frontier = next_frontier
+        package["blocked_by"] = chains
+    for package in packages:
+        package.pop("_children", None)
+
+
+# ------------------------------------------------------------------ --deep
+def _deep(packages: list[dict[str, Any]], resolutions, client, incomplete: list[tuple[str, str]]) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from auditor.model import FreeThreading, Subinterpreters
+
+    lead = resolutions[0] if resolutions else None
+    jobs = []
+    for package in packages:
+        status = package["status"]
+        if status in (migration.PURE_PYTHON, migration.PURE_FALLBACK_ONLY):
+            package["free_threading"] = FreeThreading.READY
+            package["subinterpreters"] = Subinterpreters.OWN_GIL
+            package["deep_reason"] = "no extension modules (pure Python)"
+        elif status in (migration.ABI3_ONLY, migration.NO_RELEASE) or (status == migration.GIL_WHEEL and lead and lead.target.free_threaded):
+            package["free_threading"] = FreeThreading.NOT_BUILT_FOR_FT
+            package["deep_reason"] = "no wheel built for the free-threaded ABI"
+        elif status == migration.SDIST_ONLY:
+            package["free_threading"] = FreeThreading.UNKNOWN
+            package["subinterpreters"] = Subinterpreters.UNKNOWN
+            package["deep_reason"] = "only an sdist: nothing compiled to inspect"
+        if package.get("wheel") and status in (migration.FT_WHEEL, migration.GIL_WHEEL):
+            index = next((r.indexes[package["name"]] for r in resolutions if package["name"] in r.indexes), None)
+            if index is not None and package["wheel"] in index.entries:
+                jobs.append((package, index.dist_file(package["wheel"])))
+    if not jobs:
+        return
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda job: _inspect_remote_wheel(client, job[1]), jobs))
+    for (package, dist), (modules, error) in zip(jobs, results):
+        if error:
+            incomplete.append((dist.filename, error))
+            package["free_threading"] = FreeThreading.UNKNOWN
+            package["subinterpreters"] = Subinterpreters.UNKNOWN
+            package["deep_reason"] = error
+            continue
+        package["modules"] = [m.to_json() for m in modules]
+        package["free_threading"], package["subinterpreters"], package["deep_reason"] = rollup(modules)
+
+
+def rollup(modules) -> tuple[str, str, str]:
+    """A package's verdicts are its worst module's (auditor.envaudit order)."""
+    from auditor.envaudit import FT_ORDER, SUBINTERP_ORDER
+    from auditor.model import FreeThreading, Subinterpreters
+
+    if not modules:
+        return FreeThreading.READY, Subinterpreters.OWN_GIL, "the wheel has no extension modules"
+    ft = min(modules, key=lambda m: FT_ORDER.index(m.free_threading.value))
+    si = min(modules, key=lambda m: SUBINTERP_ORDER.index(m.subinterpreters.value))
+    reason = f"{ft.name}: {ft.free_threading.reason}"
+    if ft.free_threading.value == FreeThreading.REENABLES_GIL:
+        reason = f"wheel exists, re-enables the GIL ({reason})"
+    return ft.free_threading.value, si.subinterpreters.value, reason
+
+
+def _inspect_remote_wheel(client, dist) -> tuple[list, str | None]:
+    from auditor.cache import cache_dir
+    from auditor.inspect import inspect_module
+    from auditor.sources.wheel import read_wheel
+
+    try:
+        path = client.http.download(dist.url, dist.sha256, cache_dir("wheels") / dist.filename)
+        with read_wheel(path) as contents:
+            modules = [inspect_module(ext.source, display=f"{dist.filename}/{ext.name}")
+                       for ext in contents.extensions]
+        return modules, None
+    except AuditError as exc:
+        return [], exc.one_line()
+
+
+# ------------------------------------------------------------------ compatibility data
+def _compat(packages: list[dict[str, Any]], incomplete: list[tuple[str, str]]) -> None:
+    try:
+        from auditor.compat.lookup import ObservedEvidence, load_compat
+    except ImportError:
+        return
+    try:
+        data = load_compat(allow_network=False)
+    except Exception:  # broken bundled data must not end the audit; the rest stands on PyPI evidence
+        return
+    for package in packages:
+        try:
+            record = data.lookup(package["name"], package["version"])
+            observed = package.get("free_threading")
+            messages = [d.message for d in record.disagreements(ObservedEvidence(observed, package["version"]))]
+        except Exception:
+            continue
+        tracker = record.tracker
+        package["compat"] = {
+            "tracker_status": tracker.status if tracker else None,
+            "tracker_first_version": tracker.first_version if tracker else None,
+            "wheels_list_free_threaded_wheel": record.wheels_list.free_threaded_wheel if record.wheels_list else None,
+            "in_census": record.in_census,
+            "disagreements": messages,
+        }

@@ -1,0 +1,86 @@
+"""Rendering for `ft-audit requirements`: JSON (the contract), text and Markdown.
+
+Formatters only render the document built by auditor.commands.requirements; they compute
+nothing but layout.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from auditor.report import jsonout
+
+READY = ("ft-wheel", "gil-wheel", "pure-python")
+
+
+def render_json(doc: Mapping[str, Any]) -> str:
+    return jsonout.dumps(dict(doc))
+
+
+def _headline(doc: Mapping[str, Any]) -> str:
+    target = doc["target"]
+    packages = doc["packages"]
+    blocking = [p for p in packages if p["status"] not in READY or p.get("free_threading") == "reenables-gil"]
+    platforms = ", ".join(target.get("platforms") or [])
+    state = "INCOMPLETE: some things could not be checked" if doc["incomplete"] else \
+        ("ready" if not blocking else f"{len(blocking)} not ready")
+    return (f"Target {target.get('python')} ({target.get('abi')}) on {platforms}: "
+            f"{len(packages)} package(s), {state}")
+
+
+def _ft_cell(p: Mapping[str, Any]) -> str:
+    if p.get("free_threading") is None:
+        return ""
+    return f"GIL {'off' if p['free_threading'] == 'ready' else p['free_threading']}, subinterp {p.get('subinterpreters')}"
+
+
+def render_text(doc: Mapping[str, Any]) -> str:
+    lines = [_headline(doc), ""]
+    packages = doc["packages"]
+    width = max([len(f"{p['name']} {p['version']}") for p in packages] + [10])
+    for p in sorted(packages, key=lambda p: (p["status"] in READY and p.get("free_threading") != "reenables-gil", p["name"])):
+        head = f"  {p['name'] + ' ' + p['version']:<{width}}  {p['status']:<18}"
+        detail = p.get("wheel") or p.get("status_detail") or ""
+        lines.append(f"{head} {detail}".rstrip())
+        if p.get("free_threading") is not None:
+            lines.append(f"      deep: {_ft_cell(p)}" + (f" ({p['deep_reason']})" if p.get("deep_reason") else ""))
+        if p.get("suggestion"):
+            lines.append(f"      suggestion: {p['suggestion']}")
+        for chain in p.get("blocked_by") or ():
+            lines.append(f"      blocked by: {chain}")
+        if p["status"] not in READY:
+            lines.append(f"      requested by: {', '.join(p['requested_by'])}")
+        for plat, facts in (p.get("platforms") or {}).items():
+            if facts["status"] != p["status"]:
+                lines.append(f"      on {plat}: {facts['version']} {facts['status']}")
+        for message in (p.get("compat") or {}).get("disagreements") or ():
+            lines.append(f"      compat data disagrees: {message}")
+    for item in doc.get("skipped") or ():
+        lines.append(f"  skipped {item['where']}: {item['reason']}")
+    for item in doc.get("stale") or ():
+        lines.append(f"  stale: {item['project']} index page is {item['age_seconds']} s old (not revalidated)")
+    if doc["incomplete"]:
+        lines.append("")
+        lines.append("Could not check:")
+        for item in doc["incomplete"]:
+            lines.append(f"  {item['where']}: {item['reason']}")
+    return "\n".join(lines) + "\n"
+
+
+def _md(text: Any) -> str:
+    return str(text if text is not None else "").replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(doc: Mapping[str, Any]) -> str:
+    out = [f"## ft-audit requirements", "", _headline(doc), "",
+           "| package | version | status | min FT version | suggestion | GIL / sub-interpreters | blocked by |",
+           "|---|---|---|---|---|---|---|"]
+    for p in doc["packages"]:
+        out.append("| " + " | ".join(_md(x) for x in (
+            p["name"], p["version"], p["status"], p.get("min_ft_version") or "", p.get("suggestion") or "",
+            _ft_cell(p), "; ".join(p.get("blocked_by") or ()))) + " |")
+    if doc.get("skipped"):
+        out += ["", "### Skipped for this target", ""] + [f"- `{_md(s['where'])}`: {_md(s['reason'])}" for s in doc["skipped"]]
+    if doc["incomplete"]:
+        out += ["", "### Could not check", ""] + [f"- `{_md(i['where'])}`: {_md(i['reason'])}" for i in doc["incomplete"]]
+    return "\n".join(out) + "\n"

@@ -1,0 +1,752 @@
+"""Dependency resolution for a *target* interpreter and platform, not for the host.
+
+Resolver: resolvelib (pure Python, the engine inside pip) driven by our own provider:
+
+* candidates come from the simple JSON API (every file of every release); a release is
+  installable for the target when one of its wheels carries a tag from packaging.tags for the
+  target (cp314t + the platform tags), or when it has an sdist. Releases that are not
+  installable are still offered, *after* every installable one, so a pin that cannot install
+  on the target is reported (as abi3-only, no-release, ...) instead of failing the resolution;
+* dependencies come from core metadata: PEP 658 `.metadata` of a wheel when the index serves
+  it, otherwise METADATA read from the smallest wheel of that release; an sdist-only release
+  has unknown dependencies (reported as incomplete: finding them would mean running a build);
+* markers are evaluated with an environment dict for the target (python_version,
+  sys_platform, platform_machine, ...), so a host/target difference is visible.
+
+Index pages and metadata are fetched ahead of the resolver by a bounded thread pool: when a
+project name first appears its page is requested, and when a release becomes the preferred
+candidate its metadata is requested, so network latency overlaps instead of adding up.
+
+Why this and not `pip install --dry-run --report`: measured in benchmarks/bench_requirements.py
+(see the README). pip needs a subprocess per target and platform, re-downloads through its own
+cache, and with `--only-binary=:all:` (required with --platform) it cannot represent "this
+pin would build from an sdist", which is one of the answers we must give.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import platform as host_platform
+import re
+import sys
+import threading
+import struct
+import zipfile
+import zlib
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+from urllib.parse import urljoin
+
+from packaging import tags as ptags
+from packaging.markers import InvalidMarker, Marker
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from auditor.errors import AuditError, InputError, ServiceError
+from auditor.migration import ReleaseFile, TargetTags, installable_kind
+from auditor.pypi import SIMPLE_JSON, DistFile, PyPIClient, _dist_file
+
+NEWEST_FT = (3, 15)            # newest CPython with a free-threaded build released (3.15.0: Oct 2026)
+SUPPORTED_MINORS = range(9, 16)
+FT_MINORS = range(13, 16)
+MAX_WORKERS = 16
+
+
+# ------------------------------------------------------------------ targets
+@dataclass(frozen=True)
+class Target(TargetTags):
+    platform: str = ""                           # as the user named it ("manylinux_2_28_x86_64")
+    marker_env: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def python(self) -> str:
+        return self.python_full_version.rsplit(".", 1)[0] + ("t" if self.free_threaded else "")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"python": self.python, "abi": self.label, "free_threaded": self.free_threaded,
+                "platform": self.platform, "platform_tags": len(self.platforms)}
+
+
+def parse_python(text: str | None) -> tuple[tuple[int, int], bool]:
+    """"3.14t" / "3.14" / "cp314t" / "314t" -> ((3, 14), True)."""
+    if not text:
+        return NEWEST_FT, True
+    match = re.fullmatch(r"(?:cp)?3\.?(\d{1,2})(t?)", text.strip().lower())
+    if not match:
+        raise InputError("--target", f"expected a CPython version like 3.14t or 3.13, got {text!r}")
+    minor, ft = int(match.group(1)), bool(match.group(2))
+    if minor not in SUPPORTED_MINORS:
+        raise InputError("--target", f"3.{minor} is not supported (3.9 to 3.15)")
+    if ft and minor not in FT_MINORS:
+        raise InputError("--target", f"3.{minor} has no free-threaded build (3.13t to 3.15t)")
+    return (3, minor), ft
+
+
+_LEGACY_MANYLINUX = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}
+_DEFAULT_GLIBC = 39
+
+
+def platform_tags(name: str) -> tuple[str, ...]:
+    """Every platform tag an installer on `name` accepts, best first."""
+    n = name.strip().lower().replace("-", "_").replace(".", "_")
+    m = re.fullmatch(r"manylinux_(\d+)_(\d+)_(\w+)", n)
+    legacy = re.fullmatch(r"(manylinux2014|manylinux2010|manylinux1)_(\w+)", n)
+    if legacy:
+        glibc = {"manylinux2014": 17, "manylinux2010": 12, "manylinux1": 5}[legacy.group(1)]
+        m = re.fullmatch(r"manylinux_(\d+)_(\d+)_(\w+)", f"manylinux_2_{glibc}_{legacy.group(2)}")
+    if n.startswith("manylinux_") and not m:
+        m = re.fullmatch(r"manylinux_(\d+)_(\d+)_(\w+)", f"manylinux_2_{_DEFAULT_GLIBC}_{n[len('manylinux_'):]}")
+    if m:
+        major, minor, arch = int(m.group(1)), int(m.group(2)), m.group(3)
+        if major != 2:
+            raise InputError("--platform", f"{name}: only glibc 2.x manylinux tags exist")
+        floor = 5 if arch in ("x86_64", "i686") else 17
+        out: list[str] = []
+        for glibc in range(minor, floor - 1, -1):
+            out.append(f"manylinux_2_{glibc}_{arch}")
+            if glibc in _LEGACY_MANYLINUX:
+                out.append(f"{_LEGACY_MANYLINUX[glibc]}_{arch}")
+        return tuple(out) + (f"linux_{arch}",)
+    m = re.fullmatch(r"musllinux_(\d+)_(\d+)_(\w+)", n)
+    if m:
+        minor, arch = int(m.group(2)), m.group(3)
+        return tuple(f"musllinux_1_{v}_{arch}" for v in range(minor, -1, -1)) + (f"linux_{arch}",)
+    m = re.fullmatch(r"macosx_(\d+)_(\d+)_(\w+)", n)
+    if m:
+        return tuple(ptags.mac_platforms((int(m.group(1)), int(m.group(2))), m.group(3)))
+    if n in ("win_amd64", "win32", "win_arm64"):
+        return (n,)
+    if re.fullmatch(r"linux_\w+", n):
+        return (n,)
+    raise InputError("--platform", f"unknown platform {name!r}: use a wheel platform tag such as "
+                     "manylinux_2_28_x86_64, musllinux_1_2_aarch64, macosx_14_0_arm64, win_amd64")
+
+
+def marker_platform(name: str) -> dict[str, str]:
+    n = name.strip().lower()
+    if n.startswith(("manylinux", "musllinux", "linux")):
+        arch = n.rsplit("_", 1)[-1] if not n.endswith(("x86_64",)) else "x86_64"
+        return {"sys_platform": "linux", "platform_system": "Linux", "os_name": "posix", "platform_machine": arch}
+    if n.startswith("macosx"):
+        arch = "x86_64" if n.endswith("x86_64") else "arm64"
+        return {"sys_platform": "darwin", "platform_system": "Darwin", "os_name": "posix", "platform_machine": arch}
+    machine = {"win_amd64": "AMD64", "win32": "x86", "win_arm64": "ARM64"}.get(n, "AMD64")
+    return {"sys_platform": "win32", "platform_system": "Windows", "os_name": "nt", "platform_machine": machine}
+
+
+def host_platform_name() -> str:
+    """The best platform tag of this machine (e.g. manylinux_2_36_x86_64)."""
+    for tag in ptags.platform_tags():
+        if not tag.startswith("linux_"):
+            return tag
+    return next(iter(ptags.platform_tags()))
+
+
+def make_target(python: str | None = None, platform: str | None = None) -> Target:
+    (major, minor), ft = parse_python(python)
+    platform = platform or host_platform_name()
+    plats = platform_tags(platform)
+    abi = f"cp{major}{minor}{'t' if ft else ''}"
+    tag_list: list[str] = []
+    for tag in ptags.cpython_tags(python_version=(major, minor), abis=[abi], platforms=plats):
+        # abi3t exists from 3.15 (PEP 803); packaging also emits cp32..cp314-abi3t tags, which
+        # cannot be built ("reserved"), and a 3.13t/3.14t interpreter has no .abi3t.so suffix.
+        if tag.abi == "abi3t" and (minor < 15 or int(tag.interpreter[3:]) < 15):
+            continue
+        tag_list.append(str(tag))
+    tag_list += [str(t) for t in ptags.compatible_tags(python_version=(major, minor), interpreter=f"cp{major}{minor}",
+                                                       platforms=plats)]
+    env = {
+        "implementation_name": "cpython",
+        "platform_python_implementation": "CPython",
+        "implementation_version": f"{major}.{minor}.0",
+        "python_version": f"{major}.{minor}",
+        "python_full_version": f"{major}.{minor}.0",
+        "platform_release": "",
+        "platform_version": "",
+        **marker_platform(platform),
+    }
+    return Target(label=abi, free_threaded=ft, python_full_version=f"{major}.{minor}.0", tags=tuple(tag_list),
+                  platforms=plats, platform=platform, marker_env=env)
+
+
+def marker_applies(marker: Marker | None, env: Mapping[str, str], extras: Iterable[str] = ("",)) -> bool:
+    if marker is None:
+        return True
+    return any(marker.evaluate({**env, "extra": extra}) for extra in (tuple(extras) or ("",)))
+
+
+# ------------------------------------------------------------------ the index, parsed lazily
+@dataclass
+class ProjectIndex:
+    """Every release of one project, keyed by Version, with ReleaseFiles for migration."""
+
+    name: str
+    releases: dict[Version, list[ReleaseFile]]
+    entries: dict[str, dict]            # filename -> raw PEP 691 entry (for url, hashes, metadata)
+    page_url: str
+    stale: bool = False
+    age_seconds: float = 0.0
+
+    def dist_file(self, filename: str) -> DistFile:
+        return _dist_file(self.entries[filename], self.page_url)
+
+
+_SDIST_SUFFIXES = (".tar.gz", ".zip", ".tar.bz2", ".tgz", ".tar.xz", ".tar")
+
+
+def parse_index(name: str, doc: Any, page_url: str) -> ProjectIndex:
+    """A PEP 691 page -> ProjectIndex, with string operations only.
+
+    packaging's parse_wheel_filename is exact but costs ~0.1 ms a file; numpy and lxml have
+    4,000-5,000 files each, so the general parser (auditor.pypi) made a warm run cost seconds.
+    Here a wheel name is split on '-' and its compressed tags expanded; versions are parsed once
+    per distinct string. Files whose names do not parse are skipped, as pip does.
+    """
+    if not isinstance(doc, dict) or not isinstance(doc.get("files"), list):
+        raise ServiceError(page_url, "not a PEP 691 project page (no 'files' list)")
+    versions: dict[str, Version | None] = {}
+    releases: dict[Version, list[ReleaseFile]] = {}
+    entries: dict[str, dict] = {}
+
+    def version_of(text: str) -> Version | None:
+        if text not in versions:
+            try:
+                versions[text] = Version(text)
+            except InvalidVersion:
+                versions[text] = None
+        return versions[text]
+
+    for entry in doc["files"]:
+        if not isinstance(entry, dict):
+            continue
+        filename = entry.get("filename")
+        if not isinstance(filename, str) or "url" not in entry:
+            continue
+        requires_python = entry.get("requires-python") or None
+        yanked = bool(entry.get("yanked", False))
+        if filename.endswith(".whl"):
+            parts = filename[:-4].split("-")
+            if len(parts) not in (5, 6):
+                continue
+            version = version_of(parts[1])
+            tags = tuple(f"{i}-{a}-{p}" for i in parts[-3].split(".") for a in parts[-2].split(".")
+                         for p in parts[-1].split("."))
+            record = ReleaseFile(filename, "wheel", tags, yanked, requires_python)
+        elif filename.endswith(_SDIST_SUFFIXES):
+            stem = next(filename[: -len(s)] for s in _SDIST_SUFFIXES if filename.endswith(s))
+            if "-" not in stem:
+                continue
+            version = version_of(stem.rsplit("-", 1)[1])
+            record = ReleaseFile(filename, "sdist", (), yanked, requires_python)
+        else:
+            continue
+        if version is None:
+            continue
+        releases.setdefault(version, []).append(record)
+        entries[filename] = entry
+    for raw in doc.get("versions") or ():
+        if isinstance(raw, str) and (v := version_of(raw)) is not None:
+            releases.setdefault(v, [])
+    return ProjectIndex(name, releases, entries, page_url)
+
+
+# ------------------------------------------------------------------ fetching, ahead of the resolver
+class Fetcher:
+    """Bounded-concurrency, memoised access to index pages and release metadata."""
+
+    def __init__(self, client: PyPIClient, *, workers: int = MAX_WORKERS, on_fetch=None) -> None:
+        self.client = client
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ft-audit-fetch")
+        self._futures: dict[tuple, Future] = {}
+        self._lock = threading.RLock()
+        self._seen_needs: set[tuple] = set()
+        self.on_fetch = on_fetch
+        self.notes: list[tuple[str, str]] = []      # (where, reason): non-fatal, e.g. fallbacks
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def _submit(self, key: tuple, fn, *args) -> Future:
+        with self._lock:
+            future = self._futures.get(key)
+            if future is None:
+                future = self._futures[key] = self.pool.submit(fn, *args)
+                if self.on_fetch:
+                    future.add_done_callback(lambda _f, k=key: self.on_fetch(k))
+            return future
+
+    def prefetch_index(self, name: str) -> None:
+        self._submit(("index", canonicalize_name(name)), self._fetch_index, canonicalize_name(name))
+
+    def index(self, name: str) -> ProjectIndex:
+        """Raises AuditError (NotFound for an unknown project)."""
+        return self._submit(("index", canonicalize_name(name)), self._fetch_index, canonicalize_name(name)).result()
+
+    def _fetch_index(self, name: str) -> ProjectIndex:
+        url = urljoin(self.client.index_url, f"{name}/")
+        from auditor.http import NotFound
+        try:
+            response = self.client.http.get(url, accept=SIMPLE_JSON)
+        except NotFound:
+            raise NotFound(url, f"no project named {name!r} on the index") from None
+        index = parse_index(name, response.json(), response.url)
+        index.stale, index.age_seconds = response.stale, response.age_seconds
+        return index
+
+    def prefetch_need(self, need: "Need", target: Target) -> None:
+        """Speculatively fetch the page of `need` and the metadata of its newest installable match.
+
+        The resolver asks for one thing at a time; this walks the likely graph ahead of it, in
+        parallel, so a cold run costs about the depth of the graph in round trips, not its size.
+        """
+        key = ("need", need.name, str(need.specifier), target.label, target.platform)
+        with self._lock:
+            if key in self._seen_needs:
+                return
+            self._seen_needs.add(key)
+        self._prefetch_need(need, target)
+
+    def _prefetch_need(self, need: "Need", target: Target) -> None:
+        # Chained with callbacks, never by waiting inside a worker: a worker blocked on a future
+        # queued behind it in the same pool would deadlock the pool.
+        future = self._submit(("index", need.name), self._fetch_index, need.name)
+        future.add_done_callback(lambda f: self._after_index(f, need, target))
+
+    def _after_index(self, future: Future, need: "Need", target: Target) -> None:
+        if future.exception() is not None:
+            return
+        index = future.result()
+        for version in sorted(index.releases, reverse=True):
+            if version.is_prerelease or not need.specifier.contains(version, prereleases=True):
+                continue
+            if installable_kind([f for f in index.releases[version] if not f.yanked], target):
+                key = ("meta", index.name, str(version))
+                requires = self._submit(key, self._fetch_requires, index, version, target)
+                requires.add_done_callback(lambda f: self._after_requires(f, target))
+                return
+
+    def _after_requires(self, future: Future, target: Target) -> None:
+        if future.exception() is not None:
+            return
+        for text in future.result() or ():
+            try:
+                req = Requirement(text)
+                if marker_applies(req.marker, target.marker_env):
+                    self.prefetch_need(Need(canonicalize_name(req.name), frozenset(), req.specifier, "", text), target)
+            except Exception:  # an unparsable line is reported by the resolver, not by the prefetcher
+                continue
+
+    def prefetch_requires(self, index: ProjectIndex, version: Version, target: Target) -> None:
+        self._submit(("meta", index.name, str(version)), self._fetch_requires, index, version, target)
+
+    def requires(self, index: ProjectIndex, version: Version, target: Target) -> list[str] | None:
+        """Requires-Dist of one release; None when unknown (sdist-only). Raises AuditError."""
+        return self._submit(("meta", index.name, str(version)), self._fetch_requires, index, version, target).result()
+
+    def _memo_path(self, index: ProjectIndex, version: Version):
+        import hashlib
+
+        from auditor.cache import cache_dir
+
+        key = hashlib.sha256(f"{self.client.index_url}\0{index.name}\0{version}".encode()).hexdigest()
+        return cache_dir("requires-dist") / f"{key[:32]}.json"
+
+    def _fetch_requires(self, index: ProjectIndex, version: Version, target: Target) -> list[str] | None:
+        """Released metadata is immutable, so what was read once is kept on disk (no revalidation)."""
+        memo = self._memo_path(index, version)
+        try:
+            cached = json.loads(memo.read_text())
+            if cached.get("name") == index.name and cached.get("version") == str(version):
+                return cached["requires_dist"]
+        except (OSError, ValueError, AttributeError, KeyError):
+            pass
+        requires = self._read_requires(index, version, target)
+        if requires is not None:
+            from auditor.http import _atomic_write
+
+            try:
+                _atomic_write(memo, json.dumps({"name": index.name, "version": str(version),
+                                                "requires_dist": requires}).encode())
+            except OSError:
+                pass
+        return requires
+
+    def _read_requires(self, index: ProjectIndex, version: Version, target: Target) -> list[str] | None:
+        from auditor.migration import best_wheel
+
+        files = index.releases.get(version, [])
+        wheels = [f for f in files if f.kind == "wheel"]
+        if not wheels:
+            return None
+        match = best_wheel(files, target)
+        ordered = ([match[0]] if match else []) + [w for w in wheels if not match or w is not match[0]]
+        with_metadata = [w for w in ordered if index.dist_file(w.filename).has_metadata]
+        if with_metadata:
+            dist = index.dist_file(with_metadata[0].filename)
+            try:
+                message = self.client.file_metadata(dist)
+            except ServiceError as exc:
+                self.notes.append((exc.where, f"{exc.reason}; reading METADATA from the wheel instead"))
+            else:
+                if message is not None:
+                    return list(message.get_all("Requires-Dist") or ())
+        # Not the project JSON API's requires_dist: it comes from one uploaded file and can
+        # differ from the wheels (python-dateutil 4.0.0: JSON lists six, the wheel does not).
+        chosen = index.dist_file(ordered[0].filename)
+        try:
+            return _requires_via_range(self.client.http, chosen)
+        except (ServiceError, ValueError, zipfile.BadZipFile, zlib.error) as exc:
+            self.notes.append((chosen.filename, f"ranged METADATA read failed ({exc}); downloading a wheel"))
+        return self._requires_from_wheel(index, wheels)
+
+    def _requires_from_wheel(self, index: ProjectIndex, wheels: Sequence[ReleaseFile]) -> list[str]:
+        from auditor.cache import cache_dir
+
+        smallest = min((index.dist_file(w.filename) for w in wheels), key=lambda d: d.size or 1 << 62)
+        dest = cache_dir("wheels") / smallest.filename
+        path = self.client.http.download(smallest.url, smallest.sha256, dest)
+        try:
+            with zipfile.ZipFile(path) as archive:
+                name = next((n for n in archive.namelist()
+                             if n.count("/") == 1 and n.endswith(".dist-info/METADATA")), None)
+                if name is None:
+                    raise ServiceError(smallest.filename, "wheel has no .dist-info/METADATA")
+                raw = archive.read(name)
+        except (zipfile.BadZipFile, OSError, KeyError) as exc:
+            raise ServiceError(smallest.filename, f"cannot read METADATA: {exc}") from None
+        import email.parser
+        import email.policy
+        message = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(raw)
+        return list(message.get_all("Requires-Dist") or ())
+
+
+def _requires_via_range(http, dist: DistFile, tail: int = 1 << 16) -> list[str]:
+    """Requires-Dist from a remote wheel's METADATA with HTTP range requests (as pip's lazy wheel).
+
+    Two or three small requests instead of the whole wheel (torch wheels are 100+ MB): the
+    tail holds the end-of-central-directory record and usually the whole central directory;
+    then the local header + compressed METADATA member.
+    """
+    size = dist.size
+    if not size:
+        raise ValueError("file size unknown")
+    end = _ranged(http, dist.url, max(0, size - tail), size - 1)
+    eocd = end.rfind(b"PK\x05\x06")
+    if eocd < 0 or len(end) - eocd < 22:
+        raise ValueError("no end-of-central-directory record in the last 64 KiB")
+    cd_size, cd_offset = struct.unpack_from("<II", end, eocd + 12)
+    if cd_offset == 0xFFFFFFFF:
+        raise ValueError("zip64 archive")
+    start_in_tail = cd_offset - (size - len(end))
+    directory = end[start_in_tail:start_in_tail + cd_size] if start_in_tail >= 0 else \
+        _ranged(http, dist.url, cd_offset, cd_offset + cd_size - 1)
+    pos = 0
+    while pos + 46 <= len(directory) and directory[pos:pos + 4] == b"PK\x01\x02":
+        (method, _, _, _, comp_size, _, name_len, extra_len, comment_len) = struct.unpack_from("<HHHIIIHHH", directory, pos + 10)
+        local_offset = struct.unpack_from("<I", directory, pos + 42)[0]
+        name = directory[pos + 46:pos + 46 + name_len].decode("utf-8", "replace")
+        pos += 46 + name_len + extra_len + comment_len
+        if name.count("/") != 1 or not name.endswith(".dist-info/METADATA"):
+            continue
+        head = _ranged(http, dist.url, local_offset, local_offset + 30 + 1024 + comp_size - 1)
+        if head[:4] != b"PK\x03\x04":
+            raise ValueError("bad local header")
+        n, e = struct.unpack_from("<HH", head, 26)
+        data = head[30 + n + e:30 + n + e + comp_size]
+        if method == 8:
+            data = zlib.decompress(data, -15)
+        elif method != 0:
+            raise ValueError(f"compression method {method}")
+        import email.parser
+        import email.policy
+        message = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(data)
+        return list(message.get_all("Requires-Dist") or ())
+    raise ValueError("no .dist-info/METADATA in the central directory")
+
+
+def _ranged(http, url: str, first: int, last: int) -> bytes:
+    response = http._session().get(url, headers={"Range": f"bytes={first}-{last}"}, timeout=http.timeout)
+    if response.status_code != 206:
+        raise ServiceError(url, f"range request answered HTTP {response.status_code}")
+    return response.content
+
+
+# ------------------------------------------------------------------ resolvelib provider
+@dataclass(frozen=True)
+class Need:
+    """A requirement as the resolver sees it (markers already evaluated for the target)."""
+
+    name: str                          # canonical
+    extras: frozenset[str]
+    specifier: SpecifierSet
+    origin: str                        # "requirements.txt:3" or "pandas 2.3.1"
+    text: str
+
+    @property
+    def key(self) -> str:
+        return identifier(self.name, self.extras)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    name: str
+    version: Version | None            # None: the project could not be looked up (see `problem`)
+    extras: frozenset[str] = frozenset()
+    installable: str | None = None     # "wheel" | "sdist" | None
+    problem: str | None = None
+
+    @property
+    def key(self) -> str:
+        return identifier(self.name, self.extras)
+
+
+def identifier(name: str, extras: Iterable[str]) -> str:
+    extras = sorted(extras)
+    return f"{name}[{','.join(extras)}]" if extras else name
+
+
+class TargetProvider:
+    """resolvelib provider over a Fetcher, for one Target."""
+
+    def __init__(self, fetcher: Fetcher, target: Target, constraints: Mapping[str, Sequence[Need]],
+                 exact_pins: set[str]) -> None:
+        self.fetcher = fetcher
+        self.target = target
+        self.constraints = constraints
+        self.exact_pins = exact_pins               # names pinned with ==: yanked releases allowed (PEP 592)
+        self.problems: dict[str, str] = {}         # name -> why it could not be looked up
+        self.unknown_deps: dict[str, str] = {}     # "name version" -> why its dependencies are unknown
+        self.skipped: list[tuple[str, str]] = []   # (origin, requirement) not for this target (marker)
+
+    # resolvelib API
+    def identify(self, requirement_or_candidate) -> str:
+        return requirement_or_candidate.key
+
+    def get_preference(self, identifier, resolutions, candidates, information, backtrack_causes):
+        pinned = any(s.operator in ("==", "===") for need, _ in information[identifier] for s in need.specifier)
+        return (not pinned, identifier)
+
+    def narrow_requirement_selection(self, identifiers, resolutions, candidates, information, backtrack_causes):
+        return identifiers
+
+    def find_matches(self, identifier, requirements, incompatibilities) -> list[Candidate]:
+        needs = list(requirements[identifier])
+        if not needs:
+            return []
+        name, extras = needs[0].name, needs[0].extras
+        try:
+            index = self.fetcher.index(name)
+        except AuditError as exc:
+            self.problems[name] = exc.one_line()
+            return [Candidate(name, None, extras, problem=exc.one_line())]
+        specifiers = [n.specifier for n in needs] + [c.specifier for c in self.constraints.get(name, ())]
+        bad = {c.version for c in incompatibilities[identifier]}
+        versions = sorted(index.releases, reverse=True)
+        allow_pre = any(s.prereleases for spec in specifiers for s in spec) or not any(
+            not v.is_prerelease and all(spec.contains(v) for spec in specifiers) for v in versions)
+        good: list[Candidate] = []
+        fallback: list[Candidate] = []
+        for version in versions:
+            if version in bad or (version.is_prerelease and not allow_pre):
+                continue
+            if not all(spec.contains(version, prereleases=True) for spec in specifiers):
+                continue
+            files = index.releases[version]
+            live = files if name in self.exact_pins else [f for f in files if not f.yanked]
+            kind = installable_kind(live, self.target)
+            (good if kind else fallback).append(Candidate(name, version, extras, kind))
+        ordered = good + fallback
+        if ordered:
+            self.fetcher.prefetch_requires(index, ordered[0].version, self.target)
+        return lambda: self._walk_ahead(index, ordered)
+
+    def _walk_ahead(self, index: ProjectIndex, ordered: list[Candidate]) -> Iterator[Candidate]:
+        """Yield candidates; once the resolver asks past the first (backtracking), fetch ahead of it."""
+        for i, candidate in enumerate(ordered):
+            if i >= 1:
+                for later in ordered[i:i + 8]:
+                    self.fetcher.prefetch_requires(index, later.version, self.target)
+            yield candidate
+
+    def is_satisfied_by(self, requirement: Need, candidate: Candidate) -> bool:
+        return candidate.version is None or requirement.specifier.contains(candidate.version, prereleases=True)
+
+    def get_dependencies(self, candidate: Candidate) -> list[Need]:
+        if candidate.version is None:
+            return []
+        origin = f"{candidate.name} {candidate.version}"
+        out: list[Need] = []
+        if candidate.extras:
+            out.append(Need(candidate.name, frozenset(), SpecifierSet(f"=={candidate.version}"), origin,
+                            f"{candidate.name}=={candidate.version}"))
+        try:
+            index = self.fetcher.index(candidate.name)
+            requires = self.fetcher.requires(index, candidate.version, self.target)
+        except AuditError as exc:
+            self.unknown_deps[origin] = f"dependencies unknown: {exc.one_line()}"
+            return out
+        if requires is None:
+            self.unknown_deps[origin] = "dependencies unknown: sdist only (finding them needs a build)"
+            return out
+        for text in requires:
+            try:
+                req = Requirement(text)
+            except InvalidRequirement:
+                self.unknown_deps.setdefault(origin, f"unparsable Requires-Dist {text!r}")
+                continue
+            wanted = tuple(candidate.extras) if candidate.extras else ("",)
+            if candidate.extras and req.marker is not None and marker_applies(req.marker, self.target.marker_env, ("",)):
+                continue  # the base candidate already carries it
+            if candidate.extras and req.marker is None:
+                continue
+            try:
+                if not marker_applies(req.marker, self.target.marker_env, wanted):
+                    continue
+            except Exception:  # an invalid marker variable: pip skips such requirements as well
+                continue
+            need = Need(canonicalize_name(req.name), frozenset(canonicalize_name(e) for e in req.extras),
+                        req.specifier, origin, text)
+            self.fetcher.prefetch_need(need, self.target)
+            out.append(need)
+        return out
+
+
+# ------------------------------------------------------------------ result
+@dataclass
+class ResolvedPackage:
+    name: str
+    version: Version | None
+    extras: set[str] = field(default_factory=set)
+    requested_by: list[str] = field(default_factory=list)
+    specifier: SpecifierSet = field(default_factory=SpecifierSet)
+    user_specifier: SpecifierSet | None = None     # only the top-level lines' specifiers
+    children: set[str] = field(default_factory=set)
+    installable: str | None = None
+    problem: str | None = None
+
+
+@dataclass
+class Resolution:
+    target: Target
+    packages: dict[str, ResolvedPackage]
+    indexes: dict[str, ProjectIndex]
+    incomplete: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    resolved: bool = True                          # False: fell back to classifying top-level pins only
+
+
+def top_level_needs(entries, target: Target) -> tuple[list[Need], list[tuple[str, str]]]:
+    """(needs for the target, skipped (origin, text) whose markers exclude the target)."""
+    needs, skipped = [], []
+    for entry in entries:
+        req = entry.requirement
+        try:
+            applies = marker_applies(req.marker, target.marker_env)
+        except Exception as exc:
+            skipped.append((entry.origin, f"{entry.raw}: marker cannot be evaluated ({exc})"))
+            continue
+        if not applies:
+            skipped.append((entry.origin, f"{entry.raw}: marker excludes {target.python} on {target.platform}"))
+            continue
+        needs.append(Need(canonicalize_name(req.name), frozenset(canonicalize_name(e) for e in req.extras),
+                          req.specifier, entry.origin, entry.raw))
+    return needs, skipped
+
+
+def resolve(requirements, constraints, target: Target, fetcher: Fetcher, *, transitive: bool = True) -> Resolution:
+    """Resolve RequirementEntry lists for one target. Never raises for index trouble: it is recorded."""
+    from resolvelib import BaseReporter, Resolver
+    from resolvelib.resolvers import ResolutionError, ResolutionImpossible
+
+    needs, skipped = top_level_needs(requirements, target)
+    constraint_needs, _ = top_level_needs(constraints, target)
+    by_name: dict[str, list[Need]] = {}
+    for need in constraint_needs:
+        by_name.setdefault(need.name, []).append(need)
+    exact = {n.name for n in needs + constraint_needs if any(s.operator in ("==", "===") for s in n.specifier)}
+    for need in needs + constraint_needs:
+        fetcher.prefetch_index(need.name)
+    if transitive:
+        for need in needs:
+            fetcher.prefetch_need(need, target)
+    provider = TargetProvider(fetcher, target, by_name, exact)
+    if not transitive:
+        provider.get_dependencies = lambda candidate: ([] if not candidate.extras else  # type: ignore[method-assign]
+                                                       TargetProvider.get_dependencies(provider, candidate)[:1])
+    incomplete: list[tuple[str, str]] = []
+    resolved = True
+    try:
+        result = Resolver(provider, BaseReporter()).resolve(needs, max_rounds=5000)
+        mapping, criteria = result.mapping, result.criteria
+    except ResolutionImpossible as exc:
+        causes = "; ".join(sorted({f"{c.requirement.text} (from {c.parent.name} {c.parent.version})" if c.parent
+                                   else f"{c.requirement.text} ({c.requirement.origin})" for c in exc.causes}))
+        incomplete.append((target.label + " " + target.platform, f"no consistent set of versions: {causes}"))
+        mapping, criteria, resolved = _unresolved(provider, needs), None, False
+    except ResolutionError as exc:
+        incomplete.append((target.label + " " + target.platform, f"resolution failed: {exc.__class__.__name__}"))
+        mapping, criteria, resolved = _unresolved(provider, needs), None, False
+
+    packages: dict[str, ResolvedPackage] = {}
+    for key, candidate in mapping.items():
+        pkg = packages.setdefault(candidate.name, ResolvedPackage(candidate.name, candidate.version))
+        pkg.extras |= set(candidate.extras)
+        pkg.installable = candidate.installable if candidate.version is not None else None
+        pkg.problem = candidate.problem
+    user: dict[str, SpecifierSet] = {}
+    for need in needs:
+        user[need.name] = user.get(need.name, SpecifierSet()) & need.specifier
+    if criteria is not None:
+        for key, criterion in criteria.items():
+            base = mapping[key].name if key in mapping else key.split("[")[0]
+            pkg = packages.get(base)
+            if pkg is None:
+                continue
+            for info in criterion.information:
+                req = info.requirement
+                if info.parent is None:
+                    label = req.origin
+                elif info.parent.name == base:
+                    continue          # name[extra] -> name: not a separate requester
+                else:
+                    label = f"{info.parent.name} {info.parent.version}"
+                    packages[info.parent.name].children.add(base)
+                if label not in pkg.requested_by:
+                    pkg.requested_by.append(label)
+                pkg.specifier &= req.specifier
+    else:
+        for need in needs:
+            pkg = packages.get(need.name)
+            if pkg:
+                pkg.requested_by.append(need.origin)
+                pkg.specifier &= need.specifier
+    for name, pkg in packages.items():
+        pkg.user_specifier = user.get(name)
+        if pkg.problem:
+            where = ", ".join(pkg.requested_by) or name
+            incomplete.append((where, pkg.problem))
+    for origin, reason in sorted(provider.unknown_deps.items()):
+        incomplete.append((origin, reason))
+    indexes = {}
+    for name in packages:
+        try:
+            indexes[name] = fetcher.index(name)
+        except AuditError:
+            pass
+    return Resolution(target, packages, indexes, incomplete, skipped + provider.skipped, resolved)
+
+
+def _unresolved(provider: TargetProvider, needs: Sequence[Need]) -> dict[str, Candidate]:
+    """Without a consistent resolution: each top-level requirement's preferred candidate."""
+    mapping: dict[str, Candidate] = {}
+    for need in needs:
+        found = provider.find_matches(need.key, {need.key: [need]}, {need.key: []})
+        matches = list(found() if callable(found) else found)
+        if matches:
+            mapping[need.key] = matches[0]
+    return mapping

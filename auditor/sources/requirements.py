@@ -1,0 +1,368 @@
+"""Input parsers for `ft-audit requirements`: what the user asked for, and where each ask came from.
+
+Four inputs, one output shape (`RequirementSet`):
+
+* pip requirements files: `-r`/`-c` includes (relative to the including file), markers,
+  extras, `--hash` options, `-i/--index-url` and `--extra-index-url` lines, backslash
+  continuations and comments. Editable installs, local paths, direct URLs and VCS requirements
+  cannot be looked up on an index: they are kept as "cannot check" entries, not dropped.
+* `pyproject.toml`: `[project] dependencies`, every `[project.optional-dependencies]` group
+  and every PEP 735 `[dependency-groups]` group (with `{include-group = ...}`).
+* `pylock.toml` (PEP 751): every `[[packages]]` entry becomes a `name==version` pin with its marker.
+* `uv.lock`: every `[[package]]` from an index becomes a `name==version` pin.
+
+Every entry carries its origin ("requirements.txt:12"); a malformed line becomes a problem
+naming file and line, and the rest of the file is still read.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from auditor.errors import InputError
+
+# Options pip accepts in a requirements file that do not change *what* is required; they are
+# accepted silently (with their argument, if they take one).
+_IGNORED_WITH_ARG = {"-f", "--find-links", "--trusted-host", "--no-binary", "--only-binary",
+                     "--config-settings", "--global-option", "--use-feature", "--progress-bar"}
+_IGNORED_FLAGS = {"--pre", "--prefer-binary", "--require-hashes", "--no-index"}
+_URL_SCHEMES = ("http://", "https://", "file://", "git+", "hg+", "svn+", "bzr+")
+_COMMENT = re.compile(r"(^|\s+)#.*$")
+_MAX_INCLUDE_DEPTH = 20
+
+
+@dataclass(frozen=True)
+class RequirementEntry:
+    """One requirement as the user wrote it."""
+
+    requirement: Requirement | None   # None when it cannot be looked up (URL, VCS, local path)
+    origin: str                       # "path:line" (or "path:[table]" for TOML inputs)
+    raw: str
+    constraint: bool = False          # from a `-c` file: limits versions, adds nothing
+    unchecked: str | None = None      # why it cannot be checked (only when requirement is None)
+
+    @property
+    def name(self) -> str | None:
+        return canonicalize_name(self.requirement.name) if self.requirement else None
+
+
+@dataclass
+class RequirementSet:
+    entries: list[RequirementEntry] = field(default_factory=list)
+    problems: list[tuple[str, str]] = field(default_factory=list)   # (origin, reason)
+    index_url: str | None = None
+    extra_index_urls: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)                # files read, in order
+
+    @property
+    def requirements(self) -> list[RequirementEntry]:
+        return [e for e in self.entries if e.requirement is not None and not e.constraint]
+
+    @property
+    def constraints(self) -> list[RequirementEntry]:
+        return [e for e in self.entries if e.requirement is not None and e.constraint]
+
+    @property
+    def unchecked(self) -> list[RequirementEntry]:
+        return [e for e in self.entries if e.requirement is None]
+
+    def extend(self, other: "RequirementSet") -> None:
+        self.entries += other.entries
+        self.problems += other.problems
+        self.index_url = self.index_url or other.index_url
+        self.extra_index_urls += [u for u in other.extra_index_urls if u not in self.extra_index_urls]
+        self.sources += other.sources
+
+
+def read_inputs(paths: list[str | Path]) -> RequirementSet:
+    """Read every input file; the kind is decided by the file name."""
+    result = RequirementSet()
+    for path in paths:
+        result.extend(read_input(Path(path)))
+    return result
+
+
+def read_input(path: Path) -> RequirementSet:
+    name = path.name.lower()
+    if name == "pyproject.toml":
+        return read_pyproject(path)
+    if name == "uv.lock":
+        return read_uv_lock(path)
+    if name == "pylock.toml" or (name.startswith("pylock.") and name.endswith(".toml")):
+        return read_pylock(path)
+    return read_requirements_file(path)
+
+
+# ------------------------------------------------------------------ requirements files
+def read_requirements_file(path: Path, *, constraint: bool = False, _seen: tuple[Path, ...] = ()) -> RequirementSet:
+    result = RequirementSet(sources=[str(path)])
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(str(path), f"cannot read: {exc.__class__.__name__}: {getattr(exc, 'strerror', None) or exc}") from None
+    for lineno, line in logical_lines(text):
+        origin = f"{path}:{lineno}"
+        try:
+            _parse_line(line, origin, path, constraint, _seen + (path.resolve(),), result)
+        except InputError as exc:
+            result.problems.append((exc.where, exc.reason))
+    return result
+
+
+def logical_lines(text: str) -> list[tuple[int, str]]:
+    """(first physical line number, joined line) with comments stripped and continuations joined."""
+    out: list[tuple[int, str]] = []
+    pending: list[str] = []
+    start = 0
+    for number, physical in enumerate(text.splitlines(), start=1):
+        if not pending:
+            start = number
+        stripped = _COMMENT.sub("", physical)
+        if stripped.endswith("\\"):
+            pending.append(stripped[:-1])
+            continue
+        pending.append(stripped)
+        joined = " ".join(p.strip() for p in pending).strip()
+        pending = []
+        if joined:
+            out.append((start, joined))
+    if pending:
+        joined = " ".join(p.strip() for p in pending).strip()
+        if joined:
+            out.append((start, joined))
+    return out
+
+
+def _parse_line(line: str, origin: str, path: Path, constraint: bool, seen: tuple[Path, ...],
+                result: RequirementSet) -> None:
+    if line.startswith("-"):
+        _parse_option_line(line, origin, path, constraint, seen, result)
+        return
+    # Per-requirement options (`--hash=...`, `--config-settings ...`) follow the requirement.
+    requirement_text, _, options = _split_options(line)
+    if options and not all(o.startswith(("--hash", "--config-settings", "--global-option", "--install-option"))
+                           for o in options if o.startswith("-")):
+        raise InputError(origin, f"unknown option in requirement line: {' '.join(options)}")
+    result.entries.append(parse_requirement(requirement_text, origin, constraint=constraint))
+
+
+def _split_options(line: str) -> tuple[str, str, list[str]]:
+    match = re.search(r"\s--?[A-Za-z]", line)
+    if not match:
+        return line.strip(), "", []
+    head, tail = line[:match.start()].strip(), line[match.start():].strip()
+    try:
+        return head, tail, shlex.split(tail)
+    except ValueError:
+        return head, tail, tail.split()
+
+
+def _parse_option_line(line: str, origin: str, path: Path, constraint: bool, seen: tuple[Path, ...],
+                       result: RequirementSet) -> None:
+    try:
+        words = shlex.split(line)
+    except ValueError as exc:
+        raise InputError(origin, f"cannot split option line: {exc}") from None
+    option, value = words[0], (words[1] if len(words) > 1 else None)
+    if "=" in option and option.startswith("--"):
+        option, value = option.split("=", 1)
+    elif len(option) > 2 and option[:2] in ("-r", "-c", "-e", "-i", "-f") and not option.startswith("--"):
+        option, value = option[:2], option[2:]   # "-rbase.txt"
+    if option in ("-r", "--requirement", "-c", "--constraint"):
+        if not value:
+            raise InputError(origin, f"{option} needs a file name")
+        include = (path.parent / value) if not Path(value).is_absolute() else Path(value)
+        if include.resolve() in seen:
+            raise InputError(origin, f"{value}: include cycle")
+        if len(seen) > _MAX_INCLUDE_DEPTH:
+            raise InputError(origin, "includes nested too deeply")
+        try:
+            nested = read_requirements_file(include, constraint=constraint or option in ("-c", "--constraint"),
+                                            _seen=seen)
+        except InputError as exc:
+            raise InputError(origin, f"{value}: {exc.reason}" if exc.where == str(include) else exc.one_line()) from None
+        result.extend(nested)
+    elif option in ("-i", "--index-url"):
+        if not value:
+            raise InputError(origin, f"{option} needs a URL")
+        result.index_url = result.index_url or value
+    elif option == "--extra-index-url":
+        if not value:
+            raise InputError(origin, f"{option} needs a URL")
+        result.extra_index_urls.append(value)
+    elif option in ("-e", "--editable"):
+        result.entries.append(RequirementEntry(None, origin, line, constraint,
+                                               unchecked=f"editable install ({value}): not on an index"))
+    elif option in _IGNORED_WITH_ARG or option in _IGNORED_FLAGS:
+        pass
+    else:
+        raise InputError(origin, f"unknown option {option}")
+
+
+def parse_requirement(text: str, origin: str, *, constraint: bool = False) -> RequirementEntry:
+    """One PEP 508 requirement; URLs, VCS links and local paths become "cannot check" entries."""
+    text = text.strip()
+    lowered = text.lower()
+    if lowered.startswith(_URL_SCHEMES) or text.startswith((".", "/", "~")) or lowered.endswith((".whl", ".tar.gz", ".zip")):
+        return RequirementEntry(None, origin, text, constraint, unchecked="URL, VCS or local path: not on an index")
+    try:
+        requirement = Requirement(text)
+    except InvalidRequirement as exc:
+        raise InputError(origin, f"invalid requirement {text!r}: {str(exc).splitlines()[0]}") from None
+    if requirement.url:
+        return RequirementEntry(None, origin, text, constraint,
+                                unchecked=f"direct reference ({requirement.url}): not on an index")
+    return RequirementEntry(requirement, origin, text, constraint)
+
+
+# ------------------------------------------------------------------ TOML inputs
+def _load_toml(path: Path) -> tuple[dict, str]:
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        try:
+            import tomli as tomllib  # type: ignore[no-redef]
+        except ImportError:
+            raise InputError(str(path), "reading TOML needs Python 3.11+ or the 'tomli' package") from None
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(str(path), f"cannot read: {exc.__class__.__name__}: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        return tomllib.loads(text), text
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(str(path), f"invalid TOML: {exc}") from None
+
+
+def _line_of(text: str, needle: str) -> int | None:
+    """The first line holding `needle` as a quoted string: TOML parsers give no positions."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        if f'"{needle}"' in line or f"'{needle}'" in line:
+            return number
+    return None
+
+
+def _toml_origin(path: Path, text: str, raw: str, table: str) -> str:
+    line = _line_of(text, raw)
+    return f"{path}:{line}" if line else f"{path}:[{table}]"
+
+
+def read_pyproject(path: Path) -> RequirementSet:
+    doc, text = _load_toml(path)
+    result = RequirementSet(sources=[str(path)])
+
+    def add(items, table: str) -> None:
+        if not isinstance(items, list):
+            result.problems.append((f"{path}:[{table}]", "expected a list of requirement strings"))
+            return
+        for item in items:
+            if not isinstance(item, str):
+                result.problems.append((f"{path}:[{table}]", f"not a requirement string: {item!r}"))
+                continue
+            origin = _toml_origin(path, text, item, table)
+            try:
+                result.entries.append(parse_requirement(item, origin))
+            except InputError as exc:
+                result.problems.append((exc.where, exc.reason))
+
+    project = doc.get("project") or {}
+    add(project.get("dependencies", []), "project.dependencies")
+    for extra, items in (project.get("optional-dependencies") or {}).items():
+        add(items, f"project.optional-dependencies.{extra}")
+    groups = doc.get("dependency-groups") or {}
+    for group in groups:
+        try:
+            items = expand_dependency_group(groups, group)
+        except InputError as exc:
+            result.problems.append((f"{path}:[dependency-groups.{group}]", exc.reason))
+            continue
+        add(items, f"dependency-groups.{group}")
+    unique: dict[tuple[str, str], RequirementEntry] = {}
+    for entry in result.entries:   # a group included by another is listed once
+        unique.setdefault((entry.raw, entry.origin), entry)
+    result.entries = list(unique.values())
+    if not result.entries and not result.problems and "project" not in doc and "dependency-groups" not in doc:
+        result.problems.append((str(path), "no [project] table and no [dependency-groups]: nothing to check"))
+    return result
+
+
+def expand_dependency_group(groups: dict, name: str, _stack: tuple[str, ...] = ()) -> list[str]:
+    """PEP 735: a group's requirement strings, with `{include-group = ...}` expanded."""
+    wanted = canonicalize_name(name)
+    by_canonical = {canonicalize_name(k): k for k in groups}
+    if wanted not in by_canonical:
+        raise InputError(name, f"include of unknown dependency group {name!r}")
+    if wanted in _stack:
+        raise InputError(name, f"dependency group include cycle: {' -> '.join(_stack + (wanted,))}")
+    items = groups[by_canonical[wanted]]
+    if not isinstance(items, list):
+        raise InputError(name, "a dependency group must be a list")
+    out: list[str] = []
+    for item in items:
+        if isinstance(item, str):
+            out.append(item)
+        elif isinstance(item, dict) and isinstance(item.get("include-group"), str):
+            out += expand_dependency_group(groups, item["include-group"], _stack + (wanted,))
+        else:
+            raise InputError(name, f"unsupported dependency group item {item!r}")
+    return out
+
+
+def read_pylock(path: Path) -> RequirementSet:
+    doc, text = _load_toml(path)
+    result = RequirementSet(sources=[str(path)])
+    packages = doc.get("packages")
+    if not isinstance(packages, list):
+        raise InputError(str(path), "not a PEP 751 lock file (no [[packages]] array)")
+    for number, package in enumerate(packages, start=1):
+        where = f"{path}:[[packages]] #{number}"
+        if not isinstance(package, dict) or not isinstance(package.get("name"), str):
+            result.problems.append((where, "package entry without a name"))
+            continue
+        name = package["name"]
+        origin = _toml_origin(path, text, name, f"[packages] #{number}")
+        if package.get("vcs") or package.get("directory") or package.get("archive"):
+            result.entries.append(RequirementEntry(None, origin, name, unchecked="VCS, directory or archive source: not on an index"))
+            continue
+        version = package.get("version")
+        spec = f"{name}=={version}" if isinstance(version, str) else name
+        if isinstance(package.get("marker"), str):
+            spec += f"; {package['marker']}"
+        try:
+            result.entries.append(parse_requirement(spec, origin))
+        except InputError as exc:
+            result.problems.append((exc.where, exc.reason))
+    return result
+
+
+def read_uv_lock(path: Path) -> RequirementSet:
+    doc, text = _load_toml(path)
+    result = RequirementSet(sources=[str(path)])
+    packages = doc.get("package")
+    if not isinstance(packages, list):
+        raise InputError(str(path), "not a uv lock file (no [[package]] array)")
+    for number, package in enumerate(packages, start=1):
+        if not isinstance(package, dict) or not isinstance(package.get("name"), str):
+            result.problems.append((f"{path}:[[package]] #{number}", "package entry without a name"))
+            continue
+        name, version = package["name"], package.get("version")
+        origin = _toml_origin(path, text, name, f"[package] #{number}")
+        source = package.get("source") or {}
+        if not isinstance(source, dict) or not source.get("registry"):
+            # The project itself (editable/virtual) or a git/path/url source: not on an index.
+            if isinstance(source, dict) and (source.get("editable") or source.get("virtual")):
+                continue  # the project being locked, not a dependency
+            result.entries.append(RequirementEntry(None, origin, name, unchecked="git, path or URL source: not on an index"))
+            continue
+        spec = f"{name}=={version}" if isinstance(version, str) else name
+        try:
+            result.entries.append(parse_requirement(spec, origin))
+        except InputError as exc:
+            result.problems.append((exc.where, exc.reason))
+    return result
