@@ -172,3 +172,18 @@ def test_windows_single_phase_setgil_uses_the_microsoft_convention():
     assert report.format == "pe"
     assert (report.init, report.gil) == ("single-phase", "not-used")
     assert report.free_threading.value == "ready"
+
+
+def test_contourpy_macos_arm64_slots_rebuilt_from_aarch64_code():
+    report = member_report("contourpy-1.4.0-cp314t-macosx11-arm64",
+                           "contourpy/_contourpy.cpython-314t-darwin.so")
+    assert (report.format, report.arch, report.init) == ("macho", "aarch64", "runtime-def")
+    assert (report.gil, report.multiple_interpreters) == ("not-used", "not-supported")
+    assert report.free_threading.value == "ready"
+
+
+def test_windows_dll_name_shows_the_abi():
+    report = member_report("markupsafe-3.0.4-cp314t-win-amd64", "markupsafe/_speedups.cp314t-win_amd64.pyd")
+    dll = [e.detail for e in report.abi.evidence if e.kind == "dll"]
+    assert dll == ["links python314t.dll (ft build)"]
+    assert report.free_threading.value == "ready" and report.subinterpreters.value == "own-gil"
