@@ -224,6 +224,14 @@ def wheel_file_findings(contents: WheelContents) -> list[Finding]:
     out = []
     if contents.wheel_file_error:
         out.append(finding("FTW110", contents.wheel_file_error))
+    if contents.dist_info and contents.metadata_name is None:
+        out.append(finding("FTW110", f"{contents.dist_info}/METADATA is missing or has no Name"))
+    elif contents.metadata_name and canonicalize_name(contents.metadata_name) != contents.project:
+        out.append(finding("FTW110", f"METADATA Name {contents.metadata_name!r} is not the file name's "
+                                     f"project {contents.project!r}"))
+    if contents.metadata_version and _same_version(contents.metadata_version, contents.version) is False:
+        out.append(finding("FTW110", f"METADATA Version {contents.metadata_version!r} is not the file name's "
+                                     f"version {contents.version!r}"))
     wheel_tags = contents.wheel_tags
     if wheel_tags is not None:
         in_name, in_file = set(contents.filename_tags), set(wheel_tags)
@@ -237,6 +245,15 @@ def wheel_file_findings(contents: WheelContents) -> list[Finding]:
                 parts.append("only in WHEEL: " + ", ".join(sorted(in_file - in_name)))
             out.append(finding("FTW111", "tags differ; " + "; ".join(parts)))
     return out
+
+
+def _same_version(a: str, b: str) -> bool | None:
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        return Version(a) == Version(b)
+    except InvalidVersion:
+        return None
 
 
 # -- modules --------------------------------------------------------------------------------

@@ -358,3 +358,15 @@ def test_extension_member_lying_about_its_size(tmp_path, inflater):
     _patch_central_sizes(path, SO, 1000)
     with read_wheel(path) as contents:
         assert [(p.kind, p.member) for p in contents.problems] == [("corrupt-member", SO)]
+
+
+def test_metadata_name_and_version_against_the_file_name(tmp_path):
+    path = build_wheel(tmp_path, PURE, {"demo/__init__.py": b""})
+    renamed = tmp_path / "other-2.0-py3-none-any.whl"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(renamed, "w") as dst:
+        for info in src.infolist():
+            dst.writestr(info.filename.replace("demo-1.0.dist-info", "other-2.0.dist-info"), src.read(info))
+    with read_wheel(renamed) as contents:
+        messages = [f.message for f in wheel_file_findings(contents)]
+    assert messages == ["METADATA Name 'demo' is not the file name's project 'other'",
+                        "METADATA Version '1.0' is not the file name's version '2.0'"]
