@@ -200,3 +200,26 @@ def test_active_venv_warning(monkeypatch, tmp_path):
     assert envsource.active_environment_warning(interp) is None
     monkeypatch.delenv("VIRTUAL_ENV")
     assert envsource.active_environment_warning(interp) is None
+
+
+def test_module_report_cache_reuses_unchanged_files_only(tmp_path, monkeypatch):
+    from auditor.commands import env as envcmd
+
+    monkeypatch.setenv("FT_AUDIT_CACHE_DIR", str(tmp_path / "cache"))
+    site = make_site(tmp_path)
+    snap = envsource.snapshot_from_path(str(site), "3.14t")
+    files = envsource.collect_extension_files(snap)
+    first = envcmd.inspect_files(files, cache=envcmd.ReportCache(snap.interpreter.environment_dirs))
+    cache = envcmd.ReportCache(snap.interpreter.environment_dirs)
+    readable = {p for p, r in first.items() if not r.errors}
+    assert set(cache.entries) == readable and readable      # unreadable files are never cached
+    calls = []
+    monkeypatch.setattr(envcmd, "inspect_module", lambda path, **kw: calls.append(path) or first[path])
+    again = envcmd.inspect_files(files, cache=cache)
+    assert again == first
+    assert sorted(calls) == sorted(set(first) - readable)    # only the unreadable ones again
+    fast = str(site / "good" / "_fast.cpython-314t-x86_64-linux-gnu.so")
+    os.utime(fast, ns=(1, 1))                                 # a changed file is inspected again
+    calls.clear()
+    envcmd.inspect_files(files, cache=envcmd.ReportCache(snap.interpreter.environment_dirs))
+    assert fast in calls

@@ -60,6 +60,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--offline", action="store_true", help="PyPI answers from the cache only")
     parser.add_argument("--no-pypi", action="store_true", help="do not ask PyPI about free-threaded wheels")
     parser.add_argument("--no-compat", action="store_true", help="do not cross-reference the compatibility data")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="re-inspect every module (default: reuse reports of unchanged files)")
     parser.add_argument("--probe-timeout", type=float, default=envsource.PROBE_TIMEOUT, metavar="SECONDS",
                         help=argparse.SUPPRESS)
 
@@ -90,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
             notes.append(warning)
     audit = audit_snapshot(snapshot, cmd=cmd, verify=args.verify, verify_timeout=args.verify_timeout,
                            jobs=args.jobs, ask_pypi=not args.no_pypi, offline=args.offline,
-                           ft_targets=args.ft_target, use_compat=not args.no_compat, notes=notes,
+                           ft_targets=args.ft_target, use_compat=not args.no_compat,
+                           use_cache=not args.no_cache, notes=notes,
                            progress_stream=sys.stderr)
     from auditor.report import env as report
 
@@ -107,13 +110,14 @@ def run(args: argparse.Namespace) -> int:
 def audit_snapshot(snapshot: EnvSnapshot, *, cmd: Sequence[str] | None = None, verify: bool = False,
                    verify_timeout: float = 30.0, verify_env: Mapping[str, str] | None = None,
                    jobs: int | None = None, ask_pypi: bool = True, offline: bool = False,
-                   ft_targets: Sequence[str] | None = None, use_compat: bool = True,
+                   ft_targets: Sequence[str] | None = None, use_compat: bool = True, use_cache: bool = True,
                    notes: Sequence[str] = (), progress_stream=None) -> envaudit.EnvAudit:
     """The whole audit of one snapshot (the library entry point used by the CLI and tests)."""
     notes = list(notes)
     errors: list[str] = []
     files = envsource.collect_extension_files(snapshot)
-    reports = inspect_files(files, jobs=jobs, progress_stream=progress_stream)
+    cache = ReportCache(snapshot.interpreter.environment_dirs) if use_cache else None
+    reports = inspect_files(files, jobs=jobs, progress_stream=progress_stream, cache=cache)
     offers: dict[str, list[FtOffer]] = {}
     if ask_pypi:
         offers, pypi_notes = gather_ft_offers(snapshot, files, reports, ft_targets=ft_targets, offline=offline)
@@ -142,11 +146,108 @@ def _inspect_chunk(items: Sequence[tuple[str, str, str]]) -> list[tuple[str, Mod
     return [(path, inspect_module(path, display=rel, module_name=module)) for path, rel, module in items]
 
 
-def inspect_files(files: Sequence[ExtensionFile], *, jobs: int | None = None,
-                  progress_stream=None) -> dict[str, ModuleReport]:
-    """path -> ModuleReport. Worker processes (fork, before any thread starts) on large
-    environments; the inspector is pure Python, so threads would not run in parallel on a GIL
-    build. Chunks are balanced by file size so one huge module does not stall a worker."""
+def inspector_fingerprint() -> str:
+    """Changes whenever the inspector, its rules, its readers or its knowledge change."""
+    import hashlib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for pattern in ("inspect.py", "verdicts.py", "model.py", "binary/*.py", "knowledge/*.json", "knowledge/*.py"):
+        for path in sorted(root.glob(pattern)):
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:20]
+
+
+def _file_key(path: str) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+class ReportCache:
+    """Module reports of one environment, keyed by file identity (inode, size, mtime) and the
+    inspector fingerprint, so a second audit of an unchanged environment re-reads nothing.
+
+    Stored with pickle in ft-audit's own user cache dir (frozen dataclasses round-trip
+    exactly); an unreadable or foreign cache file is ignored and rewritten."""
+
+    def __init__(self, directories: Sequence[str]) -> None:
+        import hashlib
+
+        from auditor.cache import cache_dir
+
+        self.fingerprint = inspector_fingerprint()
+        key = hashlib.sha256("\0".join([self.fingerprint, *directories]).encode()).hexdigest()[:24]
+        self.path = cache_dir("env-reports") / f"{key}.pickle"
+        self.entries: dict[str, tuple[tuple[int, int, int], ModuleReport]] = {}
+        self.dirty = False
+        try:
+            import pickle
+
+            with open(self.path, "rb") as handle:
+                data = pickle.load(handle)
+            if isinstance(data, dict) and data.get("fingerprint") == self.fingerprint:
+                self.entries = data["entries"]
+        except Exception:  # missing, truncated or from another version: start afresh
+            self.entries = {}
+
+    def get(self, path: str) -> ModuleReport | None:
+        hit = self.entries.get(path)
+        if hit is None:
+            return None
+        return hit[1] if hit[0] == _file_key(path) else None
+
+    def put(self, path: str, report: ModuleReport) -> None:
+        key = _file_key(path)
+        if key is not None and not report.errors:
+            self.entries[path] = (key, report)
+            self.dirty = True
+
+    def save(self, keep: set[str]) -> None:
+        import pickle
+        import tempfile
+
+        if not self.dirty and set(self.entries) <= keep:
+            return
+        entries = {p: e for p, e in self.entries.items() if p in keep}
+        try:
+            with tempfile.NamedTemporaryFile("wb", dir=self.path.parent, delete=False) as handle:
+                pickle.dump({"fingerprint": self.fingerprint, "entries": entries}, handle,
+                            protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(handle.name, self.path)
+        except OSError:
+            pass    # a read-only cache only costs speed
+
+
+def inspect_files(files: Sequence[ExtensionFile], *, jobs: int | None = None, progress_stream=None,
+                  cache: ReportCache | None = None) -> dict[str, ModuleReport]:
+    """path -> ModuleReport, from the cache when the file is unchanged."""
+    out: dict[str, ModuleReport] = {}
+    todo = []
+    for f in files:
+        hit = cache.get(f.path) if cache is not None else None
+        if hit is not None:
+            out[f.path] = hit
+        else:
+            todo.append(f)
+    fresh = _inspect_uncached(todo, jobs=jobs, progress_stream=progress_stream)
+    out.update(fresh)
+    if cache is not None:
+        for path, report in fresh.items():
+            cache.put(path, report)
+        cache.save({f.path for f in files})
+    return out
+
+
+def _inspect_uncached(files: Sequence[ExtensionFile], *, jobs: int | None = None,
+                      progress_stream=None) -> dict[str, ModuleReport]:
+    """Worker processes (fork, before any thread starts) on large environments; the
+    inspector is pure Python, so threads would not run in parallel on a GIL build. Chunks are
+    balanced by file size so one huge module does not stall a worker."""
     items = [(f.path, f.relpath, f.module) for f in files]
     jobs = jobs or os.cpu_count() or 1
     out: dict[str, ModuleReport] = {}
