@@ -426,3 +426,24 @@ def test_absurd_elf_header_counts_are_one_line_module_errors(tmp_path):
     (finding,) = [f for f in report.findings if f.code == "FTW005"]
     assert finding.module == "markupsafe._speedups" and "\n" not in finding.message
     assert finding.message.startswith(f"{MS_T_SO}: cannot inspect module markupsafe._speedups: ")
+
+
+def test_unknown_pypi_project_is_one_line_and_local_wheels_still_run(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("FT_AUDIT_CACHE_DIR", str(tmp_path))
+    status = main(["wheel", str(require_wheel(MARKUPSAFE_T)), "--pypi", "ft-audit-no-such-project-xyzzy",
+                   "--offline", "--format", "json"])
+    captured = capsys.readouterr()
+    assert status == 2
+    doc = json.loads(captured.out)
+    assert [w["verdict"] for w in doc["wheels"]] == ["error", "pass"]
+    (line,) = captured.err.splitlines()
+    assert line.startswith("ft-audit: error: --pypi ft-audit-no-such-project-xyzzy: ")
+    assert "--offline" in line
+
+
+def test_ignoring_the_reason_still_says_could_not_check(tmp_path, capsys):
+    bad = tmp_path / "bad-1.0-py3-none-any.whl"
+    bad.write_text("not a zip")
+    assert main(["wheel", str(bad), "--ignore", "FTW001"]) == 2
+    assert capsys.readouterr().err == (f"ft-audit: error: {bad.name}: could not be checked "
+                                       "(the reason was dropped by --ignore)\n")

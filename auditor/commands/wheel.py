@@ -88,7 +88,11 @@ def run(args: argparse.Namespace) -> int:
     )
     inputs = collect_local(args.paths)
     for spec in args.pypi:
-        fetched = fetch_pypi(spec, platforms=args.platform, abis=args.abi, offline=args.offline)
+        try:
+            fetched = fetch_pypi(spec, platforms=args.platform, abis=args.abi, offline=args.offline)
+        except AuditError as exc:  # one release that cannot be had does not stop the others
+            inputs.problems.append((f"--pypi {spec}", exc.one_line()))
+            continue
         inputs.wheels += fetched.wheels
         inputs.problems += fetched.problems
     inputs.wheels = filter_wheels(inputs.wheels, platforms=args.platform, abis=args.abi)
@@ -118,10 +122,14 @@ def could_not_check_lines(reports: Sequence[WheelReport]) -> Iterator[str]:
     from auditor.wheel_gate import CODES
 
     for report in reports:
+        said = False
         for f in report.findings:
             code = CODES.get(f.code)
             if code and code.could_not_check:
+                said = True
                 yield f"{report.filename}: {f.message}"
+        if report.verdict == "error" and not said:
+            yield f"{report.filename}: could not be checked (the reason was dropped by --ignore)"
 
 
 # -- inputs ---------------------------------------------------------------------------------
