@@ -258,3 +258,16 @@ def test_add_community_names_censuses_what_the_sources_name(server, env, tmp_pat
                    "--add-community-names", names=("markupsafe",)) == 0
     doc = read_census(env / "census.json")
     assert list(doc["packages"]) == ["markupsafe", "cryptography", "lxml", "tokenizers"]
+
+
+def test_expired_cache_is_revalidated_with_the_etag(server, env):
+    from auditor.compat.community import refresh_community
+
+    urls = {"tracking": f"{server.url}/community/tracking.md", "wheels": f"{server.url}/community/results.json"}
+    _, first = refresh_community(urls=urls)
+    assert sorted(first.updated) == ["tracking", "wheels"]
+    _, second = refresh_community(urls=urls, max_age=0)
+    assert sorted(second.unchanged) == ["tracking", "wheels"] and second.updated == []
+    etags = [etag for path, etag in server.requests if path == "/community/results.json"]
+    assert etags[0] is None and etags[1] and etags[1].startswith('"')  # If-None-Match sent; 304 answered
+    assert len(load_community()[0].imports["wheels"].rows) == 360

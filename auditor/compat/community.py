@@ -141,6 +141,7 @@ def refresh_community(
     path: Path | None = None,
     on_source: Callable[[str], None] | None = None,
     quiet_after_failure: float | None = None,
+    max_age: float = LIVE_MAX_AGE,
 ) -> tuple[CommunityData, CommunityRefresh]:
     """Import each source from its local file (if given) or live URL; keep the old import on failure.
 
@@ -174,7 +175,7 @@ def refresh_community(
                     continue
                 client = http or HttpClient()
                 try:
-                    response = client.get(url, max_age=LIVE_MAX_AGE)
+                    response = client.get(url, max_age=max_age)
                 except ServiceError as exc:
                     outcome.notes.append(f"{SOURCE_TITLES[source]} unreachable ({exc.one_line()}){keep}")
                     data.unreachable[source] = now_iso()

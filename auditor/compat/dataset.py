@@ -29,15 +29,31 @@ class DatasetError(InputError):
 
 
 def bundled_path(filename: str) -> Path | None:
-    """The installed `ftaudit_data` resource, else the source tree's data/ folder."""
-    try:
-        from importlib.resources import files
+    """The installed `ftaudit_data` package's file, else the source tree's data/ folder.
 
-        resource = files("ftaudit_data") / filename
-        if resource.is_file():
-            return Path(str(resource))
-    except (ModuleNotFoundError, TypeError, OSError):
-        pass
+    find_spec locates an installed package without importing importlib.resources (which pulls
+    in tempfile, shutil and the compression modules: a third of a lookup's cold-start cost);
+    importlib.resources is kept for the zip-installed case.
+    """
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("ftaudit_data")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is not None:
+        for location in spec.submodule_search_locations or ():
+            candidate = Path(location) / filename
+            if candidate.is_file():
+                return candidate
+        try:
+            from importlib.resources import files
+
+            resource = files("ftaudit_data") / filename
+            if resource.is_file():
+                return Path(str(resource))
+        except (ModuleNotFoundError, TypeError, OSError):
+            pass
     candidate = REPO_DATA_DIR / filename
     return candidate if candidate.is_file() else None
 
