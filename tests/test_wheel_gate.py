@@ -447,3 +447,18 @@ def test_ignoring_the_reason_still_says_could_not_check(tmp_path, capsys):
     assert main(["wheel", str(bad), "--ignore", "FTW001"]) == 2
     assert capsys.readouterr().err == (f"ft-audit: error: {bad.name}: could not be checked "
                                        "(the reason was dropped by --ignore)\n")
+
+
+def test_memory_budget_spills_the_rest_and_verdicts_do_not_change():
+    from auditor.commands.wheel import inspect_member
+    from auditor.sources.wheel import WheelLimits, read_wheel
+
+    path = require_wheel(LXML_T)
+    with read_wheel(path, WheelLimits(memory_bytes=1 << 20)) as contents:
+        in_memory = [e for e in contents.extensions if e.data is not None]
+        spilled = [e for e in contents.extensions if e.file is not None]
+        assert sum(e.size for e in in_memory) <= 1 << 20
+        assert len(in_memory) + len(spilled) == 7
+        assert "lxml/etree.cpython-314t-x86_64-linux-gnu.so" in [e.name for e in spilled]
+        verdicts = {inspect_member(e)[1].name: inspect_member(e)[1].free_threading.value for e in contents.extensions}
+    assert verdicts == {m.name: m.free_threading.value for m in audit_wheel_file(str(path)).modules}

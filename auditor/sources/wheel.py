@@ -16,8 +16,10 @@ Hostile archives are expected. The rules:
 * a member that fails to decompress (CRC error, bad deflate stream, local header mismatch) is
   reported and skipped;
 * nothing is extracted: members are read into memory; an extension module larger than
-  `spill_bytes` is streamed into a private `TemporaryDirectory` (owned by the WheelContents,
-  removed by `close()`) so the binary reader can mmap it.
+  `spill_bytes`, or one that would take the wheel's in-memory modules past `memory_bytes`, is
+  streamed into a private `TemporaryDirectory` (owned by the WheelContents, removed by
+  `close()`) so the binary reader can mmap it. Memory per wheel stays bounded by
+  `memory_bytes` plus one member.
 
 A wheel that cannot be opened at all (not a zip, truncated central directory, too many
 members, absurd total size, unparseable file name) raises ArchiveError(path, reason).
@@ -65,6 +67,7 @@ class WheelLimits:
     max_ratio: int = 250                    # declared / compressed, for members above ratio_floor
     ratio_floor: int = 4 << 20              # small members may compress arbitrarily well
     spill_bytes: int = 64 << 20             # extension modules larger than this go to a temp file
+    memory_bytes: int = 256 << 20           # extension bytes kept in memory per wheel; the rest spill too
 
 
 # Which members are read and hashed against RECORD:
@@ -285,6 +288,7 @@ def _read_members(archive, infos, path, filename, filename_tags, project, versio
     declared_sizes = {info.orig_filename: info.file_size for info in readable}
     texts: dict[str, bytes] = {}
     wanted_texts = {f"{dist_info}/WHEEL", f"{dist_info}/METADATA", f"{dist_info}/RECORD"} if dist_info else set()
+    in_memory = 0
     raw = open(path, "rb") if _libdeflate is not None else None
     try:
         for info in readable:
@@ -293,7 +297,8 @@ def _read_members(archive, infos, path, filename, filename_tags, project, versio
             if hashes != HASH_ALL and not extension and not (dist_info and name.startswith(dist_info + "/")):
                 continue
             spill = None
-            if extension and info.file_size > limits.spill_bytes:
+            if extension and (info.file_size > limits.spill_bytes
+                              or in_memory + info.file_size > limits.memory_bytes):
                 if tempdir is None:
                     tempdir = tempfile.TemporaryDirectory(prefix="ft-audit-wheel-")
                 # A flat, generated name: the member name never becomes a path on disk.
@@ -312,6 +317,8 @@ def _read_members(archive, infos, path, filename, filename_tags, project, versio
             if name in wanted_texts:
                 texts[name] = data or b""
             if extension:
+                if spill is None:
+                    in_memory += digest.size
                 extensions.append(
                     ExtensionMember(
                         name=name,
