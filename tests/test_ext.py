@@ -10,6 +10,7 @@ free-threaded 3.14 ABI with sid headers (static verdicts: no 3.14t interpreter e
 from __future__ import annotations
 
 import array
+import functools
 import math
 import subprocess
 import sys
@@ -167,16 +168,23 @@ def test_imports_and_runs_without_numpy():
 
 # --- own-GIL sub-interpreters and ft-audit's verdicts, on builds of the same sources ---------
 
+@functools.lru_cache(maxsize=1)
+def _cython_c() -> str:
+    """ext/_cykernels.pyx through Cython once per session (its C is version-agnostic)."""
+    from tests.support.compile import cython_to_c
+
+    return cython_to_c(PYX_SOURCE, "_cykernels")
+
+
 def _build_for(minor: int, out_dir: Path, *, free_threaded: bool = False, headers: str = "auto",
                c_source: str = C_SOURCE) -> tuple[Path, Path]:
-    from tests.support.compile import compile_extension, cython_to_c
+    from tests.support.compile import compile_extension
     from tests.support.unavailable import SupportUnavailable, skip_or_fail
 
     try:
         c_mod = compile_extension(c_source, "_ckernels", python=f"3.{minor}", free_threaded=free_threaded,
                                   out_dir=out_dir, headers=headers, cflags=["-lm"])
-        cy_c = cython_to_c(PYX_SOURCE, "_cykernels")
-        cy_mod = compile_extension(cy_c, "_cykernels", python=f"3.{minor}", free_threaded=free_threaded,
+        cy_mod = compile_extension(_cython_c(), "_cykernels", python=f"3.{minor}", free_threaded=free_threaded,
                                    out_dir=out_dir, headers=headers,
                                    cflags=["-DCYTHON_USE_MODULE_STATE=1", "-Wno-unused-function", "-lm"])
     except SupportUnavailable as exc:
@@ -321,3 +329,61 @@ def test_source_audit_of_ext_reports_nothing():
     if "not implemented" in (source.HELP or ""):
         pytest.skip("ft-audit source is not implemented yet")  # the lead removes this skip
     assert main(["source", str(EXT)]) == 0
+
+
+# --- builds on every supported CPython, GIL and free-threaded -----------------------------
+
+C_WARNINGS = ["-Wall", "-Wextra", "-Werror", "-Wno-unused-parameter", "-Wno-missing-field-initializers",
+              "-Wno-cast-function-type"]
+
+
+@pytest.mark.parametrize("minor,free_threaded", [(10, False), (11, False), (12, False), (13, False), (13, True),
+                                                 (14, False), (14, True), (15, False), (15, True)],
+                         ids=lambda v: str(v))
+def test_builds_on_310_to_315_gil_and_free_threaded(minor, free_threaded, tmp_path):
+    """Both modules compile against every supported version's headers (the C one warning-free),
+    and the inspector gives the verdicts the declarations mean for that build."""
+    from tests.support.compile import compile_extension
+    from tests.support.unavailable import SupportUnavailable, skip_or_fail
+
+    inspect_module = _inspect()
+    try:
+        c_mod = compile_extension(C_SOURCE, "_ckernels", python=f"3.{minor}", free_threaded=free_threaded,
+                                  out_dir=tmp_path, cflags=C_WARNINGS)
+        cy_mod = compile_extension(_cython_c(), "_cykernels", python=f"3.{minor}",
+                                   free_threaded=free_threaded, out_dir=tmp_path,
+                                   cflags=["-DCYTHON_USE_MODULE_STATE=1", "-Wno-unused-function", "-fopenmp"])
+    except SupportUnavailable as exc:
+        skip_or_fail(exc.reason)
+    for path in (c_mod, cy_mod):
+        report = inspect_module(path)
+        assert report.init == "multi-phase", path.name
+        expected_si = "own-gil" if minor >= 12 else "shared-gil-only"
+        assert report.subinterpreters.value == expected_si, (path.name, report.subinterpreters.reason)
+        expected_ft = "ready" if free_threaded else "not-built-for-ft"
+        assert report.free_threading.value == expected_ft, (path.name, report.free_threading.reason)
+
+
+@pytest.mark.network
+@pytest.mark.parametrize("minor", [14, 15])
+def test_sid_interpreters_confirm_own_gil_at_run_time(minor, tmp_path):
+    """CPython 3.14/3.15 (Debian sid GIL builds): the runtime check imports each module in an
+    own-GIL sub-interpreter (concurrent.interpreters) and agrees with the static verdict."""
+    inspect_module = _inspect()
+    from auditor.verify import compare, run_module, runtime_subinterpreters
+    from tests.support.sid import sid_python_cmd, sid_python_env
+    from tests.support.unavailable import SupportUnavailable, skip_or_fail
+
+    try:
+        cmd, env = sid_python_cmd(minor), sid_python_env(minor)
+    except SupportUnavailable as exc:
+        skip_or_fail(exc.reason)
+    c_mod, cy_mod = _build_for(minor, tmp_path)
+    for path, name in ((c_mod, "_ckernels"), (cy_mod, "_cykernels")):
+        report = inspect_module(path)
+        runtime = run_module(cmd, name, str(path), env=env)
+        assert runtime.status == "ok", runtime.detail
+        assert runtime.loaded, runtime.load_error
+        assert runtime_subinterpreters(runtime) == "own-gil", runtime.own_gil
+        comparison = compare(report, runtime, free_threaded=False)
+        assert comparison.agrees is True, comparison.disagreements

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 # Bump when a field changes meaning; the reader refuses other versions.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -37,9 +37,10 @@ class Cell:
     workers: int
     times: tuple[float, ...] = ()          # seconds, one per repeat (warm-up excluded)
     median: float | None = None
-    speedup: float | None = None           # sequential median / this median
-    speedup_low: float | None = None       # sequential median / slowest repeat
-    speedup_high: float | None = None      # sequential median / fastest repeat
+    baseline_times: tuple[float, ...] = ()  # the sequential run paired with each repeat
+    speedup: float | None = None           # median over repeats of baseline time / time
+    speedup_low: float | None = None       # lowest pair ratio
+    speedup_high: float | None = None      # highest pair ratio
     agrees: bool | None = None             # same result as sequential (None: not run)
     difference: float | None = None        # max abs (element-wise) or relative (reduction) difference
     unavailable: str | None = None
@@ -91,7 +92,8 @@ class BenchReport:
             workers=tuple(data["workers"]),
             workloads=tuple(WorkloadInfo(**w) for w in data["workloads"]),
             modes=tuple(ModeInfo(**m) for m in data["modes"]),
-            cells=tuple(Cell(**{**c, "times": tuple(c["times"])}) for c in data["cells"]),
+            cells=tuple(Cell(**{**c, "times": tuple(c["times"]), "baseline_times": tuple(c["baseline_times"])})
+                        for c in data["cells"]),
             startup=tuple(Startup(**{**s, "times": tuple(s["times"])}) for s in data["startup"]),
             conclusion=data.get("conclusion", ""),
             notes=tuple(data.get("notes", ())),

@@ -13,9 +13,10 @@ def render_text(report: BenchReport) -> str:
     lines = [
         f"ft-audit bench: {py.get('implementation')} {py.get('version')} ({build} build), "
         f"{report.cores} cores, base size {report.size:,}{' (quick)' if report.quick else ''}, "
-        f"median of {report.repeats} runs after one warm-up",
+        f"{report.repeats} runs after one warm-up",
         f"  {py.get('executable')}",
-        "  cells: speedup over sequential, median (slowest-fastest repeat); MISMATCH = result differs",
+        "  cells: speedup over a sequential run made just before each run: median (lowest-highest);"
+        " MISMATCH = result differs",
         "",
     ]
     cells = {(c.workload, c.mode, c.workers): c for c in report.cells}
@@ -29,7 +30,7 @@ def render_text(report: BenchReport) -> str:
             continue
         seq = cells.get((wl.name, "sequential", 1))
         if seq is not None:
-            lines.append(f"  sequential: {fmt_time(seq.median)} per run")
+            lines.append(f"  sequential: {fmt_time(seq.median)} per run (median)")
         lines.append(header)
         reasons: list[str] = []
         for mode in report.modes:

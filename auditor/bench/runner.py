@@ -1,9 +1,11 @@
 """Run the benchmark on the running interpreter and return a BenchReport.
 
 Order of work: allocate the input once (in shared memory when possible), run every workload
-sequentially to get the baseline and the reference result, then for each mode and worker
-count start the workers once, and time each workload `repeats` times after one untimed
-warm-up run. Every timed run starts from an `out` array filled with NaN, and the last run's
+sequentially to get the reference result, then for each mode and worker count start the
+workers once, and time each workload `repeats` times after one untimed warm-up run, each
+timed run paired with a sequential run just before it (the speedup is the median of the
+pair ratios, so load from other processes that changes during the bench does not show up as
+a speedup or a slowdown). Every timed run starts from an `out` array filled with NaN, and the last run's
 result is compared with the sequential reference, so a mode that computes nothing, or the
 wrong thing, shows up as a disagreement instead of a fast time.
 """
@@ -184,20 +186,30 @@ def compare(workload: str, value: float | None, reference: Any, arrays: Arrays, 
     return diff <= REDUCTION_REL_TOLERANCE, diff
 
 
-def time_workload(engine: Engine, workload: str, n: int, repeats: int, arrays: Arrays,
-                  reset: Callable[[], None]) -> tuple[list[float], float | None]:
-    """One warm-up run, then `repeats` timed runs; returns the times and the last result."""
+def _timed_run(engine: Engine, workload: str, n: int, reset: Callable[[], None]) -> tuple[float, float | None]:
     reset()
-    combine(workload, engine.run(workload, n))
+    t0 = time.perf_counter()
+    value = combine(workload, engine.run(workload, n))
+    return time.perf_counter() - t0, value
+
+
+def time_workload(engine: Engine, workload: str, n: int, repeats: int, arrays: Arrays,
+                  reset: Callable[[], None], baseline: Engine | None = None,
+                  ) -> tuple[list[float], list[float], float | None]:
+    """One warm-up run, then `repeats` timed runs of `engine`, each paired with a sequential run
+    right before it (when `baseline` is given), so a change in machine load between cells
+    cannot pass for a speedup: the speedup is taken per pair. Returns (times, baseline
+    times, the last result of `engine`)."""
+    _timed_run(engine, workload, n, reset)
     times: list[float] = []
+    base_times: list[float] = []
     value = None
     for _ in range(repeats):
-        reset()
-        t0 = time.perf_counter()
-        partials = engine.run(workload, n)
-        value = combine(workload, partials)
-        times.append(time.perf_counter() - t0)
-    return times, value
+        if baseline is not None:
+            base_times.append(_timed_run(baseline, workload, n, reset)[0])
+        elapsed, value = _timed_run(engine, workload, n, reset)
+        times.append(elapsed)
+    return times, base_times, value
 
 
 def make_engine(mode: str, arrays: Arrays, workers: int, modules: tuple[str, ...]) -> Engine:
@@ -273,17 +285,15 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _m: 
                 reset_cache[size] = lambda: arrays.out[:size].fill(np.nan)
             return reset_cache[size]
 
-        # Sequential first: the baseline time and the reference result.
-        baseline: dict[str, float] = {}
+        # Sequential first: the reference result (and the sequential row of the table).
         reference: dict[str, Any] = {}
         seq = SequentialEngine(arrays, 1)
         for w in runnable:
             progress(f"sequential: {w}")
-            times, value = time_workload(seq, w, sizes[w], config.repeats, arrays, reset_for(sizes[w]))
-            baseline[w] = statistics.median(times)
+            times, _, value = time_workload(seq, w, sizes[w], config.repeats, arrays, reset_for(sizes[w]))
             kind = W.WORKLOAD_KINDS[w][1]
             reference[w] = arrays.out[:sizes[w]].copy() if kind == "elementwise" else value
-            cells.append(_cell(w, "sequential", 1, times, baseline[w], True, 0.0))
+            cells.append(_cell(w, "sequential", 1, times, times, True, 0.0))
         mode_infos.append(ModeInfo("sequential", MODE_DESCRIPTIONS["sequential"]))
 
         for mode in config.modes:
@@ -311,14 +321,14 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _m: 
                             continue
                         progress(f"{mode} x{workers}: {w}")
                         try:
-                            times, value = time_workload(engine, w, sizes[w], config.repeats, arrays,
-                                                         reset_for(sizes[w]))
+                            times, base_times, value = time_workload(
+                                engine, w, sizes[w], config.repeats, arrays, reset_for(sizes[w]), baseline=seq)
                         except Exception as exc:
                             reason = f"failed: {type(exc).__name__}: {exc}".replace("\n", " ")
                             cells.append(Cell(w, mode, workers, unavailable=reason))
                             continue
                         agrees, diff = compare(w, value, reference[w], arrays, sizes[w], np)
-                        cells.append(_cell(w, mode, workers, times, baseline[w], agrees, diff))
+                        cells.append(_cell(w, mode, workers, times, base_times, agrees, diff))
                 finally:
                     engine.close()
     finally:
@@ -353,13 +363,16 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _m: 
     return BenchReport(**{**report.__dict__, "conclusion": conclusion(report)})
 
 
-def _cell(workload: str, mode: str, workers: int, times: list[float], baseline: float,
+def _cell(workload: str, mode: str, workers: int, times: list[float], base_times: list[float],
           agrees: bool, diff: float) -> Cell:
-    median = statistics.median(times)
+    """Speedup = median over the pairs of (sequential time / mode time); the spread is the
+    lowest and highest pair ratio."""
+    ratios = [b / t for b, t in zip(base_times, times) if t > 0]
     return Cell(
-        workload=workload, mode=mode, workers=workers, times=tuple(times), median=median,
-        speedup=baseline / median if median > 0 else None,
-        speedup_low=baseline / max(times) if max(times) > 0 else None,
-        speedup_high=baseline / min(times) if min(times) > 0 else None,
+        workload=workload, mode=mode, workers=workers, times=tuple(times), median=statistics.median(times),
+        baseline_times=tuple(base_times),
+        speedup=statistics.median(ratios) if ratios else None,
+        speedup_low=min(ratios) if ratios else None,
+        speedup_high=max(ratios) if ratios else None,
         agrees=agrees, difference=diff if math.isfinite(diff) else None,
     )
