@@ -425,8 +425,20 @@ class Fetcher:
         return list(message.get_all("Requires-Dist") or ())
 
 
-def _requires_via_range(http, dist: DistFile, tail: int = 1 << 16) -> list[str]:
-    """Requires-Dist from a remote wheel's METADATA with HTTP range requests (as pip's lazy wheel).
+def _requires_via_range(http, dist: DistFile) -> list[str]:
+    return requires_dist(metadata_via_range(http, dist))
+
+
+def requires_dist(metadata: bytes) -> list[str]:
+    import email.parser
+    import email.policy
+
+    message = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(metadata)
+    return list(message.get_all("Requires-Dist") or ())
+
+
+def metadata_via_range(http, dist: DistFile, tail: int = 1 << 16) -> bytes:
+    """A remote wheel's .dist-info/METADATA with HTTP range requests (as pip's lazy wheel).
 
     Two or three small requests instead of the whole wheel (torch wheels are 100+ MB): the
     tail holds the end-of-central-directory record and usually the whole central directory;
@@ -462,10 +474,7 @@ def _requires_via_range(http, dist: DistFile, tail: int = 1 << 16) -> list[str]:
             data = zlib.decompress(data, -15)
         elif method != 0:
             raise ValueError(f"compression method {method}")
-        import email.parser
-        import email.policy
-        message = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(data)
-        return list(message.get_all("Requires-Dist") or ())
+        return data
     raise ValueError("no .dist-info/METADATA in the central directory")
 
 

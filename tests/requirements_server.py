@@ -1,0 +1,71 @@
+"""A local PEP 691 index on 127.0.0.1 serving the recording in tests/fixtures/pypi_recorded.
+
+Also serves broken answers for the bad-input tests: /simple/http-500/ answers 500,
+/simple/garbage-json/ answers 200 with a body that is not JSON, /simple/not-a-page/ answers
+JSON without a 'files' list. Every other unknown project is a 404.
+"""
+
+from __future__ import annotations
+
+import gzip
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+RECORDED = Path(__file__).parent / "fixtures" / "pypi_recorded"
+SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def log_message(self, *args) -> None:  # keep pytest output clean
+        pass
+
+    def _send(self, status: int, body: bytes, content_type: str = "application/octet-stream") -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        self.server.requests.append(self.path)  # type: ignore[attr-defined]
+        parts = [p for p in self.path.split("?")[0].split("/") if p]
+        if len(parts) == 2 and parts[0] == "simple":
+            name = parts[1]
+            if name == "http-500":
+                return self._send(500, b"internal error")
+            if name == "garbage-json":
+                return self._send(200, b"<html>not json{", SIMPLE_JSON)
+            if name == "not-a-page":
+                return self._send(200, b'{"meta": {}}', SIMPLE_JSON)
+            page = RECORDED / "simple" / f"{name}.json.gz"
+            if page.is_file():
+                return self._send(200, gzip.decompress(page.read_bytes()), SIMPLE_JSON)
+        if len(parts) == 2 and parts[0] == "files":
+            path = RECORDED / "files" / parts[1]
+            if path.is_file() and path.name.endswith(".metadata"):
+                return self._send(200, path.read_bytes())
+        self._send(404, b"not found")
+
+
+class RecordedIndex:
+    def __init__(self) -> None:
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.server.requests = []  # type: ignore[attr-defined]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/simple"
+
+    @property
+    def requests(self) -> list[str]:
+        return self.server.requests  # type: ignore[attr-defined]
+
+    def __enter__(self) -> "RecordedIndex":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
