@@ -40,7 +40,7 @@ def show_text(record: CompatRecord, data: CompatData) -> str:
         for verdict in census.deep:
             modules = ", ".join(verdict.reenables_gil[:4]) + (" ..." if len(verdict.reenables_gil) > 4 else "")
             lines.append(f"               inspected {census.deep_version} {verdict.target}: {verdict.free_threading}"
-                         f", sub-interpreters {verdict.subinterpreters}, {verdict.modules} modules"
+                         f", sub-interpreters {verdict.subinterpreters}, {verdict.modules} module{'s' if verdict.modules != 1 else ''}"
                          + (f" (GIL re-enabled by {modules})" if modules else "") + f" [{verdict.wheel}]")
         lines.append(f"               source: {census.source.url} ({_date(census.source.date)})")
         if census.metadata_source:
