@@ -139,36 +139,46 @@ def test_cli_json_on_the_real_venv(capsys):
                  "--fail-on", "reenables-gil"]) == 0
 
 
+SID_WHEELS = {
+    14: ["markupsafe-3.0.4-cp314-manylinux-x86_64", "msgpack-1.2.4-cp314-manylinux-x86_64",
+         "numpy-2.5.5-cp314-manylinux-x86_64", "psutil-7.2.2-cp36-abi3-manylinux-x86_64"],
+    # 3.15 non-limited builds store the renumbered slot ids (86, 87): the runtime walk must map them
+    15: ["markupsafe-3.0.4-cp315-manylinux-x86_64", "psutil-7.2.2-cp36-abi3-manylinux-x86_64"],
+}
+
+
 def _sid_site(minor: int, target: Path) -> Path:
-    """cp3XY wheels of the pinned registry, unpacked as an installer would (RECORD included)."""
+    """Pinned cp3XY wheels, unpacked as an installer would (RECORD included)."""
     from tests.support.wheels import require_wheel
 
-    keys = [f"markupsafe-3.0.4-cp3{minor}-manylinux-x86_64", f"msgpack-1.2.4-cp3{minor}-manylinux-x86_64",
-            f"numpy-2.5.5-cp3{minor}-manylinux-x86_64", "psutil-7.2.2-cp36-abi3-manylinux-x86_64"]
     target.mkdir(parents=True, exist_ok=True)
-    for key in keys:
+    for key in SID_WHEELS[minor]:
         with zipfile.ZipFile(require_wheel(key)) as wheel:
             wheel.extractall(target)
     return target
 
 
 @pytest.mark.network
-def test_static_matches_runtime_on_sid_314(tmp_path):
+@pytest.mark.parametrize("minor", [14, 15])
+def test_static_matches_runtime_on_sid(minor, tmp_path):
     from tests.support.sid import SupportUnavailable, sid_python_cmd, sid_python_env
 
     try:
-        cmd = sid_python_cmd(14)
-        env = sid_python_env(14)
+        cmd = sid_python_cmd(minor)
+        env = sid_python_env(minor)
     except SupportUnavailable as exc:
         skip_or_fail(exc.reason)
-    site = _sid_site(14, tmp_path / "site")
+    site = _sid_site(minor, tmp_path / "site")
     env = dict(env, PYTHONPATH=str(site))
     snapshot = probe_interpreter(cmd, env=env)
-    assert snapshot.interpreter.label == "3.14" and str(site) in snapshot.interpreter.environment_dirs
+    assert snapshot.interpreter.label == f"3.{minor}" and str(site) in snapshot.interpreter.environment_dirs
     assert snapshot.interpreter.subinterpreter_module == "concurrent.interpreters"
     audit = audit_snapshot(snapshot, cmd=cmd, verify=True, verify_env=env, verify_timeout=60,
                            ask_pypi=False, use_compat=False)
     modules = check_agreement(audit)
     for name, expected in EXPECTED_SUBINTERPRETERS.items():
-        assert modules[name].report.subinterpreters.value == expected, name
+        if name in modules:
+            assert modules[name].report.subinterpreters.value == expected, name
     assert modules["markupsafe._speedups"].runtime.gil == "not-used"
+    assert modules["markupsafe._speedups"].runtime.multiple_interpreters == "per-interpreter-gil"
+    assert modules["psutil._psutil_linux"].runtime.own_gil.outcome == "refused"
