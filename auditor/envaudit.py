@@ -482,7 +482,7 @@ def summarize(interp: Interpreter, audits: Sequence[DistributionAudit], orphans:
         gil_stays_off = None
     else:
         gil_stays_off = True
-    own_gil_ok = [d.name for d in audits if d.subinterpreters.value == Subinterpreters.OWN_GIL
+    own_gil_ok = [d.name for d in with_ext if d.subinterpreters.value == Subinterpreters.OWN_GIL
                   and not d.blocked_by_subinterpreters]
     own_gil_blocked = [d.name for d in audits if d.blocked_by_subinterpreters]
     offers: dict[str, dict[str, int]] = {}
