@@ -458,7 +458,14 @@ def compare(report: ModuleReport, runtime: RuntimeResult, *, free_threaded: bool
         static = InitStyle.MULTI_PHASE if report.init == InitStyle.RUNTIME_DEF else report.init
         check("init", static, observed_init)
 
-    if free_threaded and runtime.gil_enabled_after_create is not None:
+    if free_threaded and report.free_threading.value == FreeThreading.NOT_BUILT_FOR_FT and runtime.loaded is not None:
+        # A GIL-ABI (abi3) module may still load on 3.13t/3.14t: there is no loader check
+        # before 3.15 (capi-reference 5.4). Loading proves nothing about the ABI; failing does.
+        if runtime.loaded:
+            gaps.append("free_threading: static not-built-for-ft, yet it loaded (no loader ABI check)")
+        else:
+            checked.append("free_threading")
+    elif free_threaded and runtime.gil_enabled_after_create is not None:
         if runtime.gil_enabled_after_create and runtime.gil_warning_module not in (None, runtime.module):
             pass  # another module enabled it: not this module's answer
         else:

@@ -127,6 +127,17 @@ def test_free_threaded_seam_gil_stays_off_or_is_enabled_by_this_module():
                                                   free_threaded=True).checked
 
 
+def test_free_threaded_seam_gil_abi_module():
+    loaded = full(load_line(gil_after_create=True, warnings=[WARN.format("m")], slots=SLOTS_OWN))
+    rt = verify.parse_runtime_output("m", loaded, returncode=0, timed_out=False)
+    cmp = verify.compare(report(ft=FT.NOT_BUILT_FOR_FT), rt, free_threaded=True)
+    assert cmp.disagreements == () and cmp.gaps[0].startswith("free_threading: static not-built-for-ft, yet it loaded")
+    refused = full(load_line(create_error="ImportError: m: only compatible with GIL CPython", how="direct"))
+    rt2 = verify.parse_runtime_output("m", refused, returncode=0, timed_out=False)
+    assert rt2.loaded is False
+    assert "free_threading" in verify.compare(report(ft=FT.NOT_BUILT_FOR_FT), rt2, free_threaded=True).checked
+
+
 def test_crash_and_hang_are_results():
     crashed = "\n".join([line("begin", stage="load"), load_line(slots=SLOTS_OWN), line("begin", stage="own_gil")])
     rt = verify.parse_runtime_output("m", crashed, returncode=-11, timed_out=False)
