@@ -3,11 +3,17 @@
 Also serves broken answers for the bad-input tests: /simple/http-500/ answers 500,
 /simple/garbage-json/ answers 200 with a body that is not JSON, /simple/not-a-page/ answers
 JSON without a 'files' list. Every other unknown project is a 404.
+
+`RecordedIndex(wheels={"lxml": [path, ...]})` adds projects whose page is built from local wheel
+files (e.g. pinned real wheels from tests.support.wheels), served in full (no range requests,
+no PEP 658 file): the client then has to download the wheel to read its METADATA.
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
+import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -38,10 +44,20 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._send(200, b"<html>not json{", SIMPLE_JSON)
             if name == "not-a-page":
                 return self._send(200, b'{"meta": {}}', SIMPLE_JSON)
+            local = self.server.wheels.get(name)  # type: ignore[attr-defined]
+            if local:
+                files = [{"filename": p.name, "url": f"../../files/{p.name}", "size": p.stat().st_size,
+                          "hashes": {"sha256": hashlib.sha256(p.read_bytes()).hexdigest()}} for p in local]
+                body = json.dumps({"meta": {"api-version": "1.1"}, "name": name, "files": files}).encode()
+                return self._send(200, body, SIMPLE_JSON)
             page = RECORDED / "simple" / f"{name}.json.gz"
             if page.is_file():
                 return self._send(200, gzip.decompress(page.read_bytes()), SIMPLE_JSON)
         if len(parts) == 2 and parts[0] == "files":
+            for local in self.server.wheels.values():  # type: ignore[attr-defined]
+                for wheel in local:
+                    if wheel.name == parts[1]:
+                        return self._send(200, wheel.read_bytes())
             path = RECORDED / "files" / parts[1]
             if path.is_file() and path.name.endswith(".metadata"):
                 return self._send(200, path.read_bytes())
@@ -49,9 +65,10 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class RecordedIndex:
-    def __init__(self) -> None:
+    def __init__(self, wheels: dict[str, list[Path]] | None = None) -> None:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.server.requests = []  # type: ignore[attr-defined]
+        self.server.wheels = wheels or {}  # type: ignore[attr-defined]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property

@@ -326,14 +326,14 @@ def rollup(modules) -> tuple[str, str, str]:
 
 def _inspect_remote_wheel(client, dist) -> tuple[list, str | None]:
     from auditor.cache import cache_dir
-    from auditor.inspect import inspect_module
-    from auditor.sources.wheel import read_wheel
+    from auditor.commands.wheel import inspect_member
+    from auditor.sources.wheel import HASH_AUDITED, read_wheel
 
     try:
         path = client.http.download(dist.url, dist.sha256, cache_dir("wheels") / dist.filename)
-        with read_wheel(path) as contents:
-            modules = [inspect_module(ext.source, display=f"{dist.filename}/{ext.name}")
-                       for ext in contents.extensions]
+        with read_wheel(path, hashes=HASH_AUDITED) as contents:
+            abis = frozenset(t.split("-")[1] for t in contents.filename_tags)
+            modules = [inspect_member(ext, abis)[1] for ext in contents.extensions]
         return modules, None
     except AuditError as exc:
         return [], exc.one_line()
