@@ -64,6 +64,10 @@ class Engine:
         self.arrays = arrays
         self.workers = workers
 
+    def applies(self, workload: str) -> bool:
+        """False when the mode has no version of this workload at all (not even a row)."""
+        return True
+
     def unavailable(self, workload: str) -> str | None:
         return None
 
@@ -226,9 +230,10 @@ class InterpreterEngine(Engine):
 class OpenMPEngine(Engine):
     mode = "openmp"
 
+    def applies(self, workload: str) -> bool:
+        return workload == "cy_norm"  # the only kernel with a prange variant
+
     def unavailable(self, workload: str) -> str | None:
-        if workload != "cy_norm":
-            return "only the Cython sum-of-squares kernel has an OpenMP (prange) variant"
         missing = W.missing_requirement(workload)
         if missing:
             return missing

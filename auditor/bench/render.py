@@ -31,7 +31,7 @@ def render_text(report: BenchReport) -> str:
         seq = cells.get((wl.name, "sequential", 1))
         if seq is not None:
             lines.append(f"  sequential: {fmt_time(seq.median)} per run (median)")
-        lines.append(header)
+        rows: list[str] = []
         reasons: list[str] = []
         for mode in report.modes:
             if mode.name == "sequential":
@@ -49,7 +49,10 @@ def render_text(report: BenchReport) -> str:
                     labels.append(f"unavailable [{reasons.index(c.unavailable) + 1}]")
                 else:
                     labels.append(cell_label(c))
-            lines.append(f"  {mode.name:<14}" + "".join(f"{label:<{width}}" for label in labels).rstrip())
+            rows.append(f"  {mode.name:<14}" + "".join(f"{label:<{width}}" for label in labels).rstrip())
+        if rows:
+            lines.append(header.rstrip())
+            lines.extend(rows)
         for k, reason in enumerate(reasons, 1):
             lines.append(f"    [{k}] {reason}")
         lines.append("")

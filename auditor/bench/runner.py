@@ -314,10 +314,11 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _m: 
                     continue
                 try:
                     for w in runnable:
+                        if not engine.applies(w):
+                            continue
                         skip = engine.unavailable(w)
                         if skip is not None:
-                            if mode != "openmp" or w == "cy_norm":
-                                cells.append(Cell(w, mode, workers, unavailable=skip))
+                            cells.append(Cell(w, mode, workers, unavailable=skip))
                             continue
                         progress(f"{mode} x{workers}: {w}")
                         try:
