@@ -209,11 +209,13 @@ def parse_requirement(text: str, origin: str, *, constraint: bool = False) -> Re
     """One PEP 508 requirement; URLs, VCS links and local paths become "cannot check" entries."""
     text = text.strip()
     lowered = text.lower()
-    if lowered.startswith(_URL_SCHEMES) or text.startswith((".", "/", "~")) or lowered.endswith((".whl", ".tar.gz", ".zip")):
+    if lowered.startswith(_URL_SCHEMES) or text.startswith((".", "/", "~")):
         return RequirementEntry(None, origin, text, constraint, unchecked="URL, VCS or local path: not on an index")
     try:
         requirement = Requirement(text)
     except InvalidRequirement as exc:
+        if lowered.endswith((".whl", ".tar.gz", ".zip")):
+            return RequirementEntry(None, origin, text, constraint, unchecked="local archive: not on an index")
         raise InputError(origin, f"invalid requirement {text!r}: {str(exc).splitlines()[0]}") from None
     if requirement.url:
         return RequirementEntry(None, origin, text, constraint,
