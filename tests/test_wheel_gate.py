@@ -462,3 +462,33 @@ def test_memory_budget_spills_the_rest_and_verdicts_do_not_change():
         assert "lxml/etree.cpython-314t-x86_64-linux-gnu.so" in [e.name for e in spilled]
         verdicts = {inspect_member(e)[1].name: inspect_member(e)[1].free_threading.value for e in contents.extensions}
     assert verdicts == {m.name: m.free_threading.value for m in audit_wheel_file(str(path)).modules}
+
+
+def test_wheel_read_in_shares_merges_to_the_whole(tmp_path):
+    from auditor.sources.wheel import merge_parts, read_wheel
+
+    src = rewrite_wheel(require_wheel(LXML_T), tmp_path)
+    # corrupt one extension member's compressed bytes so a share reports a read failure
+    member = "lxml/objectify.cpython-314t-x86_64-linux-gnu.so"
+    with zipfile.ZipFile(src) as archive:
+        info = archive.getinfo(member)
+    raw = bytearray(src.read_bytes())
+    name_len, extra_len = int.from_bytes(raw[info.header_offset + 26: info.header_offset + 28], "little"), \
+        int.from_bytes(raw[info.header_offset + 28: info.header_offset + 30], "little")
+    start = info.header_offset + 30 + name_len + extra_len + info.compress_size // 2
+    raw[start: start + 32] = bytes(b ^ 0xA5 for b in raw[start: start + 32])
+    src.write_bytes(bytes(raw))
+
+    whole = read_wheel(src, hashes="all")
+    shares = [read_wheel(src, hashes="all", part=(k, 3)) for k in range(3)]
+    assert sorted(len(s.extensions) for s in shares) == [2, 2, 2]   # 7 modules, one unreadable
+    merged = merge_parts(shares)
+    assert merged.digests == whole.digests
+    assert [e.name for e in merged.extensions] == [e.name for e in whole.extensions]
+    assert merged.problems == whole.problems
+    assert [p.member for p in merged.problems] == [member]
+    for contents in (whole, *shares):
+        contents.close()
+    reports = audit_paths([src], AuditOptions(executor="process", jobs=3))
+    assert reports == [audit_wheel_file(str(src))]
+    assert reports[0].verdict == "error"

@@ -228,46 +228,62 @@ def fetch_pypi(spec: str, *, platforms: Sequence[str] = (), abis: Sequence[str] 
 
 # -- auditing -------------------------------------------------------------------------------
 
+# A wheel at least this large (compressed) is split into one share per worker, so a run on a
+# single big wheel (the usual CI gate) still uses every core.
+SPLIT_BYTES = 2 << 20
+
+
 def audit_paths(paths: Sequence[Path], options: AuditOptions,
                 on_done: Callable[[WheelReport], None] | None = None) -> list[WheelReport]:
     """Audit wheels in parallel; reports come back in the order of `paths`."""
-    from auditor.wheel_gate import sibling_findings
+    from auditor.wheel_gate import sibling_findings, unreadable_wheel
 
+    if not paths:
+        return []
     extra: dict[str, list[Finding]] = {}
     if options.require_ft:
         extra = sibling_findings([p.name for p in paths], options.require_ft)
-    jobs = [(str(p), tuple(extra.get(p.name, ())), options.ignore, options.hashes) for p in paths]
-    if not jobs:
-        return []
-    # Biggest first, so one large wheel does not start last and run alone.
-    order = sorted(range(len(jobs)), key=lambda i: -_size(paths[i]))
-    results: list[WheelReport | None] = [None] * len(jobs)
     kind = options.executor or os.environ.get("FT_AUDIT_WHEEL_EXECUTOR", DEFAULT_EXECUTOR)
-    workers = options.jobs or os.cpu_count() or 1
-    if kind == "serial" or workers == 1 or len(jobs) == 1:
-        for i in order:
-            results[i] = audit_wheel_file(*jobs[i])
+    workers = max(1, options.jobs or os.cpu_count() or 1)
+    parallel = kind != "serial" and workers > 1
+    sizes = [_size(p) for p in paths]
+    shares = [workers if parallel and kind == "process" and size >= SPLIT_BYTES else 1 for size in sizes]
+    # (wheel, share) tasks, biggest first, so one large wheel does not start last and run alone.
+    tasks = sorted(((i, k) for i in range(len(paths)) for k in range(shares[i])),
+                   key=lambda t: -sizes[t[0]] / shares[t[0]])
+    parts: list[dict[int, object]] = [{} for _ in paths]
+    results: list[WheelReport | None] = [None] * len(paths)
+
+    def collect(i: int, k: int, part) -> None:
+        parts[i][k] = part
+        if len(parts[i]) == shares[i]:
+            results[i] = finish_wheel(paths[i].name, [parts[i][j] for j in range(shares[i])],
+                                      extra=extra.get(paths[i].name, ()), ignore=options.ignore)
+            parts[i] = {}
             if on_done:
                 on_done(results[i])
+
+    if not parallel or len(tasks) == 1:
+        for i, k in tasks:
+            collect(i, k, audit_wheel_part(str(paths[i]), k, shares[i], options.hashes))
         return results  # type: ignore[return-value]
     # Import the inspector (and its knowledge tables) once here, so forked workers inherit it.
     import auditor.inspect  # noqa: F401
+    from concurrent.futures import as_completed
 
-    with _executor(kind, min(workers, len(jobs))) as pool:
-        futures = {pool.submit(audit_wheel_file, *jobs[i]): i for i in order}
-        from concurrent.futures import as_completed
-
+    with _executor(kind, min(workers, len(tasks))) as pool:
+        futures = {pool.submit(audit_wheel_part, str(paths[i]), k, shares[i], options.hashes): (i, k)
+                   for i, k in tasks}
         for future in as_completed(futures):
-            i = futures[future]
+            i, k = futures[future]
             try:
-                results[i] = future.result()
+                part = future.result()
             except Exception as exc:  # noqa: BLE001 - a crashed worker is reported, not raised
-                from auditor.wheel_gate import unreadable_wheel
-
-                results[i] = unreadable_wheel(paths[i].name, f"audit failed: {exc.__class__.__name__}: {exc}",
-                                              ignore=options.ignore)
-            if on_done:
-                on_done(results[i])
+                part = WheelFailure(f"audit failed: {exc.__class__.__name__}: {exc}")
+            collect(i, k, part)
+    for i, report in enumerate(results):  # defensive: every wheel gets a report
+        if report is None:
+            results[i] = unreadable_wheel(paths[i].name, "audit did not finish", ignore=options.ignore)
     return results  # type: ignore[return-value]
 
 
@@ -298,24 +314,53 @@ def _size(path: Path) -> int:
         return 0
 
 
-def audit_wheel_file(path: str, extra: Sequence[Finding] = (), ignore: frozenset[str] = frozenset(),
-                     hashes: str = "audited") -> WheelReport:
-    """Read, inspect and assess one wheel; never raises for a bad wheel."""
+@dataclass(frozen=True)
+class WheelFailure:
+    """A wheel (share) that could not be read: the one-line reason."""
+
+    reason: str
+
+
+def audit_wheel_part(path: str, share: int = 0, shares: int = 1, hashes: str = "audited"):
+    """Read and inspect share `share` of `shares` of one wheel (in a worker). Returns
+    (WheelContents without member bytes, [(member, ModuleReport, claimed ABI), ...]) or a
+    WheelFailure; never raises for a bad wheel."""
     from auditor.sources.wheel import read_wheel
-    from auditor.wheel_gate import assess_wheel, unreadable_wheel
+    from auditor.wheel_gate import WheelTags
 
     name = Path(path).name
     try:
-        contents = read_wheel(path, hashes=hashes)
+        contents = read_wheel(path, hashes=hashes, part=(share, shares))
     except ArchiveError as exc:
-        return unreadable_wheel(name, exc.reason if exc.where == name else exc.one_line(), extra=extra, ignore=ignore)
-    from auditor.wheel_gate import WheelTags
-
+        return WheelFailure(exc.reason if exc.where == name else exc.one_line())
     tags = WheelTags.from_filename(name)
     abis = tags.abis if tags else frozenset()
     with contents:
         modules = [inspect_member(member, abis) for member in contents.extensions]
-        return assess_wheel(contents, modules, extra=extra, ignore=ignore)
+    for member in contents.extensions:  # facts only cross back to the parent, not bytes
+        member.data = member.file = None
+    return contents, modules
+
+
+def finish_wheel(name: str, parts: Sequence, *, extra: Sequence[Finding] = (),
+                 ignore: frozenset[str] = frozenset()) -> WheelReport:
+    """Join a wheel's shares and run the gate's checks on it."""
+    from auditor.sources.wheel import merge_parts
+    from auditor.wheel_gate import assess_wheel, unreadable_wheel
+
+    failure = next((p for p in parts if isinstance(p, WheelFailure)), None)
+    if failure is not None:
+        return unreadable_wheel(name, failure.reason, extra=extra, ignore=ignore)
+    contents = merge_parts([c for c, _ in parts]) if len(parts) > 1 else parts[0][0]
+    order = {member: i for i, member in enumerate(contents.members)}
+    modules = sorted((m for _, ms in parts for m in ms), key=lambda m: order.get(m[0].name, len(order)))
+    return assess_wheel(contents, modules, extra=extra, ignore=ignore)
+
+
+def audit_wheel_file(path: str, extra: Sequence[Finding] = (), ignore: frozenset[str] = frozenset(),
+                     hashes: str = "audited") -> WheelReport:
+    """Read, inspect and assess one wheel in this process; never raises for a bad wheel."""
+    return finish_wheel(Path(path).name, [audit_wheel_part(path, 0, 1, hashes)], extra=extra, ignore=ignore)
 
 
 def inspect_member(member, wheel_abis: frozenset[str] = frozenset()) -> tuple:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import dataclasses
 import email.parser
 import email.policy
 import hashlib
@@ -177,6 +178,24 @@ class WheelContents:
         self.close()
 
 
+def merge_parts(parts: list[WheelContents]) -> WheelContents:
+    """Join the shares of one wheel read with `part=(k, n)` (share 0 first) into one
+    WheelContents: share 0 carries the metadata, RECORD and archive-wide problems; each share
+    adds the digests, extension members and read failures of its own members."""
+    base = parts[0]
+    order = {name: i for i, name in enumerate(base.members)}
+    digests = dict(base.digests)
+    extensions = list(base.extensions)
+    problems = list(base.problems)
+    for other in parts[1:]:
+        digests.update(other.digests)
+        extensions.extend(other.extensions)
+        problems.extend(p for p in other.problems if p.kind == "corrupt-member")
+    extensions.sort(key=lambda e: order.get(e.name, len(order)))
+    problems.sort(key=lambda p: order.get(p.member, len(order)))
+    return dataclasses.replace(base, digests=digests, extensions=extensions, problems=tuple(problems), _tempdir=None)
+
+
 def expand_filename_tags(filename: str) -> tuple[str, ...]:
     """Every `py-abi-plat` tag a wheel file name stands for, in the order written.
 
@@ -228,7 +247,12 @@ def install_path(name: str, dist_data: str | None) -> str:
     return name
 
 
-def read_wheel(path: Path | str, limits: WheelLimits = DEFAULT_LIMITS, *, hashes: str = HASH_ALL) -> WheelContents:
+def read_wheel(path: Path | str, limits: WheelLimits = DEFAULT_LIMITS, *, hashes: str = HASH_ALL,
+               part: tuple[int, int] = (0, 1)) -> WheelContents:
+    """Read one wheel. `part=(k, n)` reads only share k of n, so that n workers can split one
+    wheel: the extension members whose position among the wheel's extension members is k modulo
+    n, and (share 0 only) every other member. Name and size checks cover the whole archive in
+    every share; `merge_parts` joins the shares back into one WheelContents."""
     path = Path(path)
     filename = path.name
     filename_tags = expand_filename_tags(filename)
@@ -252,11 +276,12 @@ def read_wheel(path: Path | str, limits: WheelLimits = DEFAULT_LIMITS, *, hashes
             raise ArchiveError(
                 filename, f"declared uncompressed size {declared_total} bytes exceeds the limit of {limits.max_total_bytes}"
             )
-        return _read_members(archive, infos, path, filename, filename_tags, project, version, build, limits, hashes)
+        return _read_members(archive, infos, path, filename, filename_tags, project, version, build, limits,
+                             hashes, part)
 
 
 def _read_members(archive, infos, path, filename, filename_tags, project, version, build, limits,
-                  hashes) -> WheelContents:
+                  hashes, part) -> WheelContents:
     problems: list[ArchiveProblem] = []
     digests: dict[str, MemberDigest] = {}
     readable: list[zipfile.ZipInfo] = []
@@ -289,11 +314,19 @@ def _read_members(archive, infos, path, filename, filename_tags, project, versio
     texts: dict[str, bytes] = {}
     wanted_texts = {f"{dist_info}/WHEEL", f"{dist_info}/METADATA", f"{dist_info}/RECORD"} if dist_info else set()
     in_memory = 0
+    share, shares = part
+    extension_index = -1
     raw = open(path, "rb") if _libdeflate is not None else None
     try:
         for info in readable:
             name = info.orig_filename
             extension = is_extension_member(name)
+            if extension:
+                extension_index += 1
+                if extension_index % shares != share:
+                    continue
+            elif share != 0:
+                continue
             if hashes != HASH_ALL and not extension and not (dist_info and name.startswith(dist_info + "/")):
                 continue
             spill = None
@@ -357,6 +390,9 @@ def _read_members(archive, infos, path, filename, filename_tags, project, versio
         else:
             record = parse_record(f"{dist_info}/RECORD", record_bytes)
 
+    # Archive order, whichever share read what: merged shares and a whole read list alike.
+    order = {info.orig_filename: i for i, info in enumerate(infos)}
+    problems.sort(key=lambda p: order.get(p.member, len(order)))
     return WheelContents(
         path=path,
         filename=filename,
