@@ -370,3 +370,29 @@ def test_metadata_name_and_version_against_the_file_name(tmp_path):
         messages = [f.message for f in wheel_file_findings(contents)]
     assert messages == ["METADATA Name 'demo' is not the file name's project 'other'",
                         "METADATA Version '1.0' is not the file name's version '2.0'"]
+
+
+def test_overlapping_member_data_is_refused(tmp_path):
+    path = build_wheel(tmp_path, PURE, {"demo/a.py": b"a = 1\n" * 50, "demo/b.py": b"b = 2\n"})
+    with zipfile.ZipFile(path) as archive:
+        a_offset = archive.getinfo("demo/a.py").header_offset
+    data = bytearray(path.read_bytes())
+    pos = data.find(b"PK\x01\x02")
+    while pos >= 0:  # point b's central entry 10 bytes into a's data
+        name_len = struct.unpack_from("<H", data, pos + 28)[0]
+        if data[pos + 46: pos + 46 + name_len] == b"demo/b.py":
+            struct.pack_into("<I", data, pos + 42, a_offset + 40)
+        pos = data.find(b"PK\x01\x02", pos + 4)
+    path.write_bytes(bytes(data))
+    with read_wheel(path) as contents:
+        assert [(p.kind, p.member) for p in contents.problems] == [("oversized-member", "demo/a.py"),
+                                                                     ("corrupt-member", "demo/b.py")]
+        assert "overlaps another member" in contents.problems[0].reason
+
+
+def test_real_wheels_have_no_overlaps():
+    from tests.support.wheels import require_wheel
+
+    for key in ("numpy-2.5.5-cp314t-manylinux-x86_64", "mypy-2.4.1-cp314t-manylinux-x86_64"):
+        with read_wheel(require_wheel(key), hashes="all") as contents:
+            assert contents.problems == ()

@@ -304,6 +304,12 @@ def _read_members(archive, infos, path, filename, filename_tags, project, versio
             problems.append(ArchiveProblem("oversized-member", name, oversized))
             continue
         readable.append(info)
+    overlapping = _overlapping_members(readable)
+    if overlapping:
+        problems.extend(ArchiveProblem("oversized-member", i.orig_filename,
+                                       "its data overlaps another member's (overlapping-entry zip bomb?)")
+                        for i in overlapping)
+        readable = [i for i in readable if i not in overlapping]
 
     dist_info = _find_dist_info(readable, project, version)
     dist_data = dist_info[: -len(".dist-info")] + ".data" if dist_info else None
@@ -416,6 +422,19 @@ def _read_members(archive, infos, path, filename, filename_tags, project, versio
         problems=tuple(problems),
         _tempdir=tempdir,
     )
+
+
+def _overlapping_members(infos: list[zipfile.ZipInfo]) -> list[zipfile.ZipInfo]:
+    """Members whose compressed data runs into the next member's local header: the trick of
+    zip bombs that let many entries share one deflate stream. The end is estimated from below
+    (header, name, data; no extra field or data descriptor), so honest archives never match."""
+    by_offset = sorted(infos, key=lambda i: i.header_offset)
+    found = []
+    for this, following in zip(by_offset, by_offset[1:]):
+        end = this.header_offset + 30 + len(this.orig_filename.encode("utf-8")) + this.compress_size
+        if end > following.header_offset:
+            found.append(this)
+    return found
 
 
 def _oversized_reason(info: zipfile.ZipInfo, limits: WheelLimits) -> str | None:
