@@ -11,8 +11,9 @@ Anything spelled `Py[A-Z_]...` or `_Py[A-Z_]...` is treated as C API, except:
 from __future__ import annotations
 
 GIL_FREE = frozenset({
-    # raw allocator (documented as callable without a thread state)
+    # raw allocator (documented as callable without a thread state), tracemalloc hooks
     "PyMem_RawMalloc", "PyMem_RawCalloc", "PyMem_RawRealloc", "PyMem_RawFree",
+    "PyTraceMalloc_Track", "PyTraceMalloc_Untrack",
     # locks
     "PyMutex_Lock", "PyMutex_Unlock", "PyMutex_IsLocked",
     # thread-state transitions themselves
@@ -38,8 +39,13 @@ GIL_FREE = frozenset({
     "PyUnicode_4BYTE_DATA", "PyUnicode_IS_ASCII", "PyUnicode_IS_COMPACT_ASCII",
     "PyTuple_GET_SIZE",
 })
-GIL_FREE_PREFIXES = ("PyThread_", "_Py_atomic_", "_Py_ANNOTATE", "Py_BUILD_", "_Py_STRINGIFY")
-THIRD_PARTY_PREFIXES = ("PyArray", "PyUFunc", "PyDataType", "PyDataMem", "PyDimMem",
+GIL_FREE_PREFIXES = ("PyThread_", "_Py_atomic_", "_Py_ANNOTATE", "Py_BUILD_", "_Py_STRINGIFY",
+                     # character-class tables (pyctype.h, unicodeobject.h): pure lookups
+                     "Py_UNICODE_IS", "Py_UNICODE_TO", "_PyUnicode_Is", "_PyUnicode_To",
+                     "Py_ISALNUM", "Py_ISALPHA", "Py_ISDIGIT", "Py_ISLOWER", "Py_ISSPACE",
+                     "Py_ISUPPER", "Py_ISXDIGIT", "Py_TOLOWER", "Py_TOUPPER")
+THIRD_PARTY_PREFIXES = ("PyArray", "PyUFunc", "PyDataType", "PyDataMem", "PyDimMem", "_PyArray",
+                        "_PyUFunc", "_PyDataType", "_PyDataMem", "_PyDimMem",
                         "PyArrayDescr", "PyArrayScalar", "Pyx", "PyGSL", "PyGObject", "PyGtk")
 
 

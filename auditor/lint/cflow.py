@@ -41,6 +41,19 @@ _STATEMENT_WORDS = frozenset({"if", "for", "while", "do", "switch", "return", "g
                               "continue", "case", "default", "else", "try"})
 
 
+_DECL_START = frozenset({";", "{", "}", ",", "(", "static", "const", "register", "volatile"})
+
+
+def is_call(tokens, j: int) -> bool:
+    """`name (` is a call, except `Type (*fp)(...)`: a function-pointer declaration."""
+    n = len(tokens)
+    if j + 1 >= n or tokens[j + 1][1] != "(":
+        return False
+    if j + 2 < n and tokens[j + 2][1] == "*" and (j == 0 or tokens[j - 1][1] in _DECL_START):
+        return False
+    return True
+
+
 class State:
     __slots__ = ("rel", "why", "gen", "lexical", "cs", "dead")
 
@@ -428,19 +441,19 @@ class FlowWalker:
         t = self.t
         tok = t[j]
         name = tok[1]
-        is_call = j + 1 < self.n and t[j + 1][1] == "("
+        call = is_call(t, j)
         if name == "Py_UNBLOCK_THREADS":
             self._release(tok, lexical=False)
             return
         if name == "Py_BLOCK_THREADS":
             self._acquire()
             return
-        if name == "gil_scoped_release" and not is_call:
+        if name == "gil_scoped_release" and not call:
             self._release(tok, lexical=False)
             if self.scopes:
                 self.scopes[-1][1] = True
             return
-        if name == "gil_scoped_acquire" and not is_call:
+        if name == "gil_scoped_acquire" and not call:
             self._acquire()
             if self.scopes:
                 self.scopes[-1][1] = True       # the guard's destructor releases again
@@ -452,7 +465,7 @@ class FlowWalker:
                 self.exit_states.append(self.st.copy())
             self.st.dead = True
             return
-        if not is_call:
+        if not call:
             return
         if name in _RELEASE_CALLS or name in self.releasers:
             self._release(tok, lexical=False)

@@ -10,7 +10,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from auditor.lint.capi import is_capi
-from auditor.lint.cflow import ACQUIRED, MAYBE, RELEASED, Call, summarize, walk
+from auditor.lint.cflow import ACQUIRED, MAYBE, RELEASED, Call, is_call, summarize, walk
 from auditor.lint.cmacros import STATE_NAMES, MacroTable
 from auditor.lint.cpreproc import Preprocessed
 from auditor.lint.cstructure import Declaration, Function, Structure, scan
@@ -102,14 +102,65 @@ def find_gil_wrappers(files: list[CFile], macros: MacroTable) -> GilWrappers:
     return wrappers
 
 
+@dataclass(frozen=True)
+class GilUse:
+    """Why a project function needs the GIL: the C-API call it (or a callee) makes."""
+
+    api: str
+    path: str
+    line: int
+    via: str | None = None      # the project function through which the call happens
+
+
+def find_gil_users(files: list[CFile], macros: MacroTable, wrappers: GilWrappers) -> dict[str, GilUse]:
+    """Project functions that call the C API (directly or through other project functions)
+    while the GIL is held as they were entered. Self-acquiring functions are excluded: they
+    take the GIL themselves, so calling them without it is their purpose."""
+    direct: dict[str, GilUse] = {}
+    callees: dict[str, set[str]] = {}
+    skip = wrappers.entered_released | wrappers.releasers
+    for cfile in files:
+        structure = cfile.structure if cfile.structure is not None else scan(cfile.pre.code)
+        for fn in structure.functions:
+            if fn.name in skip:
+                continue
+            body = cfile.pre.code[fn.start + 1:fn.end]
+            calls = _flat_calls(body)
+            if _touches_state(body, macros, wrappers.names):
+                try:
+                    calls = walk(macros.expand(body), wrappers.releasers, wrappers.acquirers,
+                                 unsettling=wrappers.mixed).calls
+                except RecursionError:
+                    pass
+            held = [c for c in calls if c.rel == ACQUIRED]
+            first = next((c for c in held if is_capi(c.name)), None)
+            if first is not None and fn.name not in direct:
+                direct[fn.name] = GilUse(first.name, cfile.path, cfile.lines.line_of(first.token[2]))
+            callees.setdefault(fn.name, set()).update(c.name for c in held)
+    users = dict(direct)
+    changed = True
+    while changed:
+        changed = False
+        for name, called in callees.items():
+            if name in users:
+                continue
+            hit = next((c for c in sorted(called) if c in users and c != name), None)
+            if hit is not None:
+                use = users[hit]
+                users[name] = GilUse(use.api, use.path, use.line, hit)
+                changed = True
+    return users
+
+
 class _Checker:
     def __init__(self, cfile: CFile, macros: MacroTable, project_functions: frozenset[str],
-                 wrappers: GilWrappers) -> None:
+                 wrappers: GilWrappers, gil_users: dict[str, GilUse] | None = None) -> None:
         self.f = cfile
         self.code = cfile.pre.code
         self.macros = macros
         self.project_functions = project_functions
         self.wrappers = wrappers
+        self.gil_users = gil_users or {}
         self.out = CResult()
 
     # -- helpers ------------------------------------------------------------------------------
@@ -187,6 +238,14 @@ class _Checker:
                      f"{name}(){via} is called while the GIL {state}"
                      f"{self._released_at(c.why, c.rel)}; every C-API call needs an attached "
                      f"thread state")
+        elif c.rel == RELEASED and name in self.gil_users and name not in self.wrappers.names \
+                and name != fn.name:
+            use = self.gil_users[name]
+            chain = f" (through {use.via}())" if use.via else ""
+            self.add("FTS101", c.token,
+                     f"{name}() is called while the GIL is released{self._released_at(c.why, c.rel)}, "
+                     f"and it calls {use.api}(){chain} at {use.path}:{use.line}, which needs an "
+                     f"attached thread state")
         api = BORROWED_APIS.get(name)
         if api is not None and not via_macro:
             if api.lockable and c.cs > 0:
@@ -400,7 +459,7 @@ def _flat_calls(body: list[Token]) -> list[Call]:
     n = len(body)
     for k in range(n - 1):
         tok = body[k]
-        if tok[0] == IDENT and body[k + 1][1] == "(":
+        if tok[0] == IDENT and body[k + 1][1] == "(" and is_call(body, k):
             j = k + 2
             while j < n and body[j][1] not in (",", ")"):
                 j += 1
@@ -454,5 +513,6 @@ def _def_field(fields: list[list[Token]], name: str, position: int) -> list[Toke
 
 
 def check_c_file(cfile: CFile, macros: MacroTable, project_functions: frozenset[str],
-                 wrappers: GilWrappers | None = None) -> CResult:
-    return _Checker(cfile, macros, project_functions, wrappers or GilWrappers()).run()
+                 wrappers: GilWrappers | None = None,
+                 gil_users: dict[str, GilUse] | None = None) -> CResult:
+    return _Checker(cfile, macros, project_functions, wrappers or GilWrappers(), gil_users).run()

@@ -15,7 +15,7 @@ from pathlib import Path
 from auditor.lint import config as cfg
 from auditor.lint.cmacros import MacroTable
 from auditor.lint.cpreproc import preprocess
-from auditor.lint.crules import CFile, check_c_file, find_gil_wrappers
+from auditor.lint.crules import CFile, check_c_file, find_gil_users, find_gil_wrappers
 from auditor.lint.cstructure import scan
 from auditor.lint.ctokens import LineIndex, tokenize
 from auditor.lint.cython_rules import CythonUnavailable, check_cython
@@ -214,10 +214,11 @@ class _Run:
         table = MacroTable(macros)
         project_functions = frozenset(functions)
         wrappers = find_gil_wrappers([c for _, c, _ in c_files], table)
+        gil_users = find_gil_users([c for _, c, _ in c_files], table, wrappers)
         for loaded, cfile, sup in c_files:
             diagnostics = list(loaded.diagnostics)
             try:
-                result = check_c_file(cfile, table, project_functions, wrappers)
+                result = check_c_file(cfile, table, project_functions, wrappers, gil_users)
             except Exception as exc:   # a bug in a rule must not stop the run
                 diagnostics.append(SourceDiagnostic(cfile.path, f"internal error while checking: "
                                                     f"{type(exc).__name__}: {exc}", checked=False))
