@@ -40,7 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="every GIL wheel for CPython 3.X needs a free-threaded sibling in the set (FTW501)")
     parser.add_argument("--ignore", action="append", default=[], metavar="CODE",
                         help="drop findings with this code (repeatable or comma-separated)")
-    parser.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    parser.add_argument("--format", choices=("text", "json", "markdown"), default="text",
+                        help="report format on stdout (default: text)")
     parser.add_argument("--record-hashes", choices=("audited", "all"), default="audited",
                         help="check the sha256 in RECORD of the extension modules and .dist-info files, the other "
                         "members by name and size (audited, default), or of every member (all: decompresses "
