@@ -2,7 +2,7 @@
 
 Also serves broken answers for the bad-input tests: /simple/http-500/ answers 500,
 /simple/garbage-json/ answers 200 with a body that is not JSON, /simple/not-a-page/ answers
-JSON without a 'files' list. Every other unknown project is a 404.
+JSON without a 'files' list, /simple/slow/ answers after 2 s. Every other unknown project is a 404.
 
 `RecordedIndex(wheels={"lxml": [path, ...]})` adds projects whose page is built from local wheel
 files (e.g. pinned real wheels from tests.support.wheels), served in full (no range requests,
@@ -42,6 +42,11 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._send(500, b"internal error")
             if name == "garbage-json":
                 return self._send(200, b"<html>not json{", SIMPLE_JSON)
+            if name == "slow":
+                import time
+
+                time.sleep(2.0)
+                return self._send(200, b'{"meta": {}, "files": []}', SIMPLE_JSON)
             if name == "not-a-page":
                 return self._send(200, b'{"meta": {}}', SIMPLE_JSON)
             local = self.server.wheels.get(name)  # type: ignore[attr-defined]

@@ -1,0 +1,74 @@
+"""Bad input for `ft-audit requirements`: broken lines, unknown projects, an index answering
+500 / garbage / too slowly. Each is reported with where it came from, the rest is still
+audited, and the run is marked incomplete (exit 2), never clean."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from auditor.cli import main
+from auditor.commands.requirements import audit_requirements, exit_code
+from auditor.http import HttpClient
+from auditor.pypi import PyPIClient
+from tests.requirements_server import RecordedIndex
+
+
+@pytest.fixture()
+def index(tmp_path, monkeypatch):
+    monkeypatch.setenv("FT_AUDIT_CACHE_DIR", str(tmp_path / "cache"))
+    with RecordedIndex() as served:
+        yield served
+
+
+def audit(index, tmp_path, text: str, **kw):
+    reqs = tmp_path / "requirements.txt"
+    reqs.write_text(text)
+    client = PyPIClient(index.url, None, http=HttpClient(retries=0, timeout=0.5))
+    return audit_requirements([reqs], python="3.14t", platforms=["manylinux_2_28_x86_64"], client=client,
+                              use_compat=False, **kw).to_json()
+
+
+def test_index_failures_are_incomplete_with_their_origin(index, tmp_path):
+    doc = audit(index, tmp_path, "msgpack>=1\nhttp-500\ngarbage-json\nnot-a-page\nslow\nnope-not-here\n")
+    assert [p["name"] for p in doc["packages"]] == ["msgpack"]          # the good line is still audited
+    assert doc["packages"][0]["status"] == "ft-wheel"
+    problems = {i["where"].rsplit(":", 1)[1]: i["reason"] for i in doc["incomplete"]}
+    assert "HTTP 500" in problems["2"]
+    assert "invalid JSON" in problems["3"]
+    assert "not a PEP 691 project page" in problems["4"]
+    assert "ReadTimeout" in problems["5"] or "timed out" in problems["5"]
+    assert "no project named 'nope-not-here'" in problems["6"]
+    assert exit_code(doc, frozenset()) == 2
+
+
+def test_malformed_lines_through_the_cli(index, tmp_path, capsys):
+    reqs = tmp_path / "requirements.txt"
+    reqs.write_text("msgpack>=1\nthis is not a requirement!\n--frobnicate\n")
+    code = main(["requirements", str(reqs), "--target", "3.14t", "--platform", "manylinux_2_28_x86_64",
+                 "--index-url", index.url, "--format", "json", "--no-compat"])
+    out, err = capsys.readouterr()
+    doc = json.loads(out)
+    assert code == 2
+    assert [p["name"] for p in doc["packages"]] == ["msgpack"]
+    assert f"{reqs}:2: invalid requirement" in err and f"{reqs}:3: unknown option --frobnicate" in err
+    assert "Traceback" not in err
+
+
+def test_usage_errors_are_one_line(index, tmp_path, capsys):
+    reqs = tmp_path / "requirements.txt"
+    reqs.write_text("msgpack\n")
+    for argv, message in ((["--target", "3.12t"], "3.12 has no free-threaded build"),
+                          (["--target", "banana"], "expected a CPython version"),
+                          (["--platform", "amiga_68k"], "unknown platform 'amiga_68k'"),
+                          (["--fail-on", "oops"], "unknown value(s) oops")):
+        code = main(["requirements", str(reqs), "--index-url", index.url, *argv])
+        err = capsys.readouterr().err
+        assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_nothing_to_check_is_not_clean(index, tmp_path):
+    doc = audit(index, tmp_path, "# only comments\n")
+    assert doc["packages"] == [] and doc["incomplete"]
+    assert exit_code(doc, frozenset()) == 2
