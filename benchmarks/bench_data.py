@@ -36,6 +36,22 @@ print((time.perf_counter() - t0) * 1000)
 """
 
 
+FLOOR_SNIPPET = """
+import time
+t0 = time.perf_counter()
+import dataclasses, json, pathlib, platformdirs
+print((time.perf_counter() - t0) * 1000)
+"""
+
+
+def subprocess_ms(snippet: str, runs: int) -> float:
+    samples = []
+    for _ in range(runs):
+        out = subprocess.run([sys.executable, "-c", snippet], cwd=ROOT, capture_output=True, text=True, check=True)
+        samples.append(float(out.stdout.strip().splitlines()[-1]))
+    return statistics.median(samples)
+
+
 def median_ms(fn, runs: int) -> float:
     samples = []
     for _ in range(runs):
@@ -49,12 +65,8 @@ def bench_lookup(runs: int) -> None:
     from auditor.compat.lookup import load_compat
     from auditor.pypi import PyPIClient
 
-    fresh = []
-    for _ in range(max(3, runs // 5)):
-        out = subprocess.run([sys.executable, "-c", LOOKUP_SNIPPET], cwd=ROOT, capture_output=True, text=True,
-                             check=True)
-        fresh.append(float(out.stdout.strip().splitlines()[-1]))
-    process_ms = statistics.median(fresh)
+    process_ms = subprocess_ms(LOOKUP_SNIPPET, max(5, runs // 4))
+    floor_ms = subprocess_ms(FLOOR_SNIPPET, max(5, runs // 4))
 
     def ours() -> None:
         load_compat().lookup("numpy", "2.3.0").disagreements()
@@ -67,6 +79,7 @@ def bench_lookup(runs: int) -> None:
           f"{'ok' if ours_ms < 50 else 'OVER'}")
     print(f"lookup  import+load+lookup (new process) {process_ms:7.1f} ms   budget 50 ms: "
           f"{'ok' if process_ms < 50 else 'OVER'}")
+    print(f"floor   stdlib+platformdirs imports alone {floor_ms:7.1f} ms   (part of the new-process figure)")
     print(f"peer    numpy simple-JSON page (cached)  {pypi_ms:8.1f} ms   ratio peer/ours {pypi_ms / ours_ms:6.1f}x")
     snapshot = ROOT.parent / "shared" / "compat-snapshots" / "tracking.md"
     if snapshot.is_file():

@@ -78,9 +78,10 @@ class DeepVerdict:
     modules: int
     reenables_gil: tuple[str, ...]   # modules whose import re-enables the GIL
     verdicts: dict[str, int] = field(default_factory=dict)  # FreeThreading value -> module count
+    url: str | None = None           # where the inspected wheel was downloaded from
 
     def to_json(self) -> dict[str, Any]:
-        return {"target": self.target, "wheel": self.wheel, "free_threading": self.free_threading,
+        return {"target": self.target, "wheel": self.wheel, "url": self.url, "free_threading": self.free_threading,
                 "subinterpreters": self.subinterpreters, "modules": self.modules,
                 "verdicts": dict(self.verdicts), "reenables_gil": list(self.reenables_gil)}
 
@@ -445,7 +446,7 @@ def decode_census_entry(raw: dict[str, Any], platform_sets: list[str]) -> Census
         classifiers=classifiers,
         deep=tuple(DeepVerdict(d["target"], d["wheel"], d["free_threading"], d["subinterpreters"],
                                int(d.get("modules", 0)), tuple(d.get("reenables_gil") or ()),
-                               dict(d.get("verdicts") or {}))
+                               dict(d.get("verdicts") or {}), d.get("url"))
                    for d in deep.get("wheels") or ()),
         deep_version=deep.get("version"),
         source=Provenance(files[0], files[1]),
