@@ -12,6 +12,7 @@ Two jobs:
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 
@@ -106,6 +107,7 @@ class _Flattener:
         self.macros: list[Macro] = []
         self.unbalanced = 0
         self.unterminated = 0
+        self.directive_at = [k for k, t in enumerate(tokens) if t[0] == DIRECTIVE]
 
     def run(self) -> Preprocessed:
         out: list[Token] = []
@@ -118,12 +120,17 @@ class _Flattener:
     def _section(self, out: list[Token]) -> str | None:
         """Copy tokens until #elif/#else/#endif (returned, not consumed) or the end."""
         tokens = self.tokens
+        directives = self.directive_at
         while self.i < len(tokens):
+            # copy the run of code tokens up to the next directive in one slice
+            k = bisect.bisect_left(directives, self.i)
+            nxt = directives[k] if k < len(directives) else len(tokens)
+            if nxt > self.i:
+                out.extend(tokens[self.i:nxt])
+                self.i = nxt
+                if nxt >= len(tokens):
+                    break
             tok = tokens[self.i]
-            if tok[0] != DIRECTIVE:
-                out.append(tok)
-                self.i += 1
-                continue
             m = _DIRECTIVE_RE.match(tok[1])
             word = (m.group(1) or "") if m else ""
             if word in ("elif", "else", "endif", "elifdef", "elifndef"):

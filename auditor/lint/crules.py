@@ -34,6 +34,8 @@ class CFile:
     pre: Preprocessed
     lines: LineIndex
     structure: Structure | None = None
+    flat_calls: dict[int, list[Call]] = field(default_factory=dict)   # by body start: computed once
+    body_names: dict[int, frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -63,10 +65,18 @@ class GilWrappers:
         return self.releasers | self.acquirers | self.mixed
 
 
-def _touches_state(body: list[Token], macros: MacroTable, extra: frozenset[str]) -> bool:
-    stateful = macros.stateful
-    return any(t[0] == IDENT and (t[1] in STATE_NAMES or t[1] in stateful or t[1] in extra)
-               for t in body)
+def _touches_state(names: frozenset[str], macros: MacroTable, extra: frozenset[str]) -> bool:
+    return not (names.isdisjoint(STATE_NAMES) and names.isdisjoint(macros.stateful)
+                and names.isdisjoint(extra))
+
+
+def _names(cfile: "CFile", fn: Function) -> frozenset[str]:
+    """The identifiers of a function body, computed once per function."""
+    names = cfile.body_names.get(fn.start)
+    if names is None:
+        names = cfile.body_names[fn.start] = frozenset(
+            t[1] for t in cfile.pre.code[fn.start + 1:fn.end] if t[0] == IDENT)
+    return names
 
 
 def find_gil_wrappers(files: list[CFile], macros: MacroTable) -> GilWrappers:
@@ -77,9 +87,9 @@ def find_gil_wrappers(files: list[CFile], macros: MacroTable) -> GilWrappers:
         for cfile in files:
             structure = cfile.structure if cfile.structure is not None else scan(cfile.pre.code)
             for fn in structure.functions:
-                body = cfile.pre.code[fn.start + 1:fn.end]
-                if not _touches_state(body, macros, wrappers.names):
+                if not _touches_state(_names(cfile, fn), macros, wrappers.names):
                     continue
+                body = cfile.pre.code[fn.start + 1:fn.end]
                 try:
                     kind = summarize(macros.expand(body), wrappers.releasers, wrappers.acquirers,
                                      wrappers.mixed)
@@ -125,8 +135,10 @@ def find_gil_users(files: list[CFile], macros: MacroTable, wrappers: GilWrappers
             if fn.name in skip:
                 continue
             body = cfile.pre.code[fn.start + 1:fn.end]
-            calls = _flat_calls(body)
-            if _touches_state(body, macros, wrappers.names):
+            calls = cfile.flat_calls.get(fn.start)
+            if calls is None:
+                calls = cfile.flat_calls[fn.start] = _flat_calls(body)
+            if _touches_state(_names(cfile, fn), macros, wrappers.names):
                 try:
                     calls = walk(macros.expand(body), wrappers.releasers, wrappers.acquirers,
                                  unsettling=wrappers.mixed).calls
@@ -193,7 +205,7 @@ class _Checker:
     def _function(self, fn: Function) -> list[Call]:
         body = self.code[fn.start + 1:fn.end]
         wr = self.wrappers
-        if _touches_state(body, self.macros, wr.names):
+        if _touches_state(_names(self.f, fn), self.macros, wr.names):
             try:
                 w = walk(self.macros.expand(body), wr.releasers - {fn.name},
                          wr.acquirers - {fn.name}, entered_released=fn.name in wr.entered_released,
@@ -216,7 +228,9 @@ class _Checker:
                              f"`{jump.kind}` leaves a GIL-released region{via}{where} without "
                              f"re-acquiring the GIL")
         else:
-            calls = _flat_calls(body)
+            calls = self.f.flat_calls.get(fn.start)
+            if calls is None:
+                calls = _flat_calls(body)
         for c in calls:
             self._call(c, fn)
         return calls
@@ -271,7 +285,8 @@ class _Checker:
     # -- module-level rules -------------------------------------------------------------------
     def _module_rules(self, structure: Structure, calls_by_function: dict[str, list[Call]]) -> None:
         code = self.code
-        names_in_code = {t[1] for t in code if t[0] == IDENT}
+        names_in_code = set().union(*(_names(self.f, fn) for fn in structure.functions)) | {
+            t[1] for d in structure.declarations for t in code[d.start:d.end] if t[0] == IDENT}
         declares_not_used = "Py_MOD_GIL_NOT_USED" in names_in_code or self._macro_mentions(
             names_in_code, "Py_MOD_GIL_NOT_USED")
         multi_interp = bool({"Py_MOD_PER_INTERPRETER_GIL_SUPPORTED",
@@ -307,7 +322,7 @@ class _Checker:
                          f"module slots {name_tok[1]} have no Py_mod_gil entry: a free-threaded "
                          f"interpreter re-enables the GIL when it imports this module")
         slot_names = {tok[1] for _, tok in slot_arrays}
-        init_targets = self._module_def_init_targets()
+        init_targets = self._module_def_init_targets() if module_defs else set()
         for d, name_tok, fields in module_defs:
             if name_tok[1] not in init_targets:
                 continue

@@ -104,7 +104,25 @@ def _function_name(tokens: list[Token], start: int, brace: int) -> tuple[str, in
     return None
 
 
+def brace_pairs(tokens: list[Token]) -> dict[int, int]:
+    """Index of every `{` -> index of its matching `}` (len(tokens) when unmatched), in one pass."""
+    pairs: dict[int, int] = {}
+    stack: list[int] = []
+    for i, tok in enumerate(tokens):
+        if tok[0] == PUNCT:
+            text = tok[1]
+            if text == "{":
+                stack.append(i)
+            elif text == "}" and stack:
+                pairs[stack.pop()] = i
+    n = len(tokens)
+    for i in stack:
+        pairs[i] = n
+    return pairs
+
+
 def scan(tokens: list[Token]) -> Structure:
+    pairs = brace_pairs(tokens)
     functions: list[Function] = []
     declarations: list[Declaration] = []
     n = len(tokens)
@@ -134,7 +152,7 @@ def scan(tokens: list[Token]) -> Structure:
             # closes a container (extern "C", namespace, class body): its items are done
             item_start, has_eq, init = i + 1, False, (-1, -1)
         elif text == "{":
-            close = match_brace(tokens, i)
+            close = pairs.get(i, n)
             if close >= n:
                 unbalanced = True
             if has_eq:
