@@ -53,6 +53,8 @@ class MacroTable:
         self.defs: dict[str, Macro] = {}
         by_name: dict[str, list[Macro]] = {}
         for m in macros:
+            if m.name in STATE_NAMES or m.name.startswith(("Py_BEGIN_", "Py_END_", "Py_RETURN_")):
+                continue    # a vendored copy of CPython's own headers: keep the macros opaque
             by_name.setdefault(m.name, []).append(m)
         # Of several definitions (#ifdef branches) prefer the one that touches the GIL state.
         for name, group in by_name.items():
