@@ -268,7 +268,7 @@ class _Checker:
                 return
             self.add(api.rule, c.token, _borrowed_message(name, api.replacement),
                      f"use {api.replacement}" + (
-                         " (CPython 3.13+; pythoncapi-compat provides it for older versions)"
+                         " (added in CPython 3.13; pythoncapi-compat provides it for older versions)"
                          if BY_ID[api.rule].since == "3.13" and "Ref" in api.replacement else ""))
 
     def _macro_bodies(self) -> None:

@@ -14,7 +14,7 @@ def render(report: LintReport, *, show_fix: bool = True) -> str:
         out.append(f"{f.path}:{f.line}:{f.column}: {f.rule} {f.message}")
         if show_fix:
             rule = BY_ID.get(f.rule)
-            since = f" (since {rule.since})" if rule and rule.since else ""
+            since = f" (since {rule.since})" if rule and rule.since and rule.since not in f.fix else ""
             docs = f" [{rule.docs}]" if rule else ""
             out.append(f"    fix: {f.fix}{since}{docs}")
     for d in report.diagnostics:
