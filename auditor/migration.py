@@ -154,9 +154,17 @@ class FtVersions:
     first_tag: str | None = None    # the tag that matched in `first`, e.g. cp314-cp314t-manylinux_2_27_x86_64
 
 
+def ft_markers(target: TargetTags) -> tuple[str, ...]:
+    """Substrings every file name with a wheel for the target's FT ABI contains (a pre-filter)."""
+    return (f"-{target.label}-", f".{target.label}-", "abi3t")
+
+
 def ft_versions(releases: Mapping[Version, Sequence[ReleaseFile]], target: TargetTags) -> FtVersions:
+    markers = ft_markers(target)
+    lazy = hasattr(releases, "mentioning")   # auditor.resolve.LazyReleases: look only at the candidates
     found: list[tuple[Version, str]] = []
-    for version, files in releases.items():
+    for version in releases.mentioning(markers) if lazy else list(releases):
+        files = releases.files_mentioning(version, markers) if lazy else releases[version]
         live = [f for f in files if not f.yanked]
         match = best_wheel(live, target)
         if match and is_ft_abi(match[1].split("-")[1]):
