@@ -110,12 +110,29 @@ class BlockedBy:
         return {"chain": list(self.chain), "module": self.module, "verdict": self.verdict, "text": self.text}
 
 
+def is_helper_library(report: ModuleReport) -> bool:
+    """A shared library with no PyInit_/PyModExport_ export (ctypes/cffi helper libraries such
+    as pycryptodome's `_raw_aes.abi3.so`): never imported as a module, so it takes no part in
+    the verdicts. The inspector says so in its init evidence."""
+    return report.init == "unknown" and not report.errors and any(
+        e.topic == "init" and e.kind == "export" and "no PyInit_" in e.detail for e in report.evidence)
+
+
 @dataclass(frozen=True)
 class ModuleEntry:
     file: ExtensionFile
     report: ModuleReport
     runtime: Any = None          # auditor.verify.RuntimeResult when --verify ran
     comparison: Any = None       # auditor.verify.Comparison
+
+    @property
+    def helper_library(self) -> bool:
+        return is_helper_library(self.report)
+
+    @property
+    def counts(self) -> bool:
+        """Takes part in the verdicts: importable here and an extension module at all."""
+        return self.file.loadable and not self.helper_library
 
     def to_json(self) -> dict[str, Any]:
         doc = self.report.to_json()
@@ -124,6 +141,7 @@ class ModuleEntry:
         doc["distribution"] = self.file.owner
         doc["ownership"] = self.file.ownership
         doc["loadable"] = self.file.loadable
+        doc["helper_library"] = self.helper_library
         if self.file.note:
             doc["note"] = self.file.note
         if self.runtime is not None:
@@ -154,7 +172,7 @@ class DistributionAudit:
 
     @property
     def has_extensions(self) -> bool:
-        return any(m.file.loadable for m in self.modules)
+        return any(m.counts for m in self.modules)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -222,8 +240,10 @@ def _names(modules: Sequence[ModuleEntry], limit: int = 3) -> str:
 
 def rollup(modules: Sequence[ModuleEntry], attr: str, order: Sequence[str]) -> Verdict:
     """The worst verdict among loadable modules, with a reason naming the deciding ones."""
-    relevant = [m for m in modules if m.file.loadable]
+    relevant = [m for m in modules if m.counts]
     if not relevant:
+        if any(m.helper_library for m in modules):
+            return Verdict(order[-1], "no extension modules (only helper libraries loaded with ctypes/cffi)")
         if modules:
             return Verdict(order[-1], "only files tagged for other interpreters (never imported here)")
         return Verdict(order[-1], PURE_REASON)
@@ -301,7 +321,7 @@ def _first_module(modules: Sequence[ModuleEntry], attr: str, values: Sequence[st
     reaches before test helpers (`numpy._core._multiarray_umath` over `_multiarray_tests`)."""
     for value in values:
         hits = sorted((_is_test_module(m.file.module), m.file.module)
-                      for m in modules if m.file.loadable and getattr(m.report, attr).value == value)
+                      for m in modules if m.counts and getattr(m.report, attr).value == value)
         if hits:
             return hits[0][1], value
     return None
@@ -435,7 +455,7 @@ def build_findings(interp: Interpreter, audits: Sequence[DistributionAudit],
 
 def _module_findings(m: ModuleEntry, ft_codes, si_codes) -> list[Finding]:
     out: list[Finding] = []
-    if not m.file.loadable:
+    if not m.counts:
         return out
     r = m.report
     if r.free_threading.value in ft_codes:
@@ -459,7 +479,7 @@ def _module_findings(m: ModuleEntry, ft_codes, si_codes) -> list[Finding]:
 def summarize(interp: Interpreter, audits: Sequence[DistributionAudit], orphans: Sequence[ModuleEntry],
               *, verified: bool) -> dict[str, Any]:
     modules = [m for d in audits for m in d.modules] + list(orphans)
-    loadable = [m for m in modules if m.file.loadable]
+    loadable = [m for m in modules if m.counts]
 
     def count(items, attr, order):
         out = {v: 0 for v in order}
@@ -504,6 +524,7 @@ def summarize(interp: Interpreter, audits: Sequence[DistributionAudit], orphans:
         "loadable_modules": len(loadable),
         "orphans": len(orphans),
         "unreadable_modules": sum(1 for m in modules if m.report.errors),
+        "helper_libraries": sum(1 for m in modules if m.helper_library),
         "distributions": len(audits),
         "distributions_with_extensions": len(with_ext),
         "free_threading": {"modules": ft_mod, "distributions": count(with_ext, "free_threading", FT_ORDER),
@@ -514,9 +535,9 @@ def summarize(interp: Interpreter, audits: Sequence[DistributionAudit], orphans:
         "ft_offers": offers,
     }
     if verified:
-        agree = sum(1 for m in modules if m.comparison is not None and m.comparison.agrees is True)
-        disagree = sum(1 for m in modules if m.comparison is not None and m.comparison.agrees is False)
-        unverified = len(modules) - agree - disagree
+        agree = sum(1 for m in loadable if m.comparison is not None and m.comparison.agrees is True)
+        disagree = sum(1 for m in loadable if m.comparison is not None and m.comparison.agrees is False)
+        unverified = len(loadable) - agree - disagree
         summary["verify"] = {"agree": agree, "disagree": disagree, "unverified": unverified}
     return summary
 

@@ -75,8 +75,10 @@ def main() -> int:
                            ask_pypi=False, use_compat=False)
     elapsed = time.perf_counter() - t0
     modules = audit.all_modules()
-    loadable = [m for m in modules if m.file.loadable]
+    helpers = [m for m in modules if m.file.loadable and m.helper_library]
+    loadable = [m for m in modules if m.counts]
     agree = [m for m in loadable if m.comparison is not None and m.comparison.agrees is True]
+    full = [m for m in agree if not m.comparison.gaps]
     disagree = [m for m in loadable if m.comparison is not None and m.comparison.agrees is False]
     unverified = [m for m in loadable if m.comparison is None or m.comparison.agrees is None]
     fields = Counter(f for m in loadable if m.comparison is not None for f in m.comparison.checked)
@@ -84,11 +86,15 @@ def main() -> int:
     statuses = Counter(m.runtime.status for m in loadable if m.runtime is not None)
     own = Counter(m.runtime.own_gil.outcome for m in loadable if m.runtime is not None and m.runtime.own_gil)
     print(f"interpreter: {snapshot.interpreter.executable} ({snapshot.interpreter.label})")
-    print(f"distributions: {len(audit.distributions)}, extension modules: {len(loadable)}")
+    print(f"distributions: {len(audit.distributions)}, extension files: {len(modules)}, of which "
+          f"{len(helpers)} are helper libraries without PyInit_ (not run), {len(loadable)} extension modules")
     print(f"runtime proof: {elapsed:.1f} s; process outcomes: {dict(statuses)}; own-GIL create: {dict(own)}")
     print(f"fields compared: {dict(fields)}")
     print(f"AGREE {len(agree)} / DISAGREE {len(disagree)} / UNVERIFIED {len(unverified)} "
-          f"(of {len(loadable)} modules); static-unknown gaps in {len(gaps)} modules")
+          f"(of {len(loadable)} modules); {len(full)} agree on every field with no static-unknown gap; "
+          f"static-unknown gaps in {len(gaps)} modules")
+    for m in gaps:
+        print(f"  gap {m.file.module}: {'; '.join(m.comparison.gaps)}")
     for m in disagree:
         print(f"  DISAGREE {m.file.module}: {'; '.join(m.comparison.disagreements)}")
     for m in unverified:

@@ -216,3 +216,23 @@ def test_default_ft_targets():
     assert default_ft_targets(gil313, ["3.15", "cp314t"]) == [(3, 15), (3, 14)]
     with pytest.raises(InputError):
         default_ft_targets(gil313, ["3.12"])
+
+
+def test_helper_libraries_without_pyinit_take_no_part():
+    from auditor.model import Evidence
+
+    interp = target_interpreter("3.14t", directory=SITE)
+    files = [ext("Crypto.Cipher._raw_aes", "pycryptodome"), ext("Crypto.Util._cpuid_c", "pycryptodome")]
+    helper = ModuleReport(name="x", path="x", format="elf", arch="x86_64", abi=Abi("abi3", None), init="unknown",
+                          gil="unknown", multiple_interpreters="unknown", framework=None,
+                          free_threading=Verdict(FT.NOT_BUILT_FOR_FT, "stable ABI (abi3) module"),
+                          subinterpreters=Verdict(SI.UNKNOWN, "exports no PyInit_*"),
+                          evidence=(Evidence("init", "export", "exports no PyInit_*/PyModExport_* function "
+                                             "(not an extension module, or a helper library)"),))
+    audit = envaudit.audit_environment(EnvSnapshot(interp, (dist("pycryptodome"),)), files,
+                                       {f.path: helper for f in files})
+    d = by_name(audit)["pycryptodome"]
+    assert d.free_threading.value == FT.READY and "helper libraries" in d.free_threading.reason
+    assert not d.has_extensions and audit.findings == ()
+    assert audit.summary["helper_libraries"] == 2 and audit.summary["loadable_modules"] == 0
+    assert "not extension modules (2, in pycryptodome)" in report.render_text(audit)

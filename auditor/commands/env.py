@@ -372,7 +372,7 @@ def gather_ft_offers(snapshot: EnvSnapshot, files: Sequence[ExtensionFile], repo
     needs: dict[str, str | None] = {}
     versions = {d.key: d.version for d in snapshot.distributions}
     for f in files:
-        if f.owner is None or not f.loadable:
+        if f.owner is None or not f.loadable or envaudit.is_helper_library(reports[f.path]):
             continue
         if interp.free_threaded and reports[f.path].free_threading.value == FreeThreading.READY:
             continue
@@ -422,7 +422,7 @@ def gather_compat(snapshot: EnvSnapshot, files: Sequence[ExtensionFile],
     worst: dict[str, str] = {}
     order = envaudit.FT_ORDER
     for f in files:
-        if f.owner and f.loadable:
+        if f.owner and f.loadable and not envaudit.is_helper_library(reports[f.path]):
             value = reports[f.path].free_threading.value
             if f.owner not in worst or order.index(value) < order.index(worst[f.owner]):
                 worst[f.owner] = value
@@ -462,7 +462,9 @@ def verify_files(cmd: Sequence[str], interp: Interpreter, files: Sequence[Extens
                  jobs: int | None, progress_stream=None) -> dict[str, tuple[Any, Any]]:
     from auditor import verify
 
-    todo = [(f.module, f.path) for f in files if f.loadable]
+    from auditor.envaudit import is_helper_library
+
+    todo = [(f.module, f.path) for f in files if f.loadable and not is_helper_library(reports[f.path])]
     with Progress(len(todo), "verifying", stream=progress_stream) as progress:
         results = verify.run_many(cmd, todo, env=env, timeout=timeout, jobs=jobs,
                                   on_done=lambda name: progress.advance(1, name))

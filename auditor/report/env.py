@@ -128,6 +128,12 @@ def render_text(audit: EnvAudit) -> str:
         out.append(f"Modules owned by no distribution ({len(audit.orphans)}):")
         for m in audit.orphans:
             out.append(f"  {m.file.relpath}: {m.report.free_threading.value}, {m.report.subinterpreters.value}")
+    helpers = [m for m in audit.all_modules() if m.file.loadable and m.helper_library]
+    if helpers:
+        out.append("")
+        owners = sorted({m.file.owner or "no distribution" for m in helpers})
+        out.append(f"Shared libraries with no PyInit_ export, not extension modules ({len(helpers)}, "
+                   f"in {', '.join(owners)}): not counted")
     foreign = [m for m in audit.all_modules() if not m.file.loadable]
     if foreign:
         out.append("")
