@@ -221,3 +221,12 @@ def test_without_a_toml_parser_config_is_skipped_with_a_note(tmp_path, monkeypat
     assert "FTS202" in {f.rule for f in report.findings}
     assert report.config_notes == (f"{tmp_path / 'pyproject.toml'}: not read (no TOML parser on this "
                                    "Python; install tomli)",)
+
+
+def test_vendored_pythoncapi_compat_is_skipped_in_a_tree(tmp_path):
+    (tmp_path / "pythoncapi_compat.h").write_text(
+        "static inline PyObject *PySys_GetAttr(PyObject *n) { return PySys_GetObject(n); }\n")
+    report = lint_paths([tmp_path], LintOptions(use_config=False))
+    assert report.findings == () and "vendored pythoncapi-compat" in report.config_notes[0]
+    named = lint_paths([tmp_path / "pythoncapi_compat.h"], LintOptions(use_config=False))
+    assert [f.rule for f in named.findings] == ["FTS210"]

@@ -30,10 +30,16 @@ def _compare(op: str, a: int, b: int) -> bool:
     return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b, "==": a == b, "!=": a != b}[op]
 
 
+_LIMITED_MIN = 0x030F0000   # a free-threaded build can only define Py_LIMITED_API for abi3t (3.15+)
+_PACK = frozenset({"_Py_PACK_VERSION", "Py_PACK_VERSION", "_Py_PACK_FULL_VERSION", "Py_PACK_FULL_VERSION"})
+_COMPARE = ("<", "<=", ">", ">=", "==", "!=")
+
+
 class _Parser:
     def __init__(self, text: str) -> None:
         self.toks = [m.group(1) for m in _TOKEN.finditer(_COMMENT.sub(" ", text).replace("\\\n", " "))]
         self.i = 0
+        self.limited_defined = False   # inside `defined(Py_LIMITED_API) && ...`
 
     def peek(self) -> str:
         return self.toks[self.i] if self.i < len(self.toks) else ""
@@ -53,13 +59,35 @@ class _Parser:
         return left
 
     def conj(self):
+        outer = self.limited_defined
         left = self.unary()
         while self.peek() == "&&":
             self.take()
             right = self.unary()
             left = False if (left is False or right is False) else (
                 True if (left is True and right is True) else None)
+        self.limited_defined = outer
         return left
+
+    def value(self) -> int | None:
+        """A number, or `_Py_PACK_VERSION(3, 13)` and friends."""
+        tok = self.take()
+        if tok in _PACK and self.peek() == "(":
+            self.take()
+            parts: list[int] = []
+            while self.peek() not in (")", ""):
+                t = self.take()
+                if t != ",":
+                    v = _num(t)
+                    if v is None:
+                        return None
+                    parts.append(v)
+            self.take()
+            if len(parts) < 2:
+                return None
+            major, minor, micro, level, serial = (parts + [0, 0, 0])[:5]
+            return (major << 24) | (minor << 16) | (micro << 8) | (level << 4) | serial
+        return _num(tok)
 
     def unary(self):
         if self.peek() == "!":
@@ -82,21 +110,29 @@ class _Parser:
             name = self.take()
             if paren and self.peek() == ")":
                 self.take()
+            if name == "Py_LIMITED_API":
+                self.limited_defined = True
             return True if name == "Py_GIL_DISABLED" else None
-        if tok in _VERSION_MACROS and self.peek() in ("<", "<=", ">", ">=", "==", "!="):
-            op = self.take()
-            value = _num(self.take())
-            if value is None:
-                return None
-            lo, hi = _compare(op, FT_MIN, value), _compare(op, FT_MAX, value)
-            return lo if lo == hi and op not in ("==", "!=") else None
+        if tok in _VERSION_MACROS or (tok == "Py_LIMITED_API" and self.limited_defined):
+            if self.peek() == "+" and self.i + 1 < len(self.toks) and self.toks[self.i + 1] == "0":
+                self.i += 2                      # `Py_LIMITED_API+0`
+            if self.peek() in _COMPARE:
+                op = self.take()
+                value = self.value()
+                if value is None:
+                    return None
+                low = FT_MIN if tok in _VERSION_MACROS else _LIMITED_MIN
+                lo, hi = _compare(op, low, value), _compare(op, FT_MAX, value)
+                return lo if lo == hi and op not in ("==", "!=") else None
         num = _num(tok)
-        if num is not None and self.peek() not in ("<", "<=", ">", ">=", "==", "!="):
+        if num is not None and self.peek() not in _COMPARE:
             return num != 0
-        # anything else (other macros, arithmetic): skip a trailing comparison, unknown
-        if self.peek() in ("<", "<=", ">", ">=", "==", "!="):
-            self.take()
-            self.take()
+        # anything else (other macros, arithmetic): skip to the end of this operand, unknown
+        depth = 0
+        while self.peek() and (depth or self.peek() not in ("&&", "||", ")")):
+            t = self.take()
+            depth += t == "("
+            depth -= t == ")"
         return None
 
 

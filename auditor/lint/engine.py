@@ -190,6 +190,10 @@ class _Run:
             if suffix in CYTHON_SUFFIXES:
                 self._check_cython(loaded, CYTHON_SUFFIXES[suffix])
                 continue
+            if src.path.name == "pythoncapi_compat.h" and not src.explicit:
+                self.notes.append(f"{src.display}: skipped, vendored pythoncapi-compat (its shims "
+                                  f"implement the replacement APIs for older Pythons)")
+                continue
             generator = _is_generated_cython(loaded.text)
             if generator:
                 msg = f"{src.display}: skipped, generated code ({generator}); its .pyx is the source to check"
