@@ -153,6 +153,29 @@ def parse_slots(image: BinaryImage, addr: int, pyslot: bool, depth: int = 0,
     return entries, problems
 
 
+def _slots_written_by_code(image: BinaryImage, init: int, slots: int) -> bool | None:
+    """Does PyInit_* (or a direct callee, or a load-time constructor) address the first slot
+    of this zero-filled array? None when the reader cannot tell on this architecture."""
+    functions = [init, *getattr(image, "constructors", lambda: [])()[:16]]
+    answers = [disasm.code_references(image, fn, slots, slots + 16) for fn in functions]
+    if any(answers):
+        return True
+    return None if None in answers else False
+
+
+def _is_cplusplus(image: BinaryImage, imports: frozenset[str]) -> bool:
+    """C++ modules (C++ runtime imports or libstdc++/libc++): only C++ can fill a static
+    slot array from a load-time constructor; C requires constant initialisers."""
+    if any(s.startswith(("__cxa_", "_Zn", "_ZdlPv", "__gxx_personality")) for s in imports):
+        return True
+    return any("libstdc++" in lib or "libc++" in lib for lib in image.needed_libraries())
+
+
+def _written_at_load_time(image: BinaryImage, lo: int, hi: int) -> bool:
+    ctors = getattr(image, "constructors", lambda: [])()[:16]
+    return any(disasm.code_references(image, fn, lo, hi, follow_callees=False) for fn in ctors)
+
+
 def slots_from_code(image: BinaryImage, init: int, slots: int) -> list[SlotEntry]:
     """A PyModuleDef_Slot[] in zero-filled data, rebuilt from the constant stores the init
     code makes into it (pybind11 3's function-local static). Entries stop at the first slot
@@ -387,6 +410,7 @@ def _gather(image: BinaryImage, display: str, claimed: str | None,
         return f
     hook = next((i for i in inits if i.kind == "PyModExport"), None)
     entries: list[SlotEntry] = []
+    load_time_slots = False
     if hook is not None:
         f.init = InitStyle.EXPORT_HOOK
         arr = export_hook_slots(image, hook.addr)
@@ -401,11 +425,20 @@ def _gather(image: BinaryImage, display: str, claimed: str | None,
         f.evidence.append(Evidence("init", "export", f.init_reason, "capi-reference 1.4 (PEP 793)"))
     elif found is not None and found.m_slots:
         kind = image.section_kind(found.m_slots)
-        if kind == BSS:
+        from_code = slots_from_code(image, inits[0].addr, found.m_slots) if kind == BSS else []
+        written = (_slots_written_by_code(image, inits[0].addr, found.m_slots)
+                   if kind == BSS and not from_code else None)
+        if kind == BSS and written is False:
+            # all zeros and never touched by the init code: a static {{0, NULL}} array
+            f.init = InitStyle.MULTI_PHASE
+            f.init_reason = (f"PyModuleDef '{found.m_name}' m_slots points to a zero-filled array "
+                             f"({found.m_slots:#x}) that {inits[0].symbol} never writes: an empty "
+                             f"slot array (terminator only)")
+        elif kind == BSS:
             f.init = InitStyle.RUNTIME_DEF
             f.init_reason = (f"PyModuleDef '{found.m_name}' m_slots points into zero-filled data "
                              f"({found.m_slots:#x}): the slots are built at run time")
-            entries = slots_from_code(image, inits[0].addr, found.m_slots)
+            entries = from_code
             if entries:
                 f.init_reason += (f"; {inits[0].symbol} stores them with constants "
                                   f"({len(entries)} entries read from the code)")
@@ -414,6 +447,11 @@ def _gather(image: BinaryImage, display: str, claimed: str | None,
             entries, problems = parse_slots(image, found.m_slots, pyslot=False)
             f.errors.extend(f"{display}: {p}" for p in problems)
             f.init_reason = f"PyModuleDef '{found.m_name}' at {found.addr:#x} has m_slots at {found.m_slots:#x}"
+            if _is_cplusplus(image, imports) and _written_at_load_time(
+                    image, found.m_slots, found.m_slots + 16 * (len(entries) + 1)):
+                load_time_slots = True
+                f.init_reason += ("; a load-time constructor (C++ dynamic initialisation) writes "
+                                  "into the array, so the values in the file are not final")
         f.evidence.append(Evidence("init", "slot", f.init_reason, "capi-reference 2.2, 2.5"))
     elif "PyModule_Create2" in imports and (found is None or found.m_size == -1 or
                                             "PyModuleDef_Init" not in imports):
@@ -444,6 +482,12 @@ def _gather(image: BinaryImage, display: str, claimed: str | None,
     if (f.init in (InitStyle.MULTI_PHASE, InitStyle.EXPORT_HOOK) and
             (entries or f.init == InitStyle.MULTI_PHASE)) or (f.init == InitStyle.RUNTIME_DEF and entries):
         _from_slots(image, entries, f)
+        if load_time_slots:
+            for field in ("gil", "multiple_interpreters"):
+                if getattr(f, field) in (GilDeclaration.USED, GilDeclaration.NOT_USED, "not-supported",
+                                         "supported", "per-interpreter-gil"):
+                    setattr(f, field, "unknown")
+            f.gil_reason = f.mi_reason = f.init_reason
     elif f.init == InitStyle.SINGLE_PHASE:
         _single_phase(image, inits[0], imports, f)
     elif f.init == InitStyle.RUNTIME_DEF:

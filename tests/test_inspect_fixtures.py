@@ -298,3 +298,27 @@ def test_set_gil_called_through_the_got(build, arch):
                  defines=("SINGLE_PHASE", "SETGIL=1", "-fno-plt"))
     report = inspect_module(path)
     assert report.gil == "not-used", report.free_threading.reason
+
+
+@pytest.mark.parametrize("arch", ["x86_64", "aarch64"])
+@pytest.mark.parametrize("opt", ["-O0", "-O2"])
+def test_empty_slot_array_in_bss_is_no_slots(build, arch, opt):
+    path = build("empty_slots.c", f"empty{opt[2]}_{arch}", free_threaded=True, arch=arch, opt=opt)
+    report = inspect_module(path)
+    assert report.init == "multi-phase", report.free_threading.reason
+    assert (report.gil, report.multiple_interpreters) == ("undeclared", "undeclared")
+    assert report.free_threading.value == "reenables-gil"
+    assert report.subinterpreters.value == "shared-gil-only"
+
+
+def test_slot_values_filled_by_a_constructor_are_not_read_from_the_file(build):
+    if shutil.which("g++") is None:
+        pytest.skip("no C++ compiler")
+    path = build("ctor_slots.cpp", "ctorslots", free_threaded=True, defines=("-xc++",))
+    report = inspect_module(path)
+    # g++ keeps {Py_mod_gil, 0} in .data and a constructor stores the real value at load
+    # time: the 0 in the file must not be read as Py_MOD_GIL_USED
+    assert report.init == "multi-phase"
+    assert report.gil == "unknown", report.free_threading.reason
+    assert report.free_threading.value == "unknown"
+    assert "load-time constructor" in report.free_threading.reason

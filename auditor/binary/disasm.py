@@ -15,7 +15,9 @@ or `mov dword [esp+4], imm32` before the call). Anything else gives None: "set a
 
 from __future__ import annotations
 
+import re
 import struct
+import sys
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
@@ -277,9 +279,10 @@ def _scan_function(image: BinaryImage, function: int, targets: set[int],
         else:
             second_arg = i686_second_arg
         prev_call_end = 0      # arguments are set after the previous call returned
-        for i in range(len(code) - 4):
-            if code[i] not in (0xE8, 0xFF):
-                continue
+        for m in _X86_CALL_RX.finditer(code):
+            i = m.start()
+            if i > len(code) - 5:
+                break
             hit = x86_call_target(code, i, function + i)
             if hit is None and arch == ARCH_I686 and got_base is not None:
                 hit = i686_got_call_target(code, i, got_base)
@@ -291,12 +294,14 @@ def _scan_function(image: BinaryImage, function: int, targets: set[int],
                 found.append(SetGilCall(function + i, function, value, in_callee))
                 prev_call_end = i + (6 if indirect else 5)
                 continue
-            if code[i] == 0xE8 and (dest in stubs or image.section_kind(dest) == TEXT):
+            if code[i] != 0xE8:
+                continue
+            if dest in stubs:
                 prev_call_end = i + 5
-            elif (not indirect and code[i] == 0xE8 and dest != function
-                  and len(callees) < MAX_CALLEES and dest not in callees
-                  and image.section_kind(dest) == TEXT):
-                callees.append(dest)
+            elif image.section_kind(dest) == TEXT:
+                prev_call_end = i + 5
+                if dest != function and len(callees) < MAX_CALLEES and dest not in callees:
+                    callees.append(dest)
     elif arch == ARCH_AARCH64:
         for i in range(0, len(code) - 3, 4):
             (word,) = struct.unpack_from("<I", code, i)
@@ -324,25 +329,48 @@ class CodeStore:
 
 def x86_64_rip_stores(code: bytes, base: int) -> list[CodeStore]:
     """RIP-relative stores in code: `mov dword [rip+d], imm32` (c7 05), `mov qword [rip+d],
-    simm32` (48 c7 05), and register / xmm stores (value unknown). Pure."""
+    simm32` (48 c7 05), and register / xmm stores (value unknown). Pure; the candidate
+    positions come from one regex pass (C speed)."""
     out: list[CodeStore] = []
     n = len(code)
-    for i in range(n - 6):
+    for m in _X86_RIP_STORE_RX.finditer(code):
+        i = m.start()
         b0 = code[i]
-        if b0 == 0xC7 and code[i + 1] == 0x05 and i + 10 <= n:
-            disp, imm = struct.unpack_from("<iI", code, i + 2)
-            out.append(CodeStore(base + i + 10 + disp, 4, imm, base + i))
-        elif b0 in (0x48, 0x4C) and i + 7 <= n:
-            op, modrm = code[i + 1], code[i + 2]
-            if b0 == 0x48 and op == 0xC7 and modrm == 0x05 and i + 11 <= n:
+        if b0 == 0xC7:
+            if i + 10 <= n and not (i and code[i - 1] == 0x48):
+                disp, imm = struct.unpack_from("<iI", code, i + 2)
+                out.append(CodeStore(base + i + 10 + disp, 4, imm, base + i))
+        elif b0 == 0x48 and code[i + 1] == 0xC7:
+            if i + 11 <= n:
                 disp, imm = struct.unpack_from("<ii", code, i + 3)
                 out.append(CodeStore(base + i + 11 + disp, 8, imm & 0xFFFFFFFFFFFFFFFF, base + i))
-            elif op == 0x89 and modrm & 0xC7 == 0x05:
+        elif b0 in (0x48, 0x4C):
+            if i + 7 <= n:
                 disp = struct.unpack_from("<i", code, i + 3)[0]
                 out.append(CodeStore(base + i + 7 + disp, 8, None, base + i))
-        elif b0 == 0x0F and code[i + 1] in (0x11, 0x29) and code[i + 2] & 0xC7 == 0x05 and i + 7 <= n:
+        elif i + 7 <= n:                                       # 0f 11 / 0f 29: xmm store
             disp = struct.unpack_from("<i", code, i + 3)[0]
             out.append(CodeStore(base + i + 7 + disp, 16, None, base + i))
+    return out
+
+
+_RIP_MODRM = rb"[\x05\x0d\x15\x1d\x25\x2d\x35\x3d]"
+_X86_RIP_STORE_RX = re.compile(rb"(?=(\xc7\x05|\x48\xc7\x05|[\x48\x4c]\x89" + _RIP_MODRM +
+                               rb"|\x0f[\x11\x29]" + _RIP_MODRM + rb"))")
+_X86_CALL_RX = re.compile(rb"(?=(\xe8|\xff[\x15\x25\x90-\x93\x95-\x97]))")
+_X86_E8_RX = re.compile(rb"\xe8")
+
+
+def _x86_direct_callees(image: BinaryImage, code: bytes, function: int, limit: int) -> list[int]:
+    """Targets of `call rel32` in code that land in executable sections (bounded)."""
+    out: list[int] = []
+    for m in _X86_E8_RX.finditer(code):
+        i = m.start()
+        if i + 5 > len(code) or len(out) >= limit:
+            break
+        dest = function + i + 5 + struct.unpack_from("<i", code, i + 1)[0]
+        if dest != function and dest not in out and image.section_kind(dest) == TEXT:
+            out.append(dest)
     return out
 
 
@@ -359,11 +387,7 @@ def slot_stores(image: BinaryImage, function: int, lo: int, hi: int) -> list[Cod
     queue = [function]
     code = _window(image, function)
     if image.arch == ARCH_X86_64:
-        for i in range(len(code) - 4):
-            if code[i] == 0xE8:
-                dest = function + i + 5 + struct.unpack_from("<i", code, i + 1)[0]
-                if len(queue) <= MAX_CALLEES and dest not in queue and image.section_kind(dest) == TEXT:
-                    queue.append(dest)
+        queue.extend(_x86_direct_callees(image, code, function, MAX_CALLEES))
     else:
         for i in range(0, len(code) - 3, 4):
             hit = a64_branch_target(struct.unpack_from("<I", code, i)[0], function + i)
@@ -479,3 +503,69 @@ def _a64_store(regs, out, pc, rn, off, size, sources) -> None:
             src = regs.get(rt)
             value = src[1] if src is not None and src[0] == "c" else None
         out.append(CodeStore(base[1] + off + k * size, size, value, pc))
+
+
+def code_references(image: BinaryImage, function: int, lo: int, hi: int,
+                    follow_callees: bool = True) -> bool | None:
+    """Does the function (or a direct callee) form an address in [lo, hi)? x86-64: any
+    RIP-relative disp32 landing there; aarch64: an adrp/add pair building it. None when
+    the architecture is not supported (the caller must not conclude anything)."""
+    if image.arch not in (ARCH_X86_64, ARCH_AARCH64):
+        return None
+    queue = [function]
+    code = _window(image, function)
+    if not follow_callees:
+        pass
+    elif image.arch == ARCH_X86_64:
+        queue.extend(_x86_direct_callees(image, code, function, MAX_CALLEES))
+    else:
+        for i in range(0, len(code) - 3, 4):
+            hit = a64_branch_target(struct.unpack_from("<I", code, i)[0], function + i)
+            if hit and hit[1] and len(queue) <= MAX_CALLEES and hit[0] not in queue \
+                    and image.section_kind(hit[0]) == TEXT:
+                queue.append(hit[0])
+    for fn in queue:
+        body = code if fn == function else _window(image, fn)
+        if image.arch == ARCH_X86_64:
+            if _x86_64_rip_reference(body, fn, lo, hi):
+                return True
+        else:
+            if any(lo <= st.addr < hi for st in a64_stores(body, fn)):
+                return True
+            for p in range(0, len(body) - 7, 4):
+                w0, w1 = struct.unpack_from("<II", body, p)
+                if w0 & 0x9F000000 != 0x90000000 or w1 & 0x7F800000 != 0x11000000:
+                    continue
+                imm = ((w0 >> 5) & 0x7FFFF) << 2 | (w0 >> 29) & 3
+                if imm & (1 << 20):
+                    imm -= 1 << 21
+                addr = ((fn + p) & ~0xFFF) + (imm << 12) + ((w1 >> 10) & 0xFFF)
+                if lo <= addr < hi:
+                    return True
+    return False
+
+
+def _x86_64_rip_reference(body: bytes, base: int, lo: int, hi: int) -> bool:
+    """Is there a disp32 at some offset whose RIP-relative target lies in [lo, hi)? The
+    instruction ends 0, 1 or 4 bytes after its displacement (no / imm8 / imm32 immediate).
+    Reads the int32 at every offset through four shifted memoryview casts (C speed)."""
+    n = len(body)
+    if sys.byteorder != "little":
+        ints_at = [(p, struct.unpack_from("<i", body, p)[0]) for p in range(n - 3)]
+        return any(_rip_hit(base + p + 4 + d, lo, hi) for p, d in ints_at)
+    for shift in range(4):
+        count = (n - shift) // 4
+        if count <= 0:
+            continue
+        ints = memoryview(body)[shift:shift + 4 * count].cast("i").tolist()
+        end = base + shift + 4            # where the displacement at offset `shift` ends
+        low = lo - 4
+        for j, disp in enumerate(ints):
+            t = end + 4 * j + disp
+            if low <= t < hi and _rip_hit(t, lo, hi):
+                return True
+    return False
+
+
+def _rip_hit(t: int, lo: int, hi: int) -> bool:
+    return lo <= t < hi or lo <= t + 1 < hi or lo <= t + 4 < hi

@@ -534,6 +534,19 @@ class ElfImage(BinaryImage):
                     out[off] = syms[symi][0]
         return out
 
+    def constructors(self) -> list[int]:
+        """Functions the loader runs before PyInit_* (.init_array entries, bounded): C++
+        dynamic initialisers can fill a zero-filled slot array there."""
+        sec = self.section(".init_array")
+        if sec is None or not sec.size:
+            return []
+        out = []
+        for i in range(min(sec.size // self.pointer_size, 64)):
+            target = self.read_pointer(sec.addr + i * self.pointer_size)
+            if target and target not in (0, (1 << (8 * self.pointer_size)) - 1):
+                out.append(target)
+        return out
+
     @property
     def got_base(self) -> int | None:
         """_GLOBAL_OFFSET_TABLE_ (start of .got.plt, else .got): the base i686 PIC code
