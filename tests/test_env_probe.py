@@ -41,9 +41,9 @@ def test_probe_reports_the_real_interpreter(minor):
     assert any(d.endswith(f"python3.{minor}/site-packages") for d in interp.environment_dirs)
     assert interp.markers["python_version"] == f"3.{minor}"
     assert interp.subinterpreter_module == {12: "_xxsubinterpreters", 13: "_interpreters"}.get(minor, interp.subinterpreter_module)
-    # pip is installed in every pyenv interpreter, with a RECORD that lists its files
+    # pip is installed in every pyenv interpreter; its RECORD lists no shared object
     pip = [d for d in snap.distributions if d.key == "pip"]
-    assert pip and pip[0].record and any(r.startswith("pip/__init__.py") for r in pip[0].record)
+    assert pip and pip[0].record == () and "pip" in pip[0].record_top_level
 
 
 def test_probe_honours_pythonpath(tmp_path):
@@ -55,6 +55,25 @@ def test_probe_honours_pythonpath(tmp_path):
     assert str(extra) in snap.interpreter.environment_dirs
     demo = [d for d in snap.distributions if d.key == "demo"]
     assert demo and demo[0].version == "1.0" and demo[0].errors == (f"{extra}/demo-1.0.dist-info: no RECORD file",)
+
+
+def test_probe_parsers_metadata_and_record():
+    from auditor.sources import probe
+
+    meta = probe._parse_metadata("Metadata-Version: 2.4\nName: demo-pkg\nVersion: 2.0\n"
+                                 "Requires-Dist: numpy>=2;\n  python_version >= '3.10'\n"
+                                 "Requires-Dist: attrs\nClassifier: Programming Language :: Python :: Free Threading :: 2 - Beta\n"
+                                 "Classifier: License :: OSI Approved\n")
+    assert meta == {"name": "demo-pkg", "version": "2.0",
+                    "requires_dist": ["numpy>=2;\npython_version >= '3.10'", "attrs"], "requires_python": None,
+                    "classifiers": ["Programming Language :: Python :: Free Threading :: 2 - Beta"]}
+    with pytest.raises(ValueError):
+        probe._parse_metadata("\x00\x01 garbage without colon")
+    files, tops, rows = probe._parse_record(
+        'demo/__init__.py,sha256=x,10\n"demo/odd, name.cpython-313-x86_64-linux-gnu.so",sha256=y,20\n'
+        'demo.libs/libz-1.so.1.2,,\n../../bin/demo,,\ndemo-2.0.dist-info/RECORD,,\n')
+    assert files == ["demo/odd, name.cpython-313-x86_64-linux-gnu.so", "demo.libs/libz-1.so.1.2"]
+    assert tops == ["demo", "demo.libs", "..", "demo-2.0.dist-info"] and rows == 5
 
 
 def _script(tmp_path: Path, name: str, body: str) -> str:

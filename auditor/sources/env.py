@@ -99,7 +99,8 @@ class InstalledDistribution:
     location: str                   # the folder it is installed into (site-packages)
     metadata_dir: str
     requires_dist: tuple[str, ...] = ()
-    record: tuple[str, ...] | None = None   # paths relative to `location`; None if no RECORD
+    record: tuple[str, ...] | None = None   # RECORD's shared-object files, relative to `location`; None if no RECORD
+    record_top_level: tuple[str, ...] = ()   # first path components of every RECORD row
     installer: str | None = None
     top_level: tuple[str, ...] | None = None
     classifiers: tuple[str, ...] = ()
@@ -223,6 +224,7 @@ def distributions_from_json(entries: Sequence[Any]) -> tuple[tuple[InstalledDist
             continue
         record = entry.get("record")
         top = entry.get("top_level")
+        record_top = entry.get("record_top_level")
         dists.append(InstalledDistribution(
             name=str(entry["name"]),
             version=entry.get("version"),
@@ -232,6 +234,7 @@ def distributions_from_json(entries: Sequence[Any]) -> tuple[tuple[InstalledDist
             record=tuple(str(r) for r in record) if isinstance(record, list) else None,
             installer=entry.get("installer"),
             top_level=tuple(str(t) for t in top) if isinstance(top, list) else None,
+            record_top_level=tuple(str(t) for t in record_top) if isinstance(record_top, list) else (),
             classifiers=tuple(str(c) for c in entry.get("classifiers") or ()),
             errors=tuple(str(e) for e in entry.get("errors") or ()),
         ))
@@ -362,13 +365,11 @@ def collect_extension_files(snapshot: EnvSnapshot) -> list[ExtensionFile]:
     top_owner: dict[tuple[str, str], str] = {}   # (location, top-level name) -> dist key
     for dist in snapshot.distributions:
         loc = dist.location
-        if dist.record is not None:
-            for rel in dist.record:
-                if rel.endswith((".so", ".pyd")) or ".so." in rel:
-                    by_path.setdefault(os.path.normpath(os.path.join(loc, rel)), dist.key)
-                top = rel.split("/", 1)[0]
-                if top and not top.endswith((".dist-info", ".egg-info", ".data")) and top != "..":
-                    top_owner.setdefault((loc, _strip_ext(top)), dist.key)
+        for rel in dist.record or ():
+            by_path.setdefault(os.path.normpath(os.path.join(loc, rel)), dist.key)
+        for top in dist.record_top_level:
+            if top and not top.endswith((".dist-info", ".egg-info", ".data")) and top != "..":
+                top_owner.setdefault((loc, _strip_ext(top)), dist.key)
         for top in dist.top_level or ():
             top_owner.setdefault((loc, top), dist.key)
     seen: set[str] = set()

@@ -2,8 +2,8 @@
 
 It prints one JSON document on stdout describing the interpreter (version, build flags,
 extension suffixes, paths, marker environment) and every installed distribution found on
-its sys.path (name, version, dist-info path, Requires-Dist, RECORD file list, INSTALLER,
-top_level.txt). It never imports an audited package: distributions are read straight from
+its sys.path (name, version, dist-info path, Requires-Dist, the shared-object files and
+top-level names its RECORD lists, INSTALLER, top_level.txt). It never imports an audited package: distributions are read straight from
 their `*.dist-info` / `*.egg-info` folders, so a broken one yields an error entry for that
 distribution only.
 
@@ -15,8 +15,6 @@ annotations, no match statements, no third-party imports.
 from __future__ import annotations
 
 import csv
-import email.parser
-import io
 import json
 import os
 import platform
@@ -174,23 +172,82 @@ def _read_text(path):
         return handle.read().decode("utf-8", "replace")
 
 
+def _read_headers(path):
+    """The header block of METADATA / PKG-INFO (up to the first blank line): the body holds
+    the long description, which can be large and is never needed."""
+    chunks = []
+    with open(path, "rb") as handle:
+        while True:
+            chunk = handle.read(16384)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            if b"\n\n" in chunk or b"\r\n\r\n" in chunk:
+                break
+    text = b"".join(chunks).decode("utf-8", "replace").replace("\r\n", "\n")
+    end = text.find("\n\n")
+    return text if end < 0 else text[:end]
+
+
 def _parse_metadata(text):
-    msg = email.parser.Parser().parsestr(text, headersonly=True)
+    """RFC 822 style headers (core metadata), continuation lines folded. The email package
+    would parse the whole long description too, several times slower for no gain."""
+    headers = {}
+    key = None
+    for line in text.split("\n"):
+        if not line:
+            continue
+        if line[0] in " \t" and key is not None:
+            headers[key][-1] += "\n" + line.strip()
+            continue
+        name, sep, value = line.partition(":")
+        if not sep:
+            raise ValueError("not a header line: %r" % line[:60])
+        key = name.strip().lower()
+        headers.setdefault(key, []).append(value.strip())
+
+    def first(name):
+        values = headers.get(name.lower())
+        return values[0] if values else None
+
     return {
-        "name": msg.get("Name"),
-        "version": msg.get("Version"),
-        "requires_dist": [str(v) for v in (msg.get_all("Requires-Dist") or [])],
-        "requires_python": msg.get("Requires-Python"),
-        "classifiers": [str(v) for v in (msg.get_all("Classifier") or []) if "Free Threading" in str(v)],
+        "name": first("Name"),
+        "version": first("Version"),
+        "requires_dist": list(headers.get("requires-dist", [])),
+        "requires_python": first("Requires-Python"),
+        "classifiers": [v for v in headers.get("classifier", []) if "Free Threading" in v],
     }
 
 
+def _is_extension_candidate(path):
+    return path.endswith((".so", ".pyd")) or ".so." in path
+
+
 def _parse_record(text):
-    rows = []
-    for row in csv.reader(io.StringIO(text)):
-        if row and row[0]:
-            rows.append(row[0])
-    return rows
+    """(extension-candidate paths, top-level names, row count) from a RECORD file.
+
+    Only what ownership needs crosses the process boundary: the shared-object files and the
+    top-level names. A line without quotes is split directly; quoted ones go through csv."""
+    files = []
+    tops = []
+    rows = 0
+    for line in text.splitlines():
+        if not line:
+            continue
+        if '"' in line:
+            parsed = next(csv.reader([line]), None)
+            path = parsed[0] if parsed else ""
+        else:
+            path = line.split(",", 1)[0]
+        if not path:
+            continue
+        rows += 1
+        if _is_extension_candidate(path):
+            files.append(path)
+        top = path.split("/", 1)[0]
+        if top not in tops:
+            tops.append(top)
+    return files, tops, rows
 
 
 def _name_version_from_dirname(dirname):
@@ -209,13 +266,14 @@ def read_distribution(location, dirname):
         "name": None, "version": None, "location": location, "metadata_dir": meta_dir,
         "kind": "dist-info" if dirname.endswith(".dist-info") else "egg-info",
         "requires_dist": [], "requires_python": None, "classifiers": [],
-        "record": None, "installer": None, "top_level": None, "errors": [],
+        "record": None, "record_top_level": None, "record_rows": 0,
+        "installer": None, "top_level": None, "errors": [],
     }
     is_dir = os.path.isdir(meta_dir)
     meta_file = "METADATA" if dist["kind"] == "dist-info" else "PKG-INFO"
     meta_path = os.path.join(meta_dir, meta_file) if is_dir else meta_dir
     try:
-        dist.update(_parse_metadata(_read_text(meta_path)))
+        dist.update(_parse_metadata(_read_headers(meta_path)))
     except OSError as exc:
         dist["errors"].append("%s: cannot read %s (%s)" % (meta_dir, meta_file, exc.strerror or exc))
     except Exception as exc:
@@ -232,11 +290,10 @@ def read_distribution(location, dirname):
         if os.path.exists(record_path):
             try:
                 text = _read_text(record_path)
-                if dist["kind"] == "dist-info":
-                    dist["record"] = _parse_record(text)
-                else:  # egg-info lists paths relative to the egg-info folder
-                    dist["record"] = [os.path.normpath(os.path.join(dirname, line.strip()))
-                                      for line in text.splitlines() if line.strip()]
+                if dist["kind"] != "dist-info":  # egg-info lists paths relative to the egg-info folder
+                    text = "\n".join(os.path.normpath(os.path.join(dirname, line.strip())).replace(os.sep, "/")
+                                     for line in text.splitlines() if line.strip())
+                dist["record"], dist["record_top_level"], dist["record_rows"] = _parse_record(text)
             except OSError as exc:
                 dist["errors"].append("%s: cannot read %s (%s)" % (meta_dir, record_name, exc.strerror or exc))
             except Exception as exc:
