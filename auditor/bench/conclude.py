@@ -15,6 +15,7 @@ SCALES_SHARE = 0.65
 NO_HELP = 1.15
 
 PICKLED_MODES = ("fork", "spawn")
+SEPARATE_GIL_MODES = ("fork", "spawn", "shm", "interpreters")
 # A sequential run shorter than this is too short to split: handing out chunks costs about as much.
 TOO_SHORT = 0.02  # seconds
 
@@ -42,6 +43,22 @@ def _range(values: list[float]) -> str:
 
 def _speeds(workloads: list[str], speed) -> str:  # type: ignore[no-untyped-def]
     return ", ".join(f"{speed(w, 'threads'):.2f}x" for w in workloads)
+
+
+def _classify(ran: list[str], short: list[str], speed, top: int):  # type: ignore[no-untyped-def]
+    """Workloads by what threads did for them: (scale, do not help, help partly)."""
+    scaling, flat, middle = [], [], []
+    for w in ran:
+        t = speed(w, "threads")
+        if t is None or w in short:
+            continue
+        if t >= SCALES_SHARE * top and top >= 2:
+            scaling.append(w)
+        elif t < NO_HELP:
+            flat.append(w)
+        else:
+            middle.append(w)
+    return scaling, flat, middle
 
 
 def conclusion(report: BenchReport) -> str:
@@ -74,17 +91,21 @@ def conclusion(report: BenchReport) -> str:
         parts.append(f"{_names(short)} take{'s' if len(short) == 1 else ''} under {fmt_time(TOO_SHORT)} "
                      "sequentially, so handing out chunks costs as much as the work: the speedups "
                      "measure overhead, not parallelism.")
-    scaling, flat, middle = [], [], []
-    for w in ran:
-        t = speed(w, "threads")
-        if t is None or w in short:
-            continue
-        if t >= SCALES_SHARE * top and top >= 2:
-            scaling.append(w)
-        elif t < NO_HELP:
-            flat.append(w)
-        else:
-            middle.append(w)
+    # How much parallelism this run could get at all: the best speedup of any mode on any
+    # workload. If nothing beat sequential, the cores were busy, and no statement about the GIL
+    # can be drawn from the other numbers.
+    capacity = max((c.speedup for c in report.cells if c.workers == top and c.mode != "sequential"
+                    and c.speedup is not None and c.agrees and c.workload not in short), default=None)
+    if top >= 2 and capacity is not None and capacity < NO_HELP:
+        load = next((n for n in report.notes if n.startswith("load average")), "")
+        parts.append(f"no mode ran more than {capacity:.2f}x faster than sequential on any workload, so "
+                     f"there was no free core to run a second worker on ({load or 'the machine was busy'}); "
+                     "this run says nothing about which model scales here. Rerun on an idle machine.")
+        scaling: list[str] = []
+        flat: list[str] = []
+        middle: list[str] = []
+    else:
+        scaling, flat, middle = _classify(ran, short, speed, top)
     if scaling:
         t_best = max(speed(w, "threads") or 0 for w in scaling)
         parts.append(f"threads scale for {_names(scaling)} (up to {t_best:.2f}x): that code runs without "
@@ -100,20 +121,21 @@ def conclusion(report: BenchReport) -> str:
                 parts[-1] = parts[-1].rstrip(";") + "."
     if middle:
         parts.append(f"Threads help only partly for {_names(middle)} "
-                     f"({_speeds(middle, speed)}): part of that work holds the GIL.")
-    if flat:
-        why = ("they hold the GIL, so the threads take turns" if not py.get("gil_disabled")
-               else "they do not run in parallel in threads even on this build")
-        items = []
-        for w in flat:
-            b = best(w)
-            if b and b[1] >= NO_HELP:
-                items.append(f"{w}: {b[0]} {b[1]:.2f}x")
-            elif b:
-                items.append(f"{w}: nothing beat sequential")
-        parts.append(f"{_names(flat)} get {_speeds(flat, speed)} "
-                     f"from threads: {why}; what helps is a separate GIL per worker"
-                     + (f" (best: {'; '.join(items)})." if items else "."))
+                     f"({_speeds(middle, speed)}): part of that work holds the GIL, or the cores were "
+                     "not free all the time.")
+    # Threads do not help: the GIL is the reason only where a separate-GIL mode did help.
+    gil_bound = [w for w in flat if (b := best(w, SEPARATE_GIL_MODES)) and b[1] >= NO_HELP]
+    no_help = [w for w in flat if w not in gil_bound]
+    if gil_bound:
+        why = ("that code holds the GIL, so the threads take turns" if not py.get("gil_disabled")
+               else "that code does not run in parallel in threads even on this build")
+        items = [f"{w}: {b[0]} {b[1]:.2f}x" for w in gil_bound if (b := best(w, SEPARATE_GIL_MODES))]
+        verb = "gets" if len(gil_bound) == 1 else "get"
+        parts.append(f"{_names(gil_bound)} {verb} {_speeds(gil_bound, speed)} from threads: {why}; "
+                     f"a separate GIL per worker helps ({'; '.join(items)}).")
+    if no_help:
+        parts.append(f"Nothing beat sequential for {_names(no_help)}: moving the data to another "
+                     "process costs more than the work, and threads did not run in parallel.")
     start = {s.kind: s for s in report.startup}
     if any(s.median is not None for s in report.startup):
         costs = [f"{fmt_time(s.median)} for a {kind if kind != 'subinterpreter' else 'sub-interpreter'}"
