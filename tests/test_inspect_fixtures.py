@@ -322,3 +322,12 @@ def test_slot_values_filled_by_a_constructor_are_not_read_from_the_file(build):
     assert report.gil == "unknown", report.free_threading.reason
     assert report.free_threading.value == "unknown"
     assert "load-time constructor" in report.free_threading.reason
+
+
+@pytest.mark.parametrize("arch", ["x86_64", "aarch64", "i686"])
+def test_set_gil_in_a_direct_callee(build, arch):
+    path = build("slots.c", f"helper_{arch}", free_threaded=True, arch=arch,
+                 defines=("SINGLE_PHASE", "SETGIL=1", "SETGIL_IN_HELPER"))
+    report = inspect_module(path)
+    assert report.gil == "not-used", report.free_threading.reason
+    assert "(in callee 0x" in report.free_threading.reason

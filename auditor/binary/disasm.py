@@ -357,7 +357,7 @@ def x86_64_rip_stores(code: bytes, base: int) -> list[CodeStore]:
 _RIP_MODRM = rb"[\x05\x0d\x15\x1d\x25\x2d\x35\x3d]"
 _X86_RIP_STORE_RX = re.compile(rb"(?=(\xc7\x05|\x48\xc7\x05|[\x48\x4c]\x89" + _RIP_MODRM +
                                rb"|\x0f[\x11\x29]" + _RIP_MODRM + rb"))")
-_X86_CALL_RX = re.compile(rb"(?=(\xe8|\xff[\x15\x25\x90-\x93\x95-\x97]))")
+_X86_CALL_RX = re.compile(rb"(?=([\xe8\xe9]|\xff[\x15\x25\x90-\x93\x95-\x97]))")
 _X86_E8_RX = re.compile(rb"\xe8")
 
 
