@@ -233,7 +233,9 @@ def test_module_report_cache_reuses_unchanged_files_only(tmp_path, monkeypatch):
     readable = {p for p, r in first.items() if not r.errors}
     assert set(cache.entries) == readable and readable      # unreadable files are never cached
     calls = []
-    monkeypatch.setattr(envcmd, "inspect_module", lambda path, **kw: calls.append(path) or first[path])
+    import auditor.inspect
+
+    monkeypatch.setattr(auditor.inspect, "inspect_module", lambda path, **kw: calls.append(path) or first[path])
     again = envcmd.inspect_files(files, cache=cache)
     assert again == first
     assert sorted(calls) == sorted(set(first) - readable)    # only the unreadable ones again

@@ -21,7 +21,6 @@ from packaging.version import InvalidVersion, Version
 from auditor import envaudit
 from auditor.envaudit import FAIL_ON_TOKENS, FtOffer
 from auditor.errors import AuditError, InputError
-from auditor.inspect import inspect_module
 from auditor.model import FreeThreading, ModuleReport
 from auditor.progress import Progress
 from auditor.sources import env as envsource
@@ -143,6 +142,8 @@ def audit_snapshot(snapshot: EnvSnapshot, *, cmd: Sequence[str] | None = None, v
 # -- inspection in parallel -----------------------------------------------------------------
 
 def _inspect_chunk(items: Sequence[tuple[str, str, str]]) -> list[tuple[str, ModuleReport]]:
+    from auditor.inspect import inspect_module   # imported on use: other commands do not pay for it
+
     return [(path, inspect_module(path, display=rel, module_name=module)) for path, rel, module in items]
 
 
@@ -245,14 +246,17 @@ def inspect_files(files: Sequence[ExtensionFile], *, jobs: int | None = None, pr
 
 def _inspect_uncached(files: Sequence[ExtensionFile], *, jobs: int | None = None,
                       progress_stream=None) -> dict[str, ModuleReport]:
-    """Worker processes (fork, before any thread starts) on large environments; the
-    inspector is pure Python, so threads would not run in parallel on a GIL build. Chunks are
-    balanced by file size so one huge module does not stall a worker."""
+    """Parallel on large environments: threads when ft-audit itself runs with the GIL off
+    (3.13t+), else worker processes (fork, before any thread starts), since the inspector is
+    pure Python and threads would take turns on a GIL build. Chunks are balanced by file
+    size so one huge module does not stall a worker."""
     items = [(f.path, f.relpath, f.module) for f in files]
     jobs = jobs or os.cpu_count() or 1
     out: dict[str, ModuleReport] = {}
+    gil_off = not getattr(sys, "_is_gil_enabled", lambda: True)()
     with Progress(len(items), "inspecting", stream=progress_stream) as progress:
-        use_pool = jobs > 1 and len(items) >= PARALLEL_THRESHOLD and "fork" in multiprocessing.get_all_start_methods()
+        use_pool = jobs > 1 and len(items) >= PARALLEL_THRESHOLD and (
+            gil_off or "fork" in multiprocessing.get_all_start_methods())
         if not use_pool:
             for item in items:
                 out.update(_inspect_chunk([item]))
@@ -271,10 +275,11 @@ def _inspect_uncached(files: Sequence[ExtensionFile], *, jobs: int | None = None
             k = loads.index(min(loads))
             chunks[k].append(item)
             loads[k] += sizes[item[0]] + 65536   # fixed per-file cost
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+        from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 
-        ctx = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        pool_type: Executor = (ThreadPoolExecutor(max_workers=jobs) if gil_off else
+                               ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork")))
+        with pool_type as pool:
             futures = [pool.submit(_inspect_chunk, chunk) for chunk in chunks if chunk]
             for future in as_completed(futures):
                 done = future.result()
