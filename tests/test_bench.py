@@ -259,3 +259,46 @@ def sysconfig_is_ft() -> bool:
     import sysconfig
 
     return bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+
+
+def _synthetic(speedups: dict[tuple[str, str], float], notes=()) -> BenchReport:
+    """A 2-core report with the given (workload, mode) -> speedup at 2 workers."""
+    from auditor.bench.model import Cell, ModeInfo, Startup, WorkloadInfo
+
+    workloads = sorted({w for w, _ in speedups})
+    cells = [Cell(w, "sequential", 1, (0.5,), 0.5, (0.5,), 1.0, 1.0, 1.0, True, 0.0) for w in workloads]
+    cells += [Cell(w, m, 2, (0.5 / s,), 0.5 / s, (0.5,), s, s * 0.9, s * 1.1, True, 0.0)
+              for (w, m), s in speedups.items()]
+    return BenchReport(
+        python={"implementation": "cpython", "version": "3.13.0", "gil_disabled": False}, cores=2,
+        size=10_000_000, quick=False, repeats=1, workers=(1, 2),
+        workloads=tuple(WorkloadInfo(w, w, 10) for w in workloads),
+        modes=tuple(ModeInfo(m, m) for m in ("sequential", "threads", "fork", "spawn", "shm", "interpreters")),
+        cells=tuple(cells), startup=(Startup("thread", (1e-4,), 1e-4), Startup("subinterpreter", (0.006,), 0.006)),
+        notes=tuple(notes))
+
+
+def test_conclusion_follows_the_measurements():
+    from auditor.bench.conclude import conclusion
+
+    text = conclusion(_synthetic({
+        ("c_sincos", "threads"): 1.9, ("c_sincos", "fork"): 0.4, ("c_sincos", "shm"): 1.8,
+        ("py_loop", "threads"): 0.95, ("py_loop", "interpreters"): 1.85, ("py_loop", "fork"): 1.7,
+        ("np_object", "threads"): 1.0, ("np_object", "fork"): 0.3,
+    }))
+    assert "threads scale for c_sincos (up to 1.90x)" in text
+    assert "pickle their chunks reach 0.40x" in text and "with shared memory they reach 1.80x" in text
+    assert "py_loop gets 0.95x from threads: that code holds the GIL" in text
+    assert "py_loop: interpreters 1.85x" in text
+    assert "Nothing beat sequential for np_object" in text
+    assert "6.0 ms for a sub-interpreter" in text
+
+
+def test_conclusion_on_a_busy_machine_draws_no_gil_conclusion():
+    from auditor.bench.conclude import conclusion
+
+    text = conclusion(_synthetic({("c_sincos", "threads"): 1.05, ("c_sincos", "fork"): 0.3,
+                                  ("py_loop", "threads"): 0.9, ("py_loop", "fork"): 1.1},
+                                 notes=("load average 9.00 at start, 8.00 at end (2 cores)",)))
+    assert "no mode ran more than 1.10x faster" in text and "load average 9.00" in text
+    assert "GIL" not in text.split("no mode ran")[1].split("Starting")[0]
