@@ -236,3 +236,56 @@ def test_helper_libraries_without_pyinit_take_no_part():
     assert not d.has_extensions and audit.findings == ()
     assert audit.summary["helper_libraries"] == 2 and audit.summary["loadable_modules"] == 0
     assert "not extension modules (2, in pycryptodome)" in report.render_text(audit)
+
+
+def test_compat_cross_reference_is_shown_and_disagreements_flagged(monkeypatch):
+    """The seam to auditor.compat.lookup: tracker status next to the evidence, and each
+    disagreement it reports (given this audit's observation) shown as a flagged finding."""
+    from types import SimpleNamespace
+
+    import auditor.compat.lookup as lookup
+    from auditor.commands.env import gather_compat
+
+    seen = {}
+
+    class Record:
+        def __init__(self, name, version):
+            self.name, self.version, self.in_census = name, version, True
+            self.tracker = SimpleNamespace(status="released", first_version="2.1.0")
+            self.wheels_list, self.census = None, None
+
+        def disagreements(self, evidence):
+            seen[self.name] = (evidence.observed_free_threading, evidence.observed_version)
+            return [SimpleNamespace(message=f"{self.name}: the tracking table says supported since 2.1.0, "
+                                            f"but {self.version}'s free-threaded modules re-enable the GIL")]
+
+    fake = SimpleNamespace(notes=[], staleness_note=lambda: "compatibility data is stale: census from 2026-01-01",
+                           lookup=lambda name, version=None: Record(name, version))
+    monkeypatch.setattr(lookup, "load_compat", lambda allow_network=False: fake)
+    interp = target_interpreter("3.14t", directory=SITE)
+    snapshot = EnvSnapshot(interp, (dist("numpy", version="2.3.0"), dist("requests")))
+    files = [ext("numpy._core._multiarray_umath", "numpy")]
+    reports = {files[0].path: module_report("m", FT.REENABLES_GIL, SI.NOT_SUPPORTED)}
+    compat, notes = gather_compat(snapshot, files, reports)
+    assert set(compat) == {"numpy"}                       # pure-Python requests is not looked up
+    assert seen["numpy"] == (FT.REENABLES_GIL, "2.3.0")   # our evidence is what it is checked against
+    assert compat["numpy"][0]["tracker_status"] == "released" and compat["numpy"][0]["tracker_first_version"] == "2.1.0"
+    assert notes == ["compatibility data is stale: census from 2026-01-01"]
+    audit = envaudit.audit_environment(snapshot, files, reports, compat=compat, notes=notes)
+    assert [f.code for f in audit.findings if f.code == "FTE302"] == ["FTE302"]
+    text = report.render_text(audit)
+    assert "  ! numpy: the tracking table says supported since 2.1.0, but 2.3.0's free-threaded modules" in text
+    assert envaudit.select_failures(audit, ["tracker-disagreement"])
+
+
+def test_compat_unavailable_is_a_note(monkeypatch):
+    import auditor.compat.lookup as lookup
+    from auditor.commands.env import gather_compat
+
+    def broken(allow_network=False):
+        raise ValueError("census file is not JSON\nmore")
+
+    monkeypatch.setattr(lookup, "load_compat", broken)
+    interp = target_interpreter("3.13", directory=SITE)
+    compat, notes = gather_compat(EnvSnapshot(interp, ()), [], {})
+    assert compat == {} and notes == ["compatibility data unreadable: census file is not JSON"]
