@@ -20,7 +20,7 @@ from auditor.binary.base import BSS, DATA, RODATA, TEXT, BinaryImage
 from auditor.binary.loader import open_images
 from auditor.errors import BinaryFormatError
 from auditor.model import (
-    Abi, Evidence, FreeThreading, GilDeclaration, InitStyle, ModuleReport, MultipleInterpreters,
+    Evidence, FreeThreading, GilDeclaration, InitStyle, ModuleReport, MultipleInterpreters,
     Subinterpreters, Verdict,
 )
 from auditor.verdicts import (
