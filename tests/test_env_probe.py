@@ -244,3 +244,29 @@ def test_module_report_cache_reuses_unchanged_files_only(tmp_path, monkeypatch):
     calls.clear()
     envcmd.inspect_files(files, cache=envcmd.ReportCache(snap.interpreter.environment_dirs))
     assert fast in calls
+
+
+def test_probe_cache_follows_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("FT_AUDIT_CACHE_DIR", str(tmp_path / "cache"))
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    env = dict(os.environ, PYTHONPATH=str(extra))
+    first = envsource.probe_interpreter([sys.executable], env=env, cache=True)
+    assert not any(d.key == "demo" for d in first.distributions)
+    calls = []
+    real_run = subprocess.run
+    monkeypatch.setattr(envsource.subprocess, "run", lambda *a, **k: calls.append(a) or real_run(*a, **k))
+    again = envsource.probe_interpreter([sys.executable], env=env, cache=True)
+    assert calls == [] and again == first                      # unchanged: no interpreter started
+    info = extra / "demo-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n")
+    os.utime(extra, ns=(1, 10**18))                            # installing changes the folder's mtime
+    third = envsource.probe_interpreter([sys.executable], env=env, cache=True)
+    assert len(calls) == 1 and any(d.key == "demo" for d in third.distributions)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: demo\nVersion: 2.0\n")
+    os.utime(info, ns=(1, 2 * 10**18))                         # an in-place reinstall touches the dist-info
+    fourth = envsource.probe_interpreter([sys.executable], env=env, cache=True)
+    assert len(calls) == 2 and [d.version for d in fourth.distributions if d.key == "demo"] == ["2.0"]
+    envsource.probe_interpreter([sys.executable], env=dict(env, PYTHONPATH=""), cache=True)
+    assert len(calls) == 3                                     # other environment variables: other answer

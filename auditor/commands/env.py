@@ -60,7 +60,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-pypi", action="store_true", help="do not ask PyPI about free-threaded wheels")
     parser.add_argument("--no-compat", action="store_true", help="do not cross-reference the compatibility data")
     parser.add_argument("--no-cache", action="store_true",
-                        help="re-inspect every module (default: reuse reports of unchanged files)")
+                        help="probe the interpreter and inspect every module again (default: reuse the answers "
+                             "for an unchanged interpreter, environment folders and module files)")
     parser.add_argument("--probe-timeout", type=float, default=envsource.PROBE_TIMEOUT, metavar="SECONDS",
                         help=argparse.SUPPRESS)
 
@@ -85,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
         if args.target:
             raise InputError("--target", "only with --path (with --python the interpreter says what it is)")
         cmd = [args.python] if args.python else envsource.current_python()
-        snapshot = envsource.probe_interpreter(cmd, timeout=args.probe_timeout)
+        snapshot = envsource.probe_interpreter(cmd, timeout=args.probe_timeout, cache=not args.no_cache)
         warning = envsource.active_environment_warning(snapshot.interpreter)
         if warning:
             notes.append(warning)

@@ -134,17 +134,26 @@ class EnvSnapshot:
 # -- probing an interpreter ----------------------------------------------------------------
 
 def probe_interpreter(cmd: Sequence[str], *, env: Mapping[str, str] | None = None,
-                      timeout: float = PROBE_TIMEOUT) -> EnvSnapshot:
+                      timeout: float = PROBE_TIMEOUT, cache: bool = False) -> EnvSnapshot:
     """Run the probe in `cmd` (argv prefix of the target interpreter).
 
     The probe source is passed with -c (no script folder on sys.path) and runs in an empty
     temporary folder, without -I: PYTHONPATH / PYTHONHOME are part of the environment the
     user's code would see, so they are honoured. Raises InputError with one line for a path
     that is not Python, a crash, a hang, or output that is not the probe's document.
+
+    cache=True reuses the previous answer for the same interpreter and environment variables
+    while the interpreter file, every environment folder and every metadata folder keep their
+    modification times (installing, removing or upgrading a distribution changes them).
     """
     where = " ".join(cmd)
     source = Path(probe_module.__file__).read_text(encoding="utf-8")
     run_env = dict(os.environ if env is None else env)
+    cache_file = _probe_cache_file(cmd, run_env, source) if cache else None
+    if cache_file is not None:
+        cached = _probe_cache_read(cache_file, where)
+        if cached is not None:
+            return cached
     run_env["PYTHONIOENCODING"] = "utf-8"
     run_env.pop("PYTHONSTARTUP", None)
     with tempfile.TemporaryDirectory(prefix="ft-audit-probe-") as cwd:
@@ -164,7 +173,63 @@ def probe_interpreter(cmd: Sequence[str], *, env: Mapping[str, str] | None = Non
             raise InputError(where, f"the probe was killed by signal {-proc.returncode}")
         tail = _last_line(proc.stderr) or _last_line(proc.stdout)
         raise InputError(where, f"not a working Python 3.9+ interpreter (exit {proc.returncode}: {tail or 'no output'})")
-    return parse_probe_output(proc.stdout, where=where)
+    snapshot = parse_probe_output(proc.stdout, where=where)
+    if cache_file is not None:
+        _probe_cache_write(cache_file, proc.stdout, snapshot)
+    return snapshot
+
+
+_PROBE_ENV_KEYS = ("PYTHONPATH", "PYTHONHOME", "PYTHONNOUSERSITE", "PYTHONUSERBASE", "PYTHONSAFEPATH", "PATH")
+
+
+def _probe_cache_file(cmd: Sequence[str], env: Mapping[str, str], source: str) -> Path | None:
+    import hashlib
+    import shutil
+
+    exe = shutil.which(cmd[0], path=env.get("PATH")) if os.sep not in cmd[0] else cmd[0]
+    try:
+        st = os.stat(exe) if exe else None
+    except OSError:
+        st = None
+    if st is None:
+        return None           # let the real run produce the error
+    key = json.dumps([list(cmd), os.path.realpath(exe), st.st_ino, st.st_size, st.st_mtime_ns,
+                      [env.get(k) for k in _PROBE_ENV_KEYS], hashlib.sha256(source.encode()).hexdigest()])
+    from auditor.cache import cache_dir
+
+    return cache_dir("env-probe") / (hashlib.sha256(key.encode()).hexdigest()[:24] + ".json")
+
+
+def _folder_stamps(folders: Sequence[str]) -> list[list[Any]]:
+    stamps = []
+    for folder in folders:
+        try:
+            stamps.append([folder, os.stat(folder).st_mtime_ns])
+        except OSError:
+            stamps.append([folder, None])
+    return stamps
+
+
+def _probe_cache_read(path: Path, where: str) -> EnvSnapshot | None:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        stamps = doc["stamps"]
+        if _folder_stamps([f for f, _ in stamps]) != stamps:
+            return None
+        return parse_probe_output(doc["stdout"], where=where)
+    except (OSError, ValueError, KeyError, TypeError, InputError):
+        return None
+
+
+def _probe_cache_write(path: Path, stdout: bytes, snapshot: EnvSnapshot) -> None:
+    folders = [*snapshot.interpreter.environment_dirs, *(d.metadata_dir for d in snapshot.distributions)]
+    doc = {"stamps": _folder_stamps(folders), "stdout": stdout.decode("utf-8", "replace")}
+    try:
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(doc), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass
 
 
 def _last_line(data: bytes) -> str:
