@@ -103,6 +103,7 @@ def extensions() -> list[Extension]:
     cy_kernels = Extension(
         "ftaudit_ext._cykernels",
         sources=["ext/_cykernels.pyx"],
+        depends=["ext/_cykernels.pyx"],  # keeps the .pyx in the sdist (sources become the generated .c)
         libraries=[] if sys.platform == "win32" else ["m"],
         # subinterpreters_compatible=own_gil only emits Py_mod_multiple_interpreters when
         # Cython keeps its globals in module state.
