@@ -51,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fail-on", metavar="LIST", default=DEFAULT_FAIL_ON,
                         help="comma-separated; exit 1 when a package has one of: " + ", ".join(FAIL_ON_TOKENS)
                              + f" ('none' never fails; default: {DEFAULT_FAIL_ON})")
-    parser.add_argument("--jobs", type=int, default=0, metavar="N", help="concurrent HTTP requests (default 16)")
+    parser.add_argument("--jobs", type=int, default=0, metavar="N", help="concurrent HTTP requests (default 24)")
 
 
 def parse_fail_on(value: str) -> frozenset[str]:
@@ -130,7 +130,7 @@ def audit_requirements(inputs: Sequence[str | Path], *, python: str | None = Non
                        progress: bool | None = None) -> RequirementsAudit:
     from auditor.progress import Progress
     from auditor.pypi import DEFAULT_INDEX_URL, DEFAULT_JSON_URL, PyPIClient
-    from auditor.resolve import MAX_WORKERS, Fetcher, make_target, resolve
+    from auditor.resolve import MAX_WORKERS, Fetcher, PooledHttpClient, make_target, resolve
     from auditor.sources.requirements import read_inputs
 
     reqs = read_inputs(list(inputs))
@@ -143,7 +143,8 @@ def audit_requirements(inputs: Sequence[str | Path], *, python: str | None = Non
                                                 "are not checked"))
     if client is None:
         chosen = index_url or reqs.index_url or DEFAULT_INDEX_URL
-        client = PyPIClient(chosen, DEFAULT_JSON_URL if chosen == DEFAULT_INDEX_URL else None, offline=offline)
+        client = PyPIClient(chosen, DEFAULT_JSON_URL if chosen == DEFAULT_INDEX_URL else None,
+                            http=PooledHttpClient(offline=offline, pool_size=workers or MAX_WORKERS))
     with Progress(1, "resolving", enabled=progress) as bar:
         fetcher = Fetcher(client, workers=workers or MAX_WORKERS, on_fetch=lambda key: _tick(bar, fetcher, key))
         try:
