@@ -399,6 +399,9 @@ def _gather(image: BinaryImage, display: str, claimed: str | None,
             "abi", "def-header",
             f"PyModuleDef '{found.m_name}' at {found.addr:#x} has the {'free-threaded' if hdr.free_threaded else 'GIL'} "
             f"header {hdr.id} (CPython {hdr.versions})", hdr.source))
+        f.abi_votes.append((hdr.free_threaded, f"PyModuleDef '{found.m_name}' at {found.addr:#x} has the "
+                                               f"{'free-threaded' if hdr.free_threaded else 'GIL'} header {hdr.id}"))
+        _header_version_check(hdr, claimed, f)
 
     if inits[0].kind == "HPyInit":
         f.init = InitStyle.UNKNOWN
@@ -670,11 +673,23 @@ def _abi_from_imports(image: BinaryImage, imports: frozenset[str], f: ModuleFact
                 break
 
 
+def _header_version_check(hdr: kb.DefHeader, claimed: str | None, f: ModuleFacts) -> None:
+    """A cp3XY[t] name whose def header bytes come from other CPython headers: built against
+    the wrong version (information; PyO3 writes its own headers, see capi-reference 2.3)."""
+    m = re.fullmatch(r"cp3(\d+)t?", claimed or "")
+    if not m or hdr.minor_min <= int(m.group(1)) <= hdr.minor_max:
+        return
+    if f.framework == "pyo3":
+        detail = (f"header {hdr.id} does not match {claimed}: expected for PyO3, which writes its "
+                  f"own PyObject header (refcnt 1 on GIL builds, ob_flags 0 on 3.14t)")
+    else:
+        detail = (f"header {hdr.id} was written by CPython {hdr.versions} headers, but the name "
+                  f"claims {claimed}: built against another version's headers?")
+    f.abi_evidence.append(Evidence("abi", "def-header", detail, hdr.source))
+
+
 def _finish_abi(f: ModuleFacts) -> None:
-    votes = list(f.abi_votes)
-    for ev in f.abi_evidence:
-        if ev.kind == "def-header":
-            votes.append(("free-threaded header" in ev.detail, ev.detail.split(" (")[0]))
+    votes = f.abi_votes
     ft = [why for v, why in votes if v]
     gil = [why for v, why in votes if not v]
     if ft and gil:

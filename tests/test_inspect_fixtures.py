@@ -331,3 +331,14 @@ def test_set_gil_in_a_direct_callee(build, arch):
     report = inspect_module(path)
     assert report.gil == "not-used", report.free_threading.reason
     assert "(in callee 0x" in report.free_threading.reason
+
+
+def test_header_from_other_version_is_noted(build, tmp_path):
+    built313 = build("slots.c", "older", python="3.13", free_threaded=True, defines=("GIL=1",))
+    renamed = tmp_path / "older.cpython-314t-x86_64-linux-gnu.so"
+    shutil.copy(built313, renamed)
+    report = inspect_module(renamed)
+    notes = [e.detail for e in report.abi.evidence if "claims cp314t" in e.detail and e.kind == "def-header"]
+    assert notes == ["header ft-313-64 was written by CPython 3.13 headers, but the name claims "
+                     "cp314t: built against another version's headers?"]
+    assert report.abi_mismatch is None            # both free-threaded: not a GIL/FT mismatch

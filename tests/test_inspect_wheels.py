@@ -187,3 +187,10 @@ def test_windows_dll_name_shows_the_abi():
     dll = [e.detail for e in report.abi.evidence if e.kind == "dll"]
     assert dll == ["links python314t.dll (ft build)"]
     assert report.free_threading.value == "ready" and report.subinterpreters.value == "own-gil"
+
+
+def test_pyo3_header_quirk_is_explained_not_flagged():
+    report = member_report("rpds-py-2026.9.1-cp314t-manylinux-x86_64", "rpds/rpds.cpython-314t-x86_64-linux-gnu.so")
+    notes = [e.detail for e in report.abi.evidence if e.detail.startswith("header ft-313-64 does not match")]
+    assert len(notes) == 1 and "expected for PyO3" in notes[0]
+    assert report.errors == () and report.abi_mismatch is None

@@ -95,6 +95,8 @@ class DefHeader:
     free_threaded: bool
     versions: str
     source: str
+    minor_min: int = 0        # CPython 3.<minor> headers that write these bytes
+    minor_max: int = 99
 
     @property
     def pattern(self) -> bytes:
@@ -114,7 +116,7 @@ def def_headers(pointer_size: int, little_endian: bool = True) -> tuple[DefHeade
             continue
         raw = bytes.fromhex(e["hex"].replace(" ", ""))
         out.append(DefHeader(e["id"], pointer_size, raw, e["build"] == "ft", e["versions"],
-                             e["source"]))
+                             e["source"], e.get("minor_min", 0), e.get("minor_max", 99)))
     return tuple(out)
 
 
