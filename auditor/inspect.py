@@ -683,7 +683,9 @@ def _header_version_check(hdr: kb.DefHeader, claimed: str | None, f: ModuleFacts
         detail = (f"header {hdr.id} does not match {claimed}: expected for PyO3, which writes its "
                   f"own PyObject header (refcnt 1 on GIL builds, ob_flags 0 on 3.14t)")
     else:
-        detail = (f"header {hdr.id} was written by CPython {hdr.versions} headers, but the name "
+        made_by = (f"3.{hdr.minor_min}" if hdr.minor_min == hdr.minor_max
+                   else f"3.{hdr.minor_min}-3.{hdr.minor_max}")
+        detail = (f"header {hdr.id} was written by CPython {made_by} headers, but the name "
                   f"claims {claimed}: built against another version's headers?")
     f.abi_evidence.append(Evidence("abi", "def-header", detail, hdr.source))
 
