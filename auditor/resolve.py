@@ -70,7 +70,7 @@ class Target(TargetTags):
 
     def to_json(self) -> dict[str, Any]:
         return {"python": self.python, "abi": self.label, "free_threaded": self.free_threaded,
-                "platform": self.platform, "platform_tags": len(self.platforms)}
+                "platform": self.platform, "marker_environment": dict(self.marker_env)}
 
 
 def parse_python(text: str | None) -> tuple[tuple[int, int], bool]:
@@ -834,7 +834,8 @@ class TargetProvider:
             self.unknown_deps[origin] = f"dependencies unknown: {exc.one_line()}"
             return out
         if requires is None:
-            self.unknown_deps[origin] = "dependencies unknown: sdist only (finding them needs a build)"
+            self.unknown_deps[origin] = ("dependencies unknown: no wheel of this release to read them from "
+                                         "(finding them from the sdist needs a build)")
             return out
         for text in requires:
             try:

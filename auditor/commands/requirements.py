@@ -108,6 +108,7 @@ class RequirementsAudit:
     stale: dict[str, float] = field(default_factory=dict)      # project -> age in seconds (offline / outage)
     index_url: str = ""
     inputs: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         target = self.targets[0].to_json() if self.targets else {}
@@ -120,6 +121,7 @@ class RequirementsAudit:
             "packages": self.packages,
             "skipped": [{"where": w, "reason": r} for w, r in self.skipped],
             "stale": [{"project": n, "age_seconds": round(a)} for n, a in sorted(self.stale.items())],
+            "notes": list(self.notes),
             "incomplete": [{"where": w, "reason": r} for w, r in self.incomplete],
         }
 
@@ -138,9 +140,8 @@ def audit_requirements(inputs: Sequence[str | Path], *, python: str | None = Non
     incomplete: list[tuple[str, str]] = list(reqs.problems)
     for entry in reqs.unchecked:
         incomplete.append((entry.origin, f"cannot check {entry.raw}: {entry.unchecked}"))
-    for url in reqs.extra_index_urls:
-        incomplete.append(("--extra-index-url", f"{url}: only one index is consulted; packages served only there "
-                                                "are not checked"))
+    notes = [f"--extra-index-url {url} ignored: only one index is consulted (a project found only there "
+             "is reported as unknown)" for url in reqs.extra_index_urls]
     if client is None:
         chosen = index_url or reqs.index_url or DEFAULT_INDEX_URL
         client = PyPIClient(chosen, DEFAULT_JSON_URL if chosen == DEFAULT_INDEX_URL else None,
@@ -172,7 +173,7 @@ def audit_requirements(inputs: Sequence[str | Path], *, python: str | None = Non
         skipped += [s for s in resolution.skipped if s not in skipped]
     stale = {name: idx.age_seconds for r in resolutions for name, idx in r.indexes.items() if idx.stale}
     return RequirementsAudit(targets, packages, incomplete, skipped, stale, client.index_url.rstrip("/"),
-                             [str(p) for p in inputs])
+                             [str(p) for p in inputs], notes)
 
 
 def _tick(bar, fetcher, key) -> None:

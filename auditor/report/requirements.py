@@ -57,6 +57,8 @@ def render_text(doc: Mapping[str, Any]) -> str:
             lines.append(f"      compat data disagrees: {message}")
     for item in doc.get("skipped") or ():
         lines.append(f"  skipped {item['where']}: {item['reason']}")
+    for note in doc.get("notes") or ():
+        lines.append(f"  note: {note}")
     for item in doc.get("stale") or ():
         lines.append(f"  stale: {item['project']} index page is {item['age_seconds']} s old (not revalidated)")
     if doc["incomplete"]:
