@@ -176,26 +176,29 @@ def _written_at_load_time(image: BinaryImage, lo: int, hi: int) -> bool:
     return any(disasm.code_references(image, fn, lo, hi, follow_callees=False) for fn in ctors)
 
 
-def slots_from_code(image: BinaryImage, init: int, slots: int) -> list[SlotEntry]:
+def slots_from_code(image: BinaryImage, init: int, slots: int) -> tuple[list[SlotEntry], bool]:
     """A PyModuleDef_Slot[] in zero-filled data, rebuilt from the constant stores the init
-    code makes into it (pybind11 3's function-local static). Entries stop at the first slot
-    whose ID is not stored as a constant; a value stored from a register is None."""
+    code makes into it (pybind11 3's function-local static). Returns (entries, complete):
+    complete only when the walk ends on a terminator stored as the constant 0; an ID stored
+    from a register (or not stored) ends the walk early, and what follows is unknown."""
     if image.pointer_size != 8:
-        return []
+        return [], False
     stores = {s.addr: s for s in disasm.slot_stores(image, init, slots, slots + MAX_SLOTS * 16)}
     ids = kb.slot_ids()
     entries: list[SlotEntry] = []
     for i in range(MAX_SLOTS):
         at = slots + 16 * i
         id_store = stores.get(at)
-        if id_store is None or id_store.value is None or id_store.value == 0:
-            break
+        if id_store is None or id_store.value is None:
+            return entries, False
+        if id_store.value & 0xFFFFFFFF == 0:
+            return entries, True
         value_store = stores.get(at + 8)
         value = value_store.value if value_store is not None else None
         sid = id_store.value & 0xFFFF
         known = ids.get(sid)
         entries.append(SlotEntry(at, sid, 0, value, known.name if known else None, False))
-    return entries
+    return entries, False
 
 
 # ------------------------------------------------------------------ PyModuleDef
@@ -413,7 +416,7 @@ def _gather(image: BinaryImage, display: str, claimed: str | None,
         return f
     hook = next((i for i in inits if i.kind == "PyModExport"), None)
     entries: list[SlotEntry] = []
-    load_time_slots = False
+    load_time_slots = partial_slots = False
     if hook is not None:
         f.init = InitStyle.EXPORT_HOOK
         arr = export_hook_slots(image, hook.addr)
@@ -428,7 +431,8 @@ def _gather(image: BinaryImage, display: str, claimed: str | None,
         f.evidence.append(Evidence("init", "export", f.init_reason, "capi-reference 1.4 (PEP 793)"))
     elif found is not None and found.m_slots:
         kind = image.section_kind(found.m_slots)
-        from_code = slots_from_code(image, inits[0].addr, found.m_slots) if kind == BSS else []
+        from_code, code_complete = (slots_from_code(image, inits[0].addr, found.m_slots)
+                                    if kind == BSS else ([], False))
         written = (_slots_written_by_code(image, inits[0].addr, found.m_slots)
                    if kind == BSS and not from_code else None)
         if kind == BSS and written is False:
@@ -444,7 +448,9 @@ def _gather(image: BinaryImage, display: str, claimed: str | None,
             entries = from_code
             if entries:
                 f.init_reason += (f"; {inits[0].symbol} stores them with constants "
-                                  f"({len(entries)} entries read from the code)")
+                                  f"({len(entries)} entries read from the code"
+                                  f"{'' if code_complete else ', then a value set at run time: the rest is unknown'})")
+                partial_slots = not code_complete
         else:
             f.init = InitStyle.MULTI_PHASE
             entries, problems = parse_slots(image, found.m_slots, pyslot=False)
@@ -485,6 +491,11 @@ def _gather(image: BinaryImage, display: str, claimed: str | None,
     if (f.init in (InitStyle.MULTI_PHASE, InitStyle.EXPORT_HOOK) and
             (entries or f.init == InitStyle.MULTI_PHASE)) or (f.init == InitStyle.RUNTIME_DEF and entries):
         _from_slots(image, entries, f)
+        if partial_slots:
+            if f.gil == GilDeclaration.UNDECLARED:
+                f.gil, f.gil_reason = GilDeclaration.UNKNOWN, f.init_reason
+            if f.multiple_interpreters == MultipleInterpreters.UNDECLARED:
+                f.multiple_interpreters, f.mi_reason = MultipleInterpreters.UNKNOWN, f.init_reason
         if load_time_slots:
             for field in ("gil", "multiple_interpreters"):
                 if getattr(f, field) in (GilDeclaration.USED, GilDeclaration.NOT_USED, "not-supported",
