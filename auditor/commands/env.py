@@ -9,10 +9,8 @@ roll-up (auditor.envaudit) and a formatter (auditor.report.env).
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Mapping, Sequence
 
 from packaging.utils import canonicalize_name
@@ -254,6 +252,9 @@ def _inspect_uncached(files: Sequence[ExtensionFile], *, jobs: int | None = None
     items = [(f.path, f.relpath, f.module) for f in files]
     jobs = jobs or os.cpu_count() or 1
     out: dict[str, ModuleReport] = {}
+    import multiprocessing
+    from concurrent.futures import ThreadPoolExecutor
+
     gil_off = not getattr(sys, "_is_gil_enabled", lambda: True)()
     with Progress(len(items), "inspecting", stream=progress_stream) as progress:
         use_pool = jobs > 1 and len(items) >= PARALLEL_THRESHOLD and (
@@ -385,6 +386,8 @@ def gather_ft_offers(snapshot: EnvSnapshot, files: Sequence[ExtensionFile], repo
         needs.setdefault(f.owner, versions.get(f.owner))
     if not needs:
         return {}, []
+    from concurrent.futures import ThreadPoolExecutor
+
     from auditor.pypi import PyPIClient
 
     client = PyPIClient(offline=offline)
