@@ -56,7 +56,8 @@ def summary_paragraph(audit: EnvAudit) -> str:
             bits = []
             for target, c in sorted(offers.items()):
                 bits.append(f"for {target}, {c['pinned_has_wheel']} have a wheel of the installed version, "
-                            f"{c['newer_version_has_wheel']} only in a newer version, {c['no_wheel']} none"
+                            f"{c['newer_version_has_wheel']} only in a newer version, "
+                            f"{c['no_wheel']} none in that version or later"
                             + (f", {c['unknown']} unknown" if c["unknown"] else ""))
             parts.append(f"This is a GIL build ({interp.label}); of the distributions with extensions, "
                          + "; ".join(bits) + ".")
