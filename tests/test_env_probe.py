@@ -21,6 +21,12 @@ from auditor.sources import env as envsource
 from tests.support.pyenv import pyenv_python
 
 
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    """Module-report and probe caches go to a per-test folder, not the user's cache."""
+    monkeypatch.setenv("FT_AUDIT_CACHE_DIR", str(tmp_path / "ft-audit-cache"))
+
+
 @pytest.mark.parametrize("minor", [9, 10, 11, 12, 13])
 def test_probe_reports_the_real_interpreter(minor):
     python = pyenv_python(minor)

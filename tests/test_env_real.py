@@ -96,6 +96,12 @@ def check_agreement(audit) -> dict[str, object]:
     return modules
 
 
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    """Module-report and probe caches go to a per-test folder, not the user's cache."""
+    monkeypatch.setenv("FT_AUDIT_CACHE_DIR", str(tmp_path / "ft-audit-cache"))
+
+
 @pytest.mark.network
 @pytest.mark.parametrize("minor", [12, 13])
 def test_static_matches_runtime_in_a_real_venv(minor):
