@@ -183,7 +183,10 @@ def slots_from_code(image: BinaryImage, init: int, slots: int) -> tuple[list[Slo
     from a register (or not stored) ends the walk early, and what follows is unknown."""
     if image.pointer_size != 8:
         return [], False
-    stores = {s.addr: s for s in disasm.slot_stores(image, init, slots, slots + MAX_SLOTS * 16)}
+    stores: dict[int, disasm.CodeStore] = {}
+    for st in disasm.slot_stores(image, init, slots, slots + MAX_SLOTS * 16):
+        if st.value is not None or st.addr not in stores:    # a known value wins
+            stores[st.addr] = st
     ids = kb.slot_ids()
     entries: list[SlotEntry] = []
     for i in range(MAX_SLOTS):
@@ -530,6 +533,16 @@ def _from_slots(image: BinaryImage, entries: list[SlotEntry], f: ModuleFacts) ->
         if e.name is None:
             f.evidence.append(Evidence("init", "slot", f"unknown slot ID {e.id} at {e.addr:#x}"))
             f.errors.append(f"{f.path}: unknown module slot ID {e.id} at {e.addr:#x}")
+        elif e.name in (kb.PY_MOD_GIL, kb.PY_MOD_MULTIPLE_INTERPRETERS) and e.value is None:
+            runtime = f"{e.name}({e.id}) at {e.addr:#x} gets its value at run time"
+            if e.name == kb.PY_MOD_GIL:
+                gil_seen = True
+                f.gil, f.gil_reason = GilDeclaration.UNKNOWN, runtime
+                f.gil_evidence.append(Evidence("gil", "slot", runtime))
+            else:
+                mi_seen = True
+                f.multiple_interpreters, f.mi_reason = MultipleInterpreters.UNKNOWN, runtime
+                f.mi_evidence.append(Evidence("multiple_interpreters", "slot", runtime))
         elif e.name == kb.PY_MOD_GIL:
             gil_seen = True
             named = gil_vals.get(e.value)

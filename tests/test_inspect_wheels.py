@@ -194,3 +194,11 @@ def test_pyo3_header_quirk_is_explained_not_flagged():
     notes = [e.detail for e in report.abi.evidence if e.detail.startswith("header ft-313-64 does not match")]
     assert len(notes) == 1 and "expected for PyO3" in notes[0]
     assert report.errors == () and report.abi_mismatch is None
+
+
+def test_contourpy_windows_slots_staged_on_the_stack_by_msvc():
+    report = member_report("contourpy-1.4.0-cp314t-win-amd64", "contourpy/_contourpy.cp314t-win_amd64.pyd")
+    assert (report.format, report.init) == ("pe", "runtime-def")
+    assert (report.gil, report.multiple_interpreters) == ("not-used", "not-supported")
+    assert report.errors == ()
+    assert report.free_threading.value == "ready"

@@ -378,7 +378,8 @@ def slot_stores(image: BinaryImage, function: int, lo: int, hi: int) -> list[Cod
     """Constant stores into [lo, hi) made by the function or its direct callees (x86-64,
     aarch64): how pybind11 3 fills its function-local static slot array on first call."""
     if image.arch == ARCH_X86_64:
-        stores_in = x86_64_rip_stores
+        def stores_in(code: bytes, base: int) -> list[CodeStore]:
+            return x86_64_rip_stores(code, base) + x86_64_stack_staged_stores(code, base)
     elif image.arch == ARCH_AARCH64:
         stores_in = a64_stores
     else:
@@ -569,3 +570,88 @@ def _x86_64_rip_reference(body: bytes, base: int, lo: int, hi: int) -> bool:
 
 def _rip_hit(t: int, lo: int, hi: int) -> bool:
     return lo <= t < hi or lo <= t + 1 < hi or lo <= t + 4 < hi
+
+
+# MSVC builds a static slot array on the stack, then copies it with 16-byte xmm moves:
+#   mov dword [rsp+d], imm32 / mov qword [rsp+d], simm32 ... movups xmmN, [rsp+d]
+#   ... movaps [rip+slots], xmmN
+# Only runs of back-to-back instructions of the forms below are simulated; any byte gap
+# (an instruction not modelled) forgets everything, so a stale stack slot is never used.
+_SIB_RSP = rb"[\x44\x4c\x54\x5c\x64\x6c\x74\x7c]\x24"
+_STACK_RX = re.compile(
+    rb"(?=(\x48?\xc7\x44\x24|\x48?\xc7\x84\x24|\x48?\x89" + _SIB_RSP + rb"|\x48?\x8b" + _SIB_RSP +
+    rb"|[\x48\x4c]\x8d" + _RIP_MODRM + rb"|\x0f\x10" + _SIB_RSP + rb"|\x0f[\x11\x29]" + _RIP_MODRM +
+    rb"|\x0f\x57[\xc0\xc9\xd2\xdb\xe4\xed\xf6\xff]|\x66\x0f\xef[\xc0\xc9\xd2\xdb\xe4\xed\xf6\xff]"
+    rb"|[\x31\x33][\xc0\xc9\xd2\xdb\xf6\xff]))")
+
+
+def _s8(b: int) -> int:
+    return b - 256 if b & 0x80 else b
+
+
+def x86_64_stack_staged_stores(code: bytes, base: int) -> list[CodeStore]:
+    """16-byte stores to RIP-relative addresses of xmm registers loaded from stack slots
+    that were filled with immediates. Each becomes two CodeStores: the dword at +0 (a slot
+    ID) and the qword at +8 (its value); None where a byte is not known. Pure."""
+    stack: dict[int, int | None] = {}
+    xmm: dict[int, list[int | None]] = {}
+    zero: set[int] = set()                      # general registers known to hold 0
+    out: list[CodeStore] = []
+    n = len(code)
+    prev_end = -1
+    for m in _STACK_RX.finditer(code):
+        i = m.start()
+        if i < prev_end:
+            continue                            # inside the previous modelled instruction
+        if i != prev_end:
+            stack.clear(), xmm.clear(), zero.clear()
+        rex = code[i] in (0x48, 0x4C)
+        j = i + 1 if rex else i
+        op = code[j]
+        length = 0
+        if op == 0xC7 and code[j + 1] == 0x44 and j + 8 <= n:           # mov [rsp+d8], imm32
+            off, imm, length = _s8(code[j + 3]), struct.unpack_from("<i", code, j + 4)[0], j + 8 - i
+        elif op == 0xC7 and code[j + 1] == 0x84 and j + 11 <= n:        # mov [rsp+d32], imm32
+            off, imm = struct.unpack_from("<ii", code, j + 3)
+            length = j + 11 - i
+        if length:
+            width = 8 if code[i] == 0x48 else 4
+            for k, byte in enumerate((imm & ((1 << (8 * width)) - 1)).to_bytes(width, "little")):
+                stack[off + k] = byte
+        elif op == 0x89 and j + 4 <= n:                                  # mov [rsp+d8], reg
+            reg = (code[j + 1] >> 3) & 7 | (8 if code[i] == 0x4C else 0)
+            off, width = _s8(code[j + 3]), 8 if rex else 4
+            for k in range(width):
+                stack[off + k] = 0 if reg in zero else None
+            length = j + 4 - i
+        elif op == 0x8B and j + 4 <= n:                                  # mov reg, [rsp+d8]
+            zero.discard((code[j + 1] >> 3) & 7 | (8 if code[i] == 0x4C else 0))
+            length = j + 4 - i
+        elif op == 0x8D and rex and j + 6 <= n:                          # lea reg, [rip+d32]
+            zero.discard((code[j + 1] >> 3) & 7 | (8 if code[i] == 0x4C else 0))
+            length = j + 6 - i
+        elif op in (0x31, 0x33):                                         # xor r32, r32
+            zero.add(code[j + 1] & 7)
+            length = 2
+        elif op == 0x66:                                                 # pxor xmmN, xmmN
+            xmm[code[j + 3] & 7] = [0] * 16
+            length = 4
+        elif op == 0x0F and code[j + 1] == 0x57:                         # xorps xmmN, xmmN
+            xmm[code[j + 2] & 7] = [0] * 16
+            length = 3
+        elif op == 0x0F and code[j + 1] == 0x10 and j + 5 <= n:          # movups xmmN, [rsp+d8]
+            off = _s8(code[j + 4])
+            xmm[(code[j + 2] >> 3) & 7] = [stack.get(off + k) for k in range(16)]
+            length = 5
+        elif op == 0x0F and code[j + 1] in (0x11, 0x29) and j + 7 <= n:  # movaps [rip+d32], xmmN
+            reg = (code[j + 2] >> 3) & 7
+            addr = base + j + 7 + struct.unpack_from("<i", code, j + 3)[0]
+            data = xmm.get(reg, [None] * 16)
+            low, high = data[0:4], data[8:16]
+            out.append(CodeStore(addr, 4, None if None in low else int.from_bytes(bytes(low), "little"), base + j))
+            out.append(CodeStore(addr + 8, 8, None if None in high else int.from_bytes(bytes(high), "little"), base + j))
+            length = 7
+        else:
+            continue
+        prev_end = i + length
+    return out
