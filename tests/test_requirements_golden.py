@@ -117,6 +117,16 @@ def test_offline_replays_cache_and_fails_without_it(index, capsys, tmp_path, mon
     _, offline, _ = run_cli(capsys, *args, "--offline")
     assert len(index.requests) == served                      # nothing asked of the server
     assert normalized(offline, index)["packages"] == normalized(online, index)["packages"]
+    # Answers older than the freshness window are used offline but marked with their age.
+    for meta in (tmp_path / "cache" / "http").rglob("*.meta.json"):
+        doc = json.loads(meta.read_text())
+        doc["fetched_at"] -= 3600
+        meta.write_text(json.dumps(doc))
+    _, aged, _ = run_cli(capsys, *args, "--offline")
+    stale = {s["project"]: s["age_seconds"] for s in normalized(aged, index)["stale"]}
+    assert set(stale) == {p["name"] for p in normalized(online, index)["packages"]}
+    assert all(3600 <= age < 3700 for age in stale.values())
+    assert len(index.requests) == served
     monkeypatch.setenv("FT_AUDIT_CACHE_DIR", str(tmp_path / "empty-cache"))
     code, out, err = run_cli(capsys, *args, "--offline")
     assert code == 2
