@@ -508,7 +508,7 @@ def _gather(image: BinaryImage, display: str, claimed: str | None,
     elif f.init == InitStyle.SINGLE_PHASE:
         _single_phase(image, inits[0], imports, f)
     elif f.init == InitStyle.RUNTIME_DEF:
-        _runtime_def(f)
+        _runtime_def(image, f)
     else:
         f.gil_reason = f.gil_reason or f.init_reason
         f.mi_reason = f.mi_reason or f.init_reason
@@ -641,12 +641,26 @@ def _single_phase(image: BinaryImage, init: "InitExport", imports: frozenset[str
     f.gil_evidence.append(Evidence("gil", "call", f.gil_reason, "capi-reference 1.5"))
 
 
-def _runtime_def(f: ModuleFacts) -> None:
+def _runtime_def(image: BinaryImage, f: ModuleFacts) -> None:
     applied = {"gil": False, "multiple_interpreters": False}
     for d in kb.framework_defaults():
         if d.framework != f.framework or d.when != InitStyle.RUNTIME_DEF:
             continue
         ev = Evidence("gil" if d.field == "gil" else "multiple_interpreters", "framework-default", d.why, d.source)
+        if d.field == "gil" and d.abi_tag_marker:
+            tag = _nanobind_abi_tag(image)
+            if tag is None:
+                f.gil, f.gil_reason = GilDeclaration.UNKNOWN, f"{f.framework}: no ABI tag string found; {d.why}"
+            elif d.abi_tag_marker + "_" in tag + "_":
+                f.gil = GilDeclaration.NOT_USED
+                f.gil_reason = f"{f.framework} ABI tag {tag!r} has {d.abi_tag_marker!r}: built FREE_THREADED, which declares Py_MOD_GIL_NOT_USED"
+            else:
+                f.gil = GilDeclaration.UNDECLARED
+                f.gil_reason = f"{f.framework} ABI tag {tag!r} lacks {d.abi_tag_marker!r}: built without FREE_THREADED, no Py_mod_gil slot"
+            f.gil_evidence.append(Evidence("gil", "string", f.gil_reason, d.source))
+            f.gil_evidence.append(ev)
+            applied["gil"] = True
+            continue
         if d.field == "gil":
             f.gil, f.gil_reason = d.value, f"{f.framework}: {d.why}"
             f.gil_evidence.append(ev)
@@ -771,6 +785,24 @@ def _framework_version(image: BinaryImage, fw: kb.Framework) -> str | None:
         m = fw.version_regex.match(raw or b"")
         if m:
             return fw.version_label.format(*(g.decode() for g in m.groups()))
+    return None
+
+
+_NB_TAG_RX = re.compile(rb"\x00((?:v\d+|nanobind)_[0-9A-Za-z_]*_system_[0-9A-Za-z_]+|"
+                        rb"(?:v\d+|nanobind)_[0-9A-Za-z_]*(?:_ft|_abi\d)[0-9A-Za-z_]*)\x00")
+
+
+def _nanobind_abi_tag(image: BinaryImage) -> str | None:
+    """nanobind's ABI tag string (e.g. "v19_system_libstdcpp_gxx_abi_1xxx_use_cxx11_abi_1",
+    "nanobind_system_libcpp_abi1_ft_a1_v22"), found next to its "_system_" component."""
+    find_all = getattr(image, "find_all", None)
+    if find_all is None:
+        return None
+    for addr in find_all(b"_system_", kinds=(RODATA, DATA), limit=32):
+        window = next((w for back, size in ((48, 160), (48, 96), (32, 64), (24, 48))
+                       if (w := image.read(addr - back, size)) is not None), b"")
+        for m in _NB_TAG_RX.finditer(window):
+            return m.group(1).decode("ascii")
     return None
 
 

@@ -202,3 +202,10 @@ def test_contourpy_windows_slots_staged_on_the_stack_by_msvc():
     assert (report.gil, report.multiple_interpreters) == ("not-used", "not-supported")
     assert report.errors == ()
     assert report.free_threading.value == "ready"
+
+
+def test_nanobind_heap_def_gil_follows_the_ft_abi_tag():
+    report = member_report("mlx-0.32.4-cp314t-macosx14-arm64", "mlx/core.cpython-314t-darwin.so")
+    assert (report.init, report.gil, report.multiple_interpreters) == ("runtime-def", "not-used", "not-supported")
+    assert "nanobind ABI tag 'nanobind_system_libcpp_abi1_ft_a1_v22' has '_ft'" in report.free_threading.reason
+    assert report.free_threading.value == "ready"

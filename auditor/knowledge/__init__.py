@@ -196,10 +196,12 @@ class FrameworkDefault:
     why: str
     marker: bytes | None
     source: str
+    abi_tag_marker: str | None = None    # nanobind: "_ft" in the ABI tag string
 
 
 @functools.lru_cache(maxsize=None)
 def framework_defaults() -> tuple[FrameworkDefault, ...]:
     return tuple(FrameworkDefault(e["framework"], e["when"], e["field"], e["value"], e["why"],
-                                  e["marker"].encode() if e.get("marker") else None, e["source"])
+                                  e["marker"].encode() if e.get("marker") else None, e["source"],
+                                  e.get("abi_tag_marker"))
                  for e in load("frameworks")["defaults"])
