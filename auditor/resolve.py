@@ -30,13 +30,11 @@ subprocess per target and platform.
 
 from __future__ import annotations
 
-import io
 import json
-import platform as host_platform
 import re
-import sys
-import threading
 import struct
+import threading
+import time
 import zipfile
 import zlib
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -259,6 +257,7 @@ class ProjectIndex:
     stale: bool = False
     age_seconds: float = 0.0
     from_cache: bool = False                     # no body was transferred for this page
+    compact: dict | None = None                  # the packed form (compact_index), when just built
     _entries: dict[str, dict] | None = None      # filename -> raw PEP 691 entry
     _load_entries: Any = None                    # () -> that dict, when not kept
 
@@ -389,6 +388,21 @@ class PooledHttpClient(HttpClient):
                 self._shared = session
             return self._shared
 
+    def fresh_meta(self, url: str, accept: str | None = None) -> dict | None:
+        """The cache entry's metadata when `get` would answer from the cache without a request
+        (fresh, or --offline), with its age and staleness; else None. Reads no body."""
+        _, meta_path = self._paths(url, accept)
+        try:
+            meta = json.loads(meta_path.read_text())
+        except (OSError, ValueError):
+            return None
+        if not isinstance(meta, dict) or meta.get("url") != url:
+            return None
+        age = max(0.0, time.time() - float(meta.get("fetched_at", 0)))
+        if age < self.max_age or self.offline:
+            return {**meta, "age": age, "stale": age >= self.max_age}
+        return None
+
 
 
 class Fetcher:
@@ -406,25 +420,58 @@ class Fetcher:
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
 
-    def _submit(self, key: tuple, fn, *args) -> Future:
+    def _submit(self, key: tuple, fn, *args, inline: bool = False) -> Future:
+        """The one future for `key`; `inline` runs fn here when it needs no network (a warm
+        cache): handing such work to a thread costs more than doing it."""
         with self._lock:
             future = self._futures.get(key)
-            if future is None:
+            if future is not None:
+                return future
+            if not inline:
                 future = self._futures[key] = self.pool.submit(fn, *args)
                 if self.on_fetch:
                     future.add_done_callback(lambda _f, k=key: self.on_fetch(k))
-            return future
+                return future
+            future = self._futures[key] = Future()
+        try:
+            future.set_result(fn(*args))
+        except BaseException as exc:  # noqa: BLE001 - delivered through the future, as from a worker
+            future.set_exception(exc)
+        if self.on_fetch:
+            self.on_fetch(key)
+        return future
+
+    def _page_url(self, name: str) -> str:
+        return urljoin(self.client.index_url, f"{name}/")
+
+    def _cached_meta(self, url: str) -> dict | None:
+        fresh = getattr(self.client.http, "fresh_meta", None)
+        return fresh(url, SIMPLE_JSON) if fresh else None
 
     def prefetch_index(self, name: str) -> None:
-        self._submit(("index", canonicalize_name(name)), self._fetch_index, canonicalize_name(name))
+        name = canonicalize_name(name)
+        self._submit(("index", name), self._fetch_index, name,
+                     inline=self._cached_meta(self._page_url(name)) is not None)
 
     def index(self, name: str) -> ProjectIndex:
         """Raises AuditError (NotFound for an unknown project)."""
-        return self._submit(("index", canonicalize_name(name)), self._fetch_index, canonicalize_name(name)).result()
+        name = canonicalize_name(name)
+        return self._submit(("index", name), self._fetch_index, name,
+                            inline=self._cached_meta(self._page_url(name)) is not None).result()
 
     def _fetch_index(self, name: str) -> ProjectIndex:
-        url = urljoin(self.client.index_url, f"{name}/")
+        url = self._page_url(name)
         from auditor.http import NotFound
+        meta = self._cached_meta(url)
+        if meta is not None:
+            compact = _load_compact(_meta_key(url, meta))
+            if compact is not None:
+                # Warm: neither the page body (up to 7 MB) nor its JSON is touched.
+                index = index_from_compact(name, compact, url)
+                index.stale, index.age_seconds, index.from_cache = meta["stale"], meta["age"], True
+                http = self.client.http
+                index._load_entries = lambda: _entries_of(http.get(url, accept=SIMPLE_JSON))
+                return index
         try:
             response = self.client.http.get(url, accept=SIMPLE_JSON)
         except NotFound:
@@ -432,6 +479,9 @@ class Fetcher:
         index = self._parsed(name, response)
         index.stale, index.age_seconds = response.stale, response.age_seconds
         index.from_cache = response.from_cache
+        meta = self._cached_meta(url)
+        if meta is not None and _meta_key(url, meta):
+            _store_compact(_meta_key(url, meta), index.compact)
         return index
 
     def _parsed(self, name: str, response) -> ProjectIndex:
@@ -465,6 +515,7 @@ class Fetcher:
             except OSError:
                 pass
         index = index_from_compact(name, compact, response.url)
+        index.compact = compact
         if doc is not None:
             index._entries = {e["filename"]: e for e in doc["files"] if isinstance(e, dict) and "filename" in e}
         else:
@@ -521,11 +572,15 @@ class Fetcher:
                 continue
 
     def prefetch_requires(self, index: ProjectIndex, version: Version, target: Target) -> None:
-        self._submit(("meta", index.name, str(version)), self._fetch_requires, index, version, target)
+        key = ("meta", index.name, str(version))
+        if key in self._futures or self._memo_path(index, version).exists():
+            return  # already asked, or memoised: `requires` reads it inline when needed
+        self._submit(key, self._fetch_requires, index, version, target)
 
     def requires(self, index: ProjectIndex, version: Version, target: Target) -> list[str] | None:
         """Requires-Dist of one release; None when unknown (sdist-only). Raises AuditError."""
-        return self._submit(("meta", index.name, str(version)), self._fetch_requires, index, version, target).result()
+        return self._submit(("meta", index.name, str(version)), self._fetch_requires, index, version, target,
+                            inline=self._memo_path(index, version).exists()).result()
 
     def _memo_path(self, index: ProjectIndex, version: Version):
         import hashlib
@@ -661,6 +716,52 @@ def metadata_via_range(http, dist: DistFile, tail: int = 1 << 17) -> bytes:
             raise ValueError(f"compression method {method}")
         return data
     raise ValueError("no .dist-info/METADATA in the central directory")
+
+
+def _meta_key(url: str, meta: Mapping[str, Any]) -> str | None:
+    """A cache key for a page from its HTTP validators (no body read); None without validators."""
+    import hashlib
+
+    if not meta.get("etag") and not meta.get("last_modified"):
+        return None
+    raw = f"{url}\0{meta.get('size')}\0{meta.get('etag')}\0{meta.get('last_modified')}"
+    return "m-" + hashlib.sha1(raw.encode()).hexdigest()
+
+
+def _load_compact(key: str | None) -> dict | None:
+    import marshal
+
+    from auditor.cache import cache_dir
+
+    if not key:
+        return None
+    try:
+        compact = marshal.loads((cache_dir("index-compact") / f"{key}.marshal").read_bytes())
+    except (OSError, ValueError, EOFError, TypeError):
+        return None
+    return compact if isinstance(compact, dict) else None
+
+
+def _store_compact(key: str, compact: dict | None) -> None:
+    import marshal
+
+    from auditor.cache import cache_dir
+    from auditor.http import _atomic_write
+
+    if not compact:
+        return
+    path = cache_dir("index-compact") / f"{key}.marshal"
+    if not path.exists():
+        try:
+            _atomic_write(path, marshal.dumps(compact))
+        except OSError:
+            pass
+
+
+def _entries_of(response) -> dict[str, dict]:
+    doc = response.json()
+    files = doc.get("files") if isinstance(doc, dict) else None
+    return {e["filename"]: e for e in files or () if isinstance(e, dict) and "filename" in e}
 
 
 def _serves_metadata(entry: dict | None) -> bool:
