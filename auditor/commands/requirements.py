@@ -321,7 +321,9 @@ def rollup(modules) -> tuple[str, str, str]:
     ft = min(modules, key=lambda m: FT_ORDER.index(m.free_threading.value))
     si = min(modules, key=lambda m: SUBINTERP_ORDER.index(m.subinterpreters.value))
     reason = f"{ft.name}: {ft.free_threading.reason}"
-    if ft.free_threading.value == FreeThreading.REENABLES_GIL:
+    if ft.free_threading.value == FreeThreading.READY:
+        reason = f"all {len(modules)} extension module(s) keep the GIL off"
+    elif ft.free_threading.value == FreeThreading.REENABLES_GIL:
         reason = f"wheel exists, re-enables the GIL ({reason})"
     return ft.free_threading.value, si.subinterpreters.value, reason
 

@@ -31,7 +31,7 @@ def _headline(doc: Mapping[str, Any]) -> str:
 def _ft_cell(p: Mapping[str, Any]) -> str:
     if p.get("free_threading") is None:
         return ""
-    return f"GIL {'off' if p['free_threading'] == 'ready' else p['free_threading']}, subinterp {p.get('subinterpreters')}"
+    return f"free-threading: {p['free_threading']}, sub-interpreters: {p.get('subinterpreters')}"
 
 
 def render_text(doc: Mapping[str, Any]) -> str:
