@@ -85,15 +85,17 @@ def main() -> int:
     os.environ["FT_AUDIT_CACHE_DIR"] = str(work / f"ft-cache-{args.repeat - 1}")
     from auditor.commands.requirements import audit_requirements
 
-    start = time.perf_counter()
-    audit_requirements([reqs], python=TARGET, platforms=[PLATFORM], use_compat=False, progress=False)
-    in_process = time.perf_counter() - start
+    in_process = float("inf")
+    for _ in range(max(3, args.repeat)):
+        start = time.perf_counter()
+        audit_requirements([reqs], python=TARGET, platforms=[PLATFORM], use_compat=False, progress=False)
+        in_process = min(in_process, time.perf_counter() - start)
 
     best = {name: min(times) for name, times in results.items()}
     print(f"{len(POPULAR)} requirements, target {TARGET} {PLATFORM}, best of {args.repeat} (wall seconds)")
     for name, value in best.items():
         print(f"  {name:<26} {value:6.2f} s")
-    print(f"  {'ft-audit warm, in-process':<26} {in_process:6.2f} s")
+    print(f"  {'ft-audit warm, in-process':<26} {in_process:6.2f} s  (no interpreter start-up, no imports)")
     print(f"  packages reported: {counts}")
     if "abi3t-doctor tree cold" in best:
         print(f"  ratio cold  ft-audit / abi3t-doctor: {best['ft-audit cold'] / best['abi3t-doctor tree cold']:.2f}")
