@@ -1,13 +1,14 @@
 """ELF reader for extension modules: a hand-written struct/mmap parser.
 
 Why not pyelftools (measured 2026-11-25 on this 2-core machine, Python 3.11, with
-benchmarks/bench_inspect.py --compare-pyelftools; same tables read by both: .dynsym/.dynstr,
-DT_NEEDED, the dynamic relocations):
-    538 ELF members of the pinned wheels (219 MB):  pyelftools 16.9 s, this reader 0.98 s (x17)
-    86 ELF files of /work/venv (95 MB):             pyelftools  3.1 s, this reader 0.16 s (x19)
+benchmarks/bench_inspect.py --compare-pyelftools; both read the same tables: .dynsym/.dynstr,
+DT_NEEDED, the dynamic relocations; best of 3, load average ~5 from other jobs):
+    538 ELF members of the pinned wheels (219 MB):  pyelftools 7.35 s, this reader 0.36 s (x20)
+    87 ELF files of /work/venv (96 MB):             pyelftools 1.43 s, this reader 0.06 s (x23)
 pyelftools builds a Python object per symbol and per relocation. The whole inspector
-(inspect_module) over the 538 members takes 0.70-0.75 s of CPU on one core (~750 modules/s,
-~300 MB/s), inside the ~300 modules / 300 MB per second on 2 cores budget.
+(inspect_module: reader + def scan + slots + disassembly) takes 0.64 s for the 538 members
+on one core (~840 modules/s, ~340 MB/s): inside the ~300 modules / 300 MB per second on
+2 cores budget without needing the second core.
 
 Work per file is bounded by the tables read: the ELF header, the section and program header
 tables, .dynsym/.dynstr, the dynamic relocation tables and a few PLT bytes. Section contents
