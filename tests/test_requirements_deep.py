@@ -61,3 +61,17 @@ def test_without_deep_the_verdicts_are_null(deep_index, tmp_path, capsys):
     doc = json.loads(capsys.readouterr().out)
     assert doc["packages"][0]["free_threading"] is None and doc["packages"][0]["modules"] == []
     assert code == 0
+
+
+def test_compat_data_is_cross_referenced(deep_index, tmp_path, capsys):
+    pytest.importorskip("auditor.compat.lookup")
+    reqs = tmp_path / "requirements.txt"
+    reqs.write_text("lxml==6.1.3\n")
+    main(["requirements", str(reqs), "--target", "3.14t", "--platform", "manylinux_2_17_x86_64",
+          "--index-url", deep_index.url, "--deep", "--format", "json"])
+    lxml = json.loads(capsys.readouterr().out)["packages"][0]
+    compat = lxml["compat"]
+    assert set(compat) == {"tracker_status", "tracker_first_version", "wheels_list_free_threaded_wheel",
+                           "in_census", "census_first_ft_version", "disagreements"}
+    assert isinstance(compat["disagreements"], list)
+    assert compat["census_first_ft_version"] is None or isinstance(compat["census_first_ft_version"], dict)

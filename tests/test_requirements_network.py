@@ -102,3 +102,16 @@ def test_platforms_differ(cache, tmp_path):
     assert set(packages["markupsafe"]["platforms"]) == {"manylinux_2_28_x86_64", "win_amd64"}
     assert packages["markupsafe"]["status"] == "ft-wheel"
 
+
+
+def test_first_ft_versions_agree_with_the_bundled_census(cache):
+    """Two independent readings of PyPI history: this audit's and the compat census's."""
+    pytest.importorskip("auditor.compat.lookup")
+    doc = audit_requirements([REAL], python="3.14t", platforms=["manylinux_2_28_x86_64"]).to_json()
+    compared = 0
+    for package in doc["packages"]:
+        census = (package.get("compat") or {}).get("census_first_ft_version") or {}
+        if census.get("3.14t") and package["min_ft_version"]:
+            assert census["3.14t"] == package["min_ft_version"], package["name"]
+            compared += 1
+    assert compared >= 3

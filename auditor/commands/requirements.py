@@ -366,5 +366,6 @@ def _compat(packages: list[dict[str, Any]], incomplete: list[tuple[str, str]]) -
             "tracker_first_version": tracker.first_version if tracker else None,
             "wheels_list_free_threaded_wheel": record.wheels_list.free_threaded_wheel if record.wheels_list else None,
             "in_census": record.in_census,
+            "census_first_ft_version": dict(record.census.first_ft_version) if record.census else None,
             "disagreements": messages,
         }
