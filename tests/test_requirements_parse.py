@@ -100,3 +100,21 @@ def test_logical_lines_comments_and_continuations():
 def test_direct_reference_is_unchecked():
     entry = parse_requirement("c @ https://x.org/c-1.0-py3-none-any.whl", "f:1")
     assert entry.requirement is None and entry.unchecked.startswith("direct reference")
+
+
+def test_forked_uv_lock_audits_the_newest_pin_and_says_so(tmp_path):
+    lock = tmp_path / "uv.lock"
+    lock.write_text('''version = 1
+[[package]]
+name = "numpy"
+version = "2.2.6"
+source = { registry = "https://pypi.org/simple" }
+
+[[package]]
+name = "numpy"
+version = "2.3.2"
+source = { registry = "https://pypi.org/simple" }
+''')
+    result = read_input(lock)
+    assert [str(e.requirement) for e in result.requirements] == ["numpy==2.3.2"]
+    assert result.notes == [f"{lock}: numpy is locked at 2.3.2, 2.2.6 (forked resolution); auditing 2.3.2"]

@@ -140,8 +140,8 @@ def audit_requirements(inputs: Sequence[str | Path], *, python: str | None = Non
     incomplete: list[tuple[str, str]] = list(reqs.problems)
     for entry in reqs.unchecked:
         incomplete.append((entry.origin, f"cannot check {entry.raw}: {entry.unchecked}"))
-    notes = [f"--extra-index-url {url} ignored: only one index is consulted (a project found only there "
-             "is reported as unknown)" for url in reqs.extra_index_urls]
+    notes = list(reqs.notes) + [f"--extra-index-url {url} ignored: only one index is consulted (a project found "
+                                "only there is reported as unknown)" for url in reqs.extra_index_urls]
     if client is None:
         chosen = index_url or reqs.index_url or DEFAULT_INDEX_URL
         client = PyPIClient(chosen, DEFAULT_JSON_URL if chosen == DEFAULT_INDEX_URL else None,

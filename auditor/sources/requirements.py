@@ -59,6 +59,7 @@ class RequirementSet:
     index_url: str | None = None
     extra_index_urls: list[str] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)                # files read, in order
+    notes: list[str] = field(default_factory=list)                  # what was simplified, said once
 
     @property
     def requirements(self) -> list[RequirementEntry]:
@@ -78,6 +79,7 @@ class RequirementSet:
         self.index_url = self.index_url or other.index_url
         self.extra_index_urls += [u for u in other.extra_index_urls if u not in self.extra_index_urls]
         self.sources += other.sources
+        self.notes += other.notes
 
 
 def read_inputs(paths: list[str | Path]) -> RequirementSet:
@@ -367,4 +369,31 @@ def read_uv_lock(path: Path) -> RequirementSet:
             result.entries.append(parse_requirement(spec, origin))
         except InputError as exc:
             result.problems.append((exc.where, exc.reason))
+    return _one_pin_per_name(result, path)
+
+
+def _one_pin_per_name(result: RequirementSet, path: Path) -> RequirementSet:
+    """A forked uv resolution locks one project at several versions (one per marker fork); the
+    lock keeps no marker per package, so the newest is audited and the others are named."""
+    from packaging.version import InvalidVersion, Version
+
+    by_name: dict[str, list[RequirementEntry]] = {}
+    for entry in result.requirements:
+        by_name.setdefault(entry.name, []).append(entry)
+    drop: set[int] = set()
+    for name, entries in by_name.items():
+        if len(entries) < 2:
+            continue
+
+        def version(e: RequirementEntry):
+            try:
+                return Version(next(iter(e.requirement.specifier)).version)
+            except (StopIteration, InvalidVersion):
+                return Version("0")
+
+        entries = sorted(entries, key=version, reverse=True)
+        drop |= {id(e) for e in entries[1:]}
+        result.notes.append(f"{path}: {name} is locked at {', '.join(str(version(e)) for e in entries)} "
+                            f"(forked resolution); auditing {version(entries[0])}")
+    result.entries = [e for e in result.entries if id(e) not in drop]
     return result
