@@ -15,8 +15,9 @@ Why the buffer protocol and not typed memoryviews (`double[::1]`): with Cython 3
 declared subinterpreters_compatible=own_gil that uses typed memoryviews gets the compile warning
 "not supported yet and will likely crash", and it does crash: reproduced on CPython 3.13.0 with a
 one-function `double[::1]` module, which works in the main interpreter and aborts the process
-("double free or corruption") on its first use in an own-GIL sub-interpreter. Taking the buffer with cpython.buffer.PyObject_GetBuffer and reading raw
-`double *` keeps the module import-safe in own-GIL sub-interpreters, and needs no numpy.
+("double free or corruption") on its first use in an own-GIL sub-interpreter. Taking the
+buffer with cpython.buffer.PyObject_GetBuffer and reading raw `double *` keeps the module
+import-safe in own-GIL sub-interpreters (tested on 3.12-3.15), and needs no numpy.
 
 The module defines no cdef globals holding Python objects and no cdef classes. The loops run
 in `with nogil:` blocks over raw doubles and cannot raise; every check happens before them.
