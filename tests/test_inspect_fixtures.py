@@ -342,3 +342,37 @@ def test_header_from_other_version_is_noted(build, tmp_path):
     assert notes == ["header ft-313-64 was written by CPython 3.13 headers, but the name claims "
                      "cp314t: built against another version's headers?"]
     assert report.abi_mismatch is None            # both free-threaded: not a GIL/FT mismatch
+
+
+SUBINTERP_PROBE = r"""
+import sys
+from concurrent import interpreters
+name = sys.argv[1]
+__import__(name)
+interp = interpreters.create()          # own GIL, strict extension check
+try:
+    interp.exec(f"import {name}")
+    print("own-gil")
+except interpreters.ExecutionFailed as exc:
+    print("refused:", str(exc).splitlines()[0])
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("source,defines,expected", [
+    ("export_hook.c", ("GIL=1", "MI=2"), "own-gil"),
+    ("export_hook.c", ("GIL=1", "MI=1"), "shared-gil-only"),
+    ("slots.c", ("MI=2",), "own-gil"),
+    ("slots.c", ("SINGLE_PHASE",), "not-supported"),
+])
+def test_own_gil_verdict_matches_a_315_subinterpreter(build, source, defines, expected):
+    from tests.support.sid import require_sid, run_sid
+    require_sid(15)
+    name = "si_" + source.split(".")[0] + "_" + "_".join(defines).replace("=", "").lower()
+    path = build(source, name, python="3.15", defines=defines)
+    report = inspect_module(path)
+    assert report.subinterpreters.value == expected
+    proc = run_sid(15, SUBINTERP_PROBE, pythonpath=[path.parent], args=[name])
+    assert proc.returncode == 0, proc.stderr
+    runtime = proc.stdout.strip()
+    assert (runtime == "own-gil") == (expected == "own-gil"), runtime
