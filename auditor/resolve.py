@@ -719,12 +719,17 @@ def metadata_via_range(http, dist: DistFile, tail: int = 1 << 17) -> bytes:
 
 
 def _meta_key(url: str, meta: Mapping[str, Any]) -> str | None:
-    """A cache key for a page from its HTTP validators (no body read); None without validators."""
+    """A cache key for a page from its HTTP cache entry, without reading the body.
+
+    The entry's fetch time changes whenever a body is stored (PyPI's simple pages carry no
+    ETag here, so every refresh stores one), so (url, size, fetch time, validators) names one
+    body; a revalidation only costs a recompute.
+    """
     import hashlib
 
-    if not meta.get("etag") and not meta.get("last_modified"):
+    if not meta.get("fetched_at") or meta.get("size") is None:
         return None
-    raw = f"{url}\0{meta.get('size')}\0{meta.get('etag')}\0{meta.get('last_modified')}"
+    raw = f"{url}\0{meta.get('size')}\0{meta.get('fetched_at')!r}\0{meta.get('etag')}\0{meta.get('last_modified')}"
     return "m-" + hashlib.sha1(raw.encode()).hexdigest()
 
 
