@@ -237,3 +237,20 @@ def test_ibt_plt_sec_stubs_and_setgil(tmp_path):
     assert "PyUnstable_Module_SetGIL" in in_sec.values()
     report = inspect_module(path)
     assert report.gil == "not-used", report.free_threading.reason
+
+
+def test_file_without_section_headers_reads_through_the_dynamic_segment(built, tmp_path):
+    original = built("x86_64")
+    data = bytearray(original.read_bytes())
+    struct.pack_into("<Q", data, 40, 0)                 # e_shoff
+    struct.pack_into("<HHH", data, 58, 0, 0, 0)         # e_shentsize, e_shnum, e_shstrndx
+    stripped = tmp_path / original.name
+    stripped.write_bytes(bytes(data))
+    full, bare = _image(original), _image(stripped)
+    assert bare.sections() == []
+    assert bare.imports() == full.imports()
+    assert dict(bare.exports()) == dict(full.exports())
+    assert bare.needed_libraries() == full.needed_libraries()
+    a, b = inspect_module(original), inspect_module(stripped)
+    assert (b.init, b.gil, b.multiple_interpreters) == (a.init, a.gil, a.multiple_interpreters)
+    assert b.free_threading.value == a.free_threading.value == "ready"

@@ -117,6 +117,9 @@ class ElfImage(BinaryImage):
         self._parse_header()
         self._sections = self._parse_sections()
         self._segments = self._parse_segments()
+        # tables for symbols and relocations: the section headers, or (when a file was
+        # stripped of them) the same tables located through the dynamic segment
+        self._tables = self._sections or self._tables_from_dynamic()
         self._symbols: list[tuple[str, int, int, int, int, int]] | None = None
         self._exports: dict[str, int] | None = None
         self._imports: frozenset[str] | None = None
@@ -223,6 +226,73 @@ class ElfImage(BinaryImage):
             raise self._fail("no loadable segments")
         return segs
 
+    def _tables_from_dynamic(self) -> list[Section]:
+        """.dynsym/.dynstr and the relocation tables found through PT_DYNAMIC (DT_SYMTAB,
+        DT_STRTAB, DT_RELA, DT_JMPREL, DT_RELR...), for files without section headers. The
+        symbol count comes from DT_HASH or DT_GNU_HASH."""
+        if not hasattr(self, "_dynamic_seg"):
+            return []
+        off, size = self._dynamic_seg
+        if off + size > self._size:
+            raise self._fail("truncated: dynamic segment ends past end of file")
+        fmt = self._e + ("qQ" if self.pointer_size == 8 else "iI")
+        ent = struct.calcsize(fmt)
+        dyn: dict[int, int] = {}
+        for tag, val in struct.iter_unpack(fmt, self._data[off:off + size // ent * ent]):
+            if tag == DT_NULL:
+                break
+            dyn.setdefault(tag, val)
+        tables: list[Section] = []
+
+        def table(name: str, typ: int, addr_tag: int, size_value: int | None, link: int = 0,
+                  entsize: int = 0) -> None:
+            addr = dyn.get(addr_tag)
+            if addr is None or not size_value:
+                return
+            loc = self._offset(addr, size_value)
+            if loc is None or loc[1] < size_value:
+                raise self._fail(f"{name} ({addr:#x}+{size_value:#x}) lies outside the file")
+            tables.append(Section(name, typ, SHF_ALLOC, addr, loc[0], size_value, link, entsize))
+
+        table(".dynstr", 3, 5, dyn.get(10))                                     # DT_STRTAB/STRSZ
+        if tables:
+            entsize = dyn.get(11, 24 if self.pointer_size == 8 else 16)         # DT_SYMENT
+            count = self._dynamic_symbol_count(dyn)
+            table(".dynsym", SHT_DYNSYM, 6, count * entsize if count else None, 0, entsize)
+        table(".rela.dyn", SHT_RELA, 7, dyn.get(8))                            # DT_RELA/RELASZ
+        table(".rel.dyn", SHT_REL, 17, dyn.get(18))                            # DT_REL/RELSZ
+        table(".rel.plt" if dyn.get(20) == 17 else ".rela.plt",                # DT_JMPREL
+              SHT_REL if dyn.get(20) == 17 else SHT_RELA, 23, dyn.get(2))
+        table(".relr.dyn", SHT_RELR, 36, dyn.get(35))                          # DT_RELR/RELRSZ
+        return tables
+
+    def _dynamic_symbol_count(self, dyn: dict[int, int]) -> int:
+        if 4 in dyn:                                                            # DT_HASH: nchain
+            raw = self.read(dyn[4] + 4, 4)
+            return struct.unpack(self._e + "I", raw)[0] if raw else 0
+        if 0x6FFFFEF5 not in dyn:                                               # DT_GNU_HASH
+            return 0
+        base = dyn[0x6FFFFEF5]
+        head = self.read(base, 16)
+        if head is None:
+            return 0
+        nbuckets, symoffset, bloom_size, _shift = struct.unpack(self._e + "IIII", head)
+        if nbuckets > MAX_DYNSYMS or bloom_size > MAX_DYNSYMS:
+            raise self._fail("absurd DT_GNU_HASH table")
+        buckets_at = base + 16 + bloom_size * self.pointer_size
+        raw = self.read(buckets_at, 4 * nbuckets)
+        if raw is None:
+            return 0
+        last = max(struct.unpack(self._e + f"{nbuckets}I", raw), default=0)
+        if last < symoffset:
+            return symoffset
+        chain_at = buckets_at + 4 * nbuckets
+        for i in range(last, MAX_DYNSYMS):
+            word = self.read(chain_at + 4 * (i - symoffset), 4)
+            if word is None or struct.unpack(self._e + "I", word)[0] & 1:
+                return i + 1
+        raise self._fail("DT_GNU_HASH chain does not end")
+
     def _cstr(self, off: int, end: int | None = None) -> str:
         end = self._size if end is None else min(end, self._size)
         if off >= end:
@@ -303,6 +373,10 @@ class ElfImage(BinaryImage):
         if self._ranges is None:
             self._ranges = [(s.addr, s.offset, s.size, _kind(s)) for s in self._sections
                             if s.flags & SHF_ALLOC and s.type != SHT_NOBITS and s.size]
+            if not self._sections:     # no section headers: judge by segment flags
+                self._ranges = [(g.vaddr, g.offset, g.filesz,
+                                 TEXT if g.flags & 1 else DATA if g.flags & 2 else RODATA)
+                                for g in self._segments if g.filesz]
         return [(a, o, n) for a, o, n, k in self._ranges if k in kinds]
 
     def contains(self, needle: bytes) -> bool:
@@ -330,7 +404,7 @@ class ElfImage(BinaryImage):
 
     # ------------------------------------------------------------------ symbols
     def _dynsym_section(self) -> Section | None:
-        for s in self._sections:
+        for s in self._tables:
             if s.type == SHT_DYNSYM:
                 return s
         return None
@@ -345,9 +419,9 @@ class ElfImage(BinaryImage):
         if sec is not None and sec.size:
             is64 = self.pointer_size == 8
             entsize = 24 if is64 else 16
-            if sec.link >= len(self._sections):
+            if sec.link >= len(self._tables):
                 raise self._fail(".dynsym links to a missing string table")
-            strtab = self._sections[sec.link]
+            strtab = self._tables[sec.link]
             count = sec.size // entsize
             if count > MAX_DYNSYMS:
                 raise self._fail(f"absurd .dynsym count {count}")
@@ -431,8 +505,8 @@ class ElfImage(BinaryImage):
 
     # ------------------------------------------------------------------ relocations
     def _reloc_tables(self):
-        """(section, is_rela) for every dynamic relocation table, plus RELR sections."""
-        for s in self._sections:
+        """Every allocated REL/RELA table (RELR tables are read separately)."""
+        for s in self._tables:
             if s.type in (SHT_RELA, SHT_REL) and s.flags & SHF_ALLOC and s.size:
                 yield s
 
@@ -475,7 +549,7 @@ class ElfImage(BinaryImage):
                             raw = self.read(off, self.pointer_size)
                             addend = struct.unpack(self._ptr_fmt, raw)[0] if raw else 0
                         fixed[off] = syms[symi][1] + addend
-        for s in self._sections:
+        for s in self._tables:
             if s.type == SHT_RELR and s.size:
                 for where in self._relr_addresses(s):
                     raw = self.read(where, self.pointer_size)
