@@ -254,3 +254,12 @@ def test_file_without_section_headers_reads_through_the_dynamic_segment(built, t
     a, b = inspect_module(original), inspect_module(stripped)
     assert (b.init, b.gil, b.multiple_interpreters) == (a.init, a.gil, a.multiple_interpreters)
     assert b.free_threading.value == a.free_threading.value == "ready"
+
+
+def test_missing_file_and_directory_are_one_line_errors(tmp_path):
+    for target, reason in ((tmp_path / "gone.so", "cannot read: No such file or directory"),
+                           (tmp_path, "cannot read: Is a directory")):
+        report = inspect_module(target)
+        assert report.format is None
+        assert report.errors == (f"{target}: {reason}",)
+        assert report.free_threading.value == report.subinterpreters.value == "unknown"
