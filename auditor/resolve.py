@@ -44,7 +44,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 from urllib.parse import urljoin
 
 from packaging import tags as ptags
-from packaging.markers import InvalidMarker, Marker
+from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
@@ -654,10 +654,7 @@ class Fetcher:
                 raw = archive.read(name)
         except (zipfile.BadZipFile, OSError, KeyError) as exc:
             raise ServiceError(smallest.filename, f"cannot read METADATA: {exc}") from None
-        import email.parser
-        import email.policy
-        message = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(raw)
-        return list(message.get_all("Requires-Dist") or ())
+        return requires_dist(raw)
 
 
 def _requires_via_range(http, dist: DistFile) -> list[str]:
@@ -861,8 +858,9 @@ class TargetProvider:
     """resolvelib provider over a Fetcher, for one Target."""
 
     def __init__(self, fetcher: Fetcher, target: Target, constraints: Mapping[str, Sequence[Need]],
-                 exact_pins: set[str]) -> None:
+                 exact_pins: set[str], *, transitive: bool = True) -> None:
         self.fetcher = fetcher
+        self.transitive = transitive               # False (--no-deps): only the requirements themselves
         self.target = target
         self.constraints = constraints
         self.exact_pins = exact_pins               # names pinned with ==: yanked releases allowed (PEP 592)
@@ -938,6 +936,8 @@ class TargetProvider:
         if candidate.extras:
             out.append(Need(candidate.name, frozenset(), SpecifierSet(f"=={candidate.version}"), origin,
                             f"{candidate.name}=={candidate.version}"))
+        if not self.transitive:
+            return out
         try:
             index = self.fetcher.index(candidate.name)
             requires = self.fetcher.requires(index, candidate.version, self.target)
@@ -1029,10 +1029,7 @@ def resolve(requirements, constraints, target: Target, fetcher: Fetcher, *, tran
     if transitive:
         for need in needs:
             fetcher.prefetch_need(need, target)
-    provider = TargetProvider(fetcher, target, by_name, exact)
-    if not transitive:
-        provider.get_dependencies = lambda candidate: ([] if not candidate.extras else  # type: ignore[method-assign]
-                                                       TargetProvider.get_dependencies(provider, candidate)[:1])
+    provider = TargetProvider(fetcher, target, by_name, exact, transitive=transitive)
     incomplete: list[tuple[str, str]] = []
     resolved = True
     try:

@@ -9,7 +9,6 @@ against the pages (the explicit assertions below are the hand-checked facts).
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from packaging.specifiers import SpecifierSet
 
 from auditor import migration
 from auditor.errors import AuditError, InputError

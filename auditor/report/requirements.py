@@ -74,7 +74,7 @@ def _md(text: Any) -> str:
 
 
 def render_markdown(doc: Mapping[str, Any]) -> str:
-    out = [f"## ft-audit requirements", "", _headline(doc), "",
+    out = ["## ft-audit requirements", "", _headline(doc), "",
            "| package | version | status | min FT version | suggestion | GIL / sub-interpreters | blocked by |",
            "|---|---|---|---|---|---|---|"]
     for p in doc["packages"]:
