@@ -176,12 +176,14 @@ def ft_versions(releases: Mapping[Version, Sequence[ReleaseFile]], target: Targe
 
 
 def suggestion(name: str, chosen: Version | None, status: str, specifier: SpecifierSet,
-               ft: FtVersions, target: TargetTags) -> str | None:
-    """An upgrade suggestion that respects `specifier` (the user's and the dependents' specifiers)."""
-    if status in READY_STATUSES or status == PURE_PYTHON:
+               ft: FtVersions, target: TargetTags, required_by: str | None = None) -> str | None:
+    """An upgrade suggestion that respects `specifier`: the user's own, or (for a dependency the
+    user did not list, `required_by` naming who asks) the dependents' specifiers."""
+    if status in READY_STATUSES:
         return None
     abi = target.label
-    pin = f"your {name}{specifier}" if str(specifier) else f"{name} {chosen}" if chosen else name
+    wanted = f"{name}{specifier}" if str(specifier) else (f"{name} {chosen}" if chosen else name)
+    pin = f"{wanted} as required by {required_by}" if required_by else f"your {wanted}"
     if ft.first is None:
         if status == SDIST_ONLY:
             return f"no release ships a {abi} wheel; building from source needs a compiler and upstream free-threading support"

@@ -116,6 +116,9 @@ def test_suggestion_respects_the_specifier():
     allowed = migration.suggestion("numpy", Version("1.26.4"), "sdist-only", SpecifierSet(">=1.20"), ft, target)
     assert "allowed by your numpy>=1.20, so another requirement holds 1.26.4 back" in allowed
     assert migration.suggestion("numpy", Version("2.4.0"), "ft-wheel", SpecifierSet(), ft, target) is None
+    transitive = migration.suggestion("numpy", Version("1.26.4"), "sdist-only", SpecifierSet("<2"), ft, target,
+                                      "pandas 2.2.0")
+    assert transitive == "numpy>=2.3.2 (first cp314t wheel: 2.3.2; numpy<2 as required by pandas 2.2.0 has none)"
 
 
 def test_parse_index_skips_unparsable_names_and_keeps_yanked():

@@ -193,6 +193,7 @@ def assess_resolution(resolution) -> dict[str, dict[str, Any]]:
         verdict = migration.classify(files, target)
         ft = migration.ft_versions(index.releases, target)
         spec = pkg.user_specifier if pkg.user_specifier is not None else pkg.specifier
+        required_by = None if pkg.user_specifier is not None else ", ".join(pkg.requested_by) or None
         out[name] = {
             "name": name,
             "version": str(pkg.version),
@@ -203,7 +204,7 @@ def assess_resolution(resolution) -> dict[str, dict[str, Any]]:
             "wheel": verdict.wheel,
             "min_ft_version": str(ft.first) if ft.first else None,
             "newest_ft_version": str(ft.newest) if ft.newest else None,
-            "suggestion": migration.suggestion(name, pkg.version, verdict.status, spec, ft, target),
+            "suggestion": migration.suggestion(name, pkg.version, verdict.status, spec, ft, target, required_by),
             "free_threading": None,
             "subinterpreters": None,
             "blocked_by": [],
