@@ -152,6 +152,10 @@ def render_text(audit: EnvAudit) -> str:
         out.append(f"Static vs runtime disagreements ({len(bad)}):")
         for m in bad:
             out.append(f"  {m.file.module}: " + "; ".join(m.comparison.disagreements))
+        gaps = [m for m in audit.all_modules() if m.comparison is not None and m.comparison.gaps]
+        if gaps:
+            out.append(f"Static answer unknown where the runtime knows ({len(gaps)}):")
+            out.extend(f"  {m.file.module}: " + "; ".join(m.comparison.gaps) for m in gaps)
         odd = [m for m in audit.all_modules() if m.runtime is not None and m.runtime.status != "ok"]
         if odd:
             out.append(f"Crashes, hangs and errors during the runtime proof ({len(odd)}):")
