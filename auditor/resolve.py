@@ -867,6 +867,7 @@ class TargetProvider:
         self.problems: dict[str, str] = {}         # name -> why it could not be looked up
         self.unknown_deps: dict[str, str] = {}     # "name version" -> why its dependencies are unknown
         self.skipped: list[tuple[str, str]] = []   # (origin, requirement) not for this target (marker)
+        self._marker_memo: dict[tuple[str, frozenset[str]], bool] = {}
 
     # resolvelib API
     def identify(self, requirement_or_candidate) -> str:
@@ -928,6 +929,29 @@ class TargetProvider:
     def is_satisfied_by(self, requirement: Need, candidate: Candidate) -> bool:
         return candidate.version is None or requirement.specifier.contains(candidate.version, prereleases=True)
 
+    def _wanted(self, text: str, req: Requirement, extras: frozenset[str]) -> bool:
+        """Does this Requires-Dist line apply to the target, for a candidate with `extras`?
+
+        Without extras: lines whose marker holds with extra == "". With extras: only the lines
+        that the extras add (the base candidate, a dependency of it, carries the rest).
+        Memoised: the same lines recur across releases and candidates."""
+        key = (text, extras)
+        cached = self._marker_memo.get(key)
+        if cached is None:
+            env = self.target.marker_env
+            try:
+                if req.marker is None:
+                    cached = not extras
+                elif extras:
+                    cached = (not marker_applies(req.marker, env, ("",))
+                              and marker_applies(req.marker, env, tuple(extras)))
+                else:
+                    cached = marker_applies(req.marker, env, ("",))
+            except Exception:  # an unknown marker variable: pip skips such requirements as well
+                cached = False
+            self._marker_memo[key] = cached
+        return cached
+
     def get_dependencies(self, candidate: Candidate) -> list[Need]:
         if candidate.version is None:
             return []
@@ -954,15 +978,7 @@ class TargetProvider:
             except InvalidRequirement:
                 self.unknown_deps.setdefault(origin, f"unparsable Requires-Dist {text!r}")
                 continue
-            wanted = tuple(candidate.extras) if candidate.extras else ("",)
-            if candidate.extras and req.marker is not None and marker_applies(req.marker, self.target.marker_env, ("",)):
-                continue  # the base candidate already carries it
-            if candidate.extras and req.marker is None:
-                continue
-            try:
-                if not marker_applies(req.marker, self.target.marker_env, wanted):
-                    continue
-            except Exception:  # an invalid marker variable: pip skips such requirements as well
+            if not self._wanted(text, req, candidate.extras):
                 continue
             need = Need(canonicalize_name(req.name), frozenset(canonicalize_name(e) for e in req.extras),
                         req.specifier, origin, text)
