@@ -156,7 +156,7 @@ def parse_slots(image: BinaryImage, addr: int, pyslot: bool, depth: int = 0,
 def _slots_written_by_code(image: BinaryImage, init: int, slots: int) -> bool | None:
     """Does PyInit_* (or a direct callee, or a load-time constructor) address the first slot
     of this zero-filled array? None when the reader cannot tell on this architecture."""
-    functions = [init, *getattr(image, "constructors", lambda: [])()[:16]]
+    functions = [init, *image.constructors()[:16]]
     answers = [disasm.code_references(image, fn, slots, slots + 16) for fn in functions]
     if any(answers):
         return True
@@ -172,7 +172,7 @@ def _is_cplusplus(image: BinaryImage, imports: frozenset[str]) -> bool:
 
 
 def _written_at_load_time(image: BinaryImage, lo: int, hi: int) -> bool:
-    ctors = getattr(image, "constructors", lambda: [])()[:16]
+    ctors = image.constructors()[:16]
     return any(disasm.code_references(image, fn, lo, hi, follow_callees=False) for fn in ctors)
 
 
@@ -218,15 +218,12 @@ class FoundDef:
 def find_module_def(image: BinaryImage, names: set[str]) -> tuple[FoundDef | None, list[FoundDef]]:
     """Scan writable data for static PyModuleDef headers (knowledge def_headers) whose m_name
     is the module's name. Returns (the def, all plausible candidates)."""
-    find_all = getattr(image, "find_all", None)
-    if find_all is None:
-        return None, []
     ptr = image.pointer_size
     e = "<" if image.little_endian else ">"
     candidates: list[FoundDef] = []
     for header in kb.def_headers(ptr, image.little_endian):
         layout = kb.def_layout(ptr, header.free_threaded)
-        for addr in find_all(header.pattern, kinds=(DATA,), align=ptr, limit=MAX_DEF_CANDIDATES):
+        for addr in image.find_all(header.pattern, kinds=(DATA,), align=ptr, limit=MAX_DEF_CANDIDATES):
             name_ptr = image.read_pointer(addr + layout.m_name)
             if not name_ptr or image.section_kind(name_ptr) not in (RODATA, DATA, TEXT):
                 continue
@@ -777,10 +774,9 @@ def _framework(image: BinaryImage, exports, f: ModuleFacts) -> None:
 
 
 def _framework_version(image: BinaryImage, fw: kb.Framework) -> str | None:
-    find_all = getattr(image, "find_all", None)
-    if fw.version_regex is None or find_all is None:
+    if fw.version_regex is None:
         return None
-    for addr in find_all(fw.version_prefix, kinds=(RODATA, DATA), limit=16):
+    for addr in image.find_all(fw.version_prefix, kinds=(RODATA, DATA), limit=16):
         raw = image.read(addr, 64)
         m = fw.version_regex.match(raw or b"")
         if m:
@@ -795,10 +791,7 @@ _NB_TAG_RX = re.compile(rb"\x00((?:v\d+|nanobind)_[0-9A-Za-z_]*_system_[0-9A-Za-
 def _nanobind_abi_tag(image: BinaryImage) -> str | None:
     """nanobind's ABI tag string (e.g. "v19_system_libstdcpp_gxx_abi_1xxx_use_cxx11_abi_1",
     "nanobind_system_libcpp_abi1_ft_a1_v22"), found next to its "_system_" component."""
-    find_all = getattr(image, "find_all", None)
-    if find_all is None:
-        return None
-    for addr in find_all(b"_system_", kinds=(RODATA, DATA), limit=32):
+    for addr in image.find_all(b"_system_", kinds=(RODATA, DATA), limit=32):
         window = next((w for back, size in ((48, 160), (48, 96), (32, 64), (24, 48))
                        if (w := image.read(addr - back, size)) is not None), b"")
         for m in _NB_TAG_RX.finditer(window):
@@ -808,10 +801,7 @@ def _nanobind_abi_tag(image: BinaryImage) -> str | None:
 
 def _mypyc_delegate(image: BinaryImage) -> str | None:
     """The "<hash>__mypyc.init_<mod>" capsule name a mypyc stub module imports, if any."""
-    find_all = getattr(image, "find_all", None)
-    if find_all is None:
-        return None
-    for addr in find_all(b"__mypyc.init_", kinds=(RODATA, DATA), limit=4):
+    for addr in image.find_all(b"__mypyc.init_", kinds=(RODATA, DATA), limit=4):
         before = image.read(addr - 64, 64) or b""
         start = addr - (len(before) - before.rfind(b"\0") - 1 if b"\0" in before else len(before))
         text = image.read_cstring(start, 256)

@@ -84,6 +84,24 @@ class BinaryImage(ABC):
         """Whether `needle` occurs in the non-code, file-backed sections (string fingerprints).
         Implemented with mmap.find over those ranges, never by copying the file."""
 
+    @abstractmethod
+    def find_all(self, needle: bytes, kinds: tuple[str, ...] = (RODATA,), align: int = 1,
+                 limit: int = 10_000) -> list[int]:
+        """Addresses where `needle` starts inside file-backed sections of the given kinds
+        (aligned to `align`), at most `limit` of them; mmap.find, never a copy of the file."""
+
+    # Optional hooks with safe defaults; a reader that knows better overrides them.
+
+    got_base: int | None = None  # i686 PIC code addresses the GOT relative to this (ELF only)
+
+    def function_size(self, addr: int) -> int | None:
+        """Size of the function starting at `addr` when the symbol table says so."""
+        return None
+
+    def constructors(self) -> list[int]:
+        """Load-time initialisers (ELF .init_array): code that may fill a def before PyInit runs."""
+        return []
+
     def read_cstring(self, addr: int, limit: int = 512) -> str | None:
         """NUL-terminated string at `addr` (decoded as UTF-8 with replacement), or None."""
         raw = self.read(addr, limit)

@@ -260,8 +260,7 @@ def read_code(image: BinaryImage, addr: int, size: int) -> bytes:
 
 
 def _window(image: BinaryImage, function: int) -> bytes:
-    size_of = getattr(image, "function_size", None)
-    size = size_of(function) if size_of else None
+    size = image.function_size(function)
     return read_code(image, function, min(size or DEFAULT_WINDOW, MAX_WINDOW))
 
 
@@ -272,7 +271,7 @@ def _scan_function(image: BinaryImage, function: int, targets: set[int],
     found: list[SetGilCall] = []
     callees: list[int] = []
     if arch in (ARCH_X86_64, ARCH_I686):
-        got_base = getattr(image, "got_base", None)
+        got_base = image.got_base
         if arch == ARCH_X86_64:
             reg = x86_64_second_arg_register(image.format)
             second_arg: Callable = lambda c, e, lo: x86_64_esi_constant(c, e, lo, reg)  # noqa: E731
