@@ -72,3 +72,11 @@ def test_nothing_to_check_is_not_clean(index, tmp_path):
     doc = audit(index, tmp_path, "# only comments\n")
     assert doc["packages"] == [] and doc["incomplete"]
     assert exit_code(doc, frozenset()) == 2
+
+
+def test_every_requirement_excluded_by_markers_is_said(index, tmp_path):
+    doc = audit(index, tmp_path, "pywin32; sys_platform == 'win32'\n")
+    assert doc["packages"] == []
+    assert doc["skipped"][0]["reason"].endswith("marker excludes 3.14t on manylinux_2_28_x86_64")
+    assert "every requirement is excluded by its markers" in doc["incomplete"][0]["reason"]
+    assert exit_code(doc, frozenset()) == 2

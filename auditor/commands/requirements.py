@@ -170,6 +170,9 @@ def audit_requirements(inputs: Sequence[str | Path], *, python: str | None = Non
     skipped = []
     for resolution in resolutions:
         skipped += [s for s in resolution.skipped if s not in skipped]
+    if not packages and not incomplete:
+        incomplete.append((", ".join(map(str, inputs)),
+                           "nothing to check for this target: every requirement is excluded by its markers"))
     stale = {name: idx.age_seconds for r in resolutions for name, idx in r.indexes.items() if idx.stale}
     return RequirementsAudit(targets, packages, incomplete, skipped, stale, client.index_url.rstrip("/"),
                              [str(p) for p in inputs], notes)
