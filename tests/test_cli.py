@@ -21,3 +21,33 @@ def test_python_dash_m_runs_the_same_cli():
 
 def test_no_command_is_a_usage_error():
     assert main([]) == 2
+
+
+def test_top_level_help_lists_every_command(capsys):
+    try:
+        main(["--help"])
+    except SystemExit as exc:
+        assert exc.code == 0
+    out = capsys.readouterr().out
+    for name in ("wheel", "env", "requirements", "source", "data", "bench"):
+        assert name in out
+
+
+def test_a_command_run_imports_only_that_command():
+    code = ("import sys; from auditor.cli import build_parser, _chosen_command; "
+            "build_parser(only=_chosen_command(['--cache-dir', '/tmp/x', 'source', 'x.c'])); "
+            "print(sorted(m for m in sys.modules if m.startswith('auditor.commands.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "['auditor.commands.source']"
+
+
+def test_every_command_module_builds_its_parser():
+    import argparse
+
+    from auditor.cli import build_parser
+
+    parser = build_parser(only="*")
+    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    assert sorted(sub.choices) == sorted(["wheel", "env", "requirements", "source", "data", "bench"])
+    for name, command in sub.choices.items():
+        assert callable(command.get_default("_run")), name
