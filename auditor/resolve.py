@@ -1029,8 +1029,95 @@ def top_level_needs(entries, target: Target) -> tuple[list[Need], list[tuple[str
     return needs, skipped
 
 
+RESOLUTION_FORMAT = 1   # bump when what a resolution depends on or holds changes
+
+
 def resolve(requirements, constraints, target: Target, fetcher: Fetcher, *, transitive: bool = True) -> Resolution:
-    """Resolve RequirementEntry lists for one target. Never raises for index trouble: it is recorded."""
+    """Resolve RequirementEntry lists for one target. Never raises for index trouble: it is recorded.
+
+    A resolution is a pure function of the inputs, the target and the index pages it read (release
+    metadata is immutable), so it is kept on disk with the identity of every page it read and
+    reused while all of those pages are unchanged in the HTTP cache: a warm run then skips the
+    resolver entirely.
+    """
+    key = _resolution_key(requirements, constraints, target, transitive, fetcher.client.index_url)
+    cached = _load_resolution(key, target, fetcher)
+    if cached is not None:
+        return cached
+    result = _resolve_now(requirements, constraints, target, fetcher, transitive=transitive)
+    _store_resolution(key, result, fetcher)
+    return result
+
+
+def _resolution_key(requirements, constraints, target: Target, transitive: bool, index_url: str) -> str:
+    import hashlib
+
+    from auditor import __version__
+
+    lines = [f"{e.constraint}\0{e.origin}\0{e.raw}" for e in list(requirements) + list(constraints)]
+    raw = "\n".join([str(RESOLUTION_FORMAT), __version__, index_url, target.label, target.platform,
+                     str(transitive), *lines])
+    return hashlib.sha256(raw.encode()).hexdigest()[:40]
+
+
+def _page_keys(fetcher: Fetcher, names) -> dict[str, str] | None:
+    keys = {}
+    for name in names:
+        meta = fetcher._cached_meta(fetcher._page_url(name))
+        key = _meta_key(fetcher._page_url(name), meta) if meta else None
+        if not key:
+            return None
+        keys[name] = key
+    return keys
+
+
+def _store_resolution(key: str, result: Resolution, fetcher: Fetcher) -> None:
+    from auditor.cache import cache_dir
+    from auditor.http import _atomic_write
+
+    touched = sorted({k[1] for k in list(fetcher._futures) if k[0] == "index"})
+    pages = _page_keys(fetcher, touched)
+    if pages is None or any(p.problem for p in result.packages.values()):
+        return   # something was not answered from a cacheable page: nothing to validate later
+    doc = {
+        "pages": pages,
+        "resolved": result.resolved,
+        "incomplete": result.incomplete,
+        "skipped": result.skipped,
+        "packages": [{"name": p.name, "version": str(p.version), "extras": sorted(p.extras),
+                      "requested_by": p.requested_by, "specifier": str(p.specifier),
+                      "user_specifier": None if p.user_specifier is None else str(p.user_specifier),
+                      "children": sorted(p.children), "installable": p.installable}
+                     for p in result.packages.values()],
+    }
+    try:
+        _atomic_write(cache_dir("resolutions") / f"{key}.json", json.dumps(doc).encode())
+    except OSError:
+        pass
+
+
+def _load_resolution(key: str, target: Target, fetcher: Fetcher) -> Resolution | None:
+    from auditor.cache import cache_dir
+
+    try:
+        doc = json.loads((cache_dir("resolutions") / f"{key}.json").read_text())
+        if _page_keys(fetcher, doc["pages"]) != doc["pages"]:
+            return None   # a page changed (or left the cache): resolve again
+        packages = {}
+        for p in doc["packages"]:
+            packages[p["name"]] = ResolvedPackage(
+                p["name"], Version(p["version"]), set(p["extras"]), list(p["requested_by"]),
+                SpecifierSet(p["specifier"]),
+                None if p["user_specifier"] is None else SpecifierSet(p["user_specifier"]),
+                set(p["children"]), p["installable"])
+        indexes = {name: fetcher.index(name) for name in packages}
+    except (OSError, ValueError, KeyError, TypeError, InvalidVersion, AuditError):
+        return None
+    return Resolution(target, packages, indexes, [tuple(i) for i in doc["incomplete"]],
+                      [tuple(s) for s in doc["skipped"]], doc["resolved"])
+
+
+def _resolve_now(requirements, constraints, target: Target, fetcher: Fetcher, *, transitive: bool = True) -> Resolution:
     from resolvelib import BaseReporter, Resolver
     from resolvelib.resolvers import ResolutionError, ResolutionImpossible
 

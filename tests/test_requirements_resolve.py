@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from auditor.commands.requirements import audit_requirements, exit_code
-from auditor.http import HttpClient
 from auditor.pypi import PyPIClient
+from auditor.resolve import PooledHttpClient
 from tests.requirements_server import RecordedIndex
 
 
@@ -51,7 +51,7 @@ def serve(tmp_path, monkeypatch):
 def run(index: RecordedIndex, tmp_path: Path, text: str) -> dict:
     reqs = tmp_path / "requirements.txt"
     reqs.write_text(text)
-    client = PyPIClient(index.url, None, http=HttpClient(retries=0))
+    client = PyPIClient(index.url, None, http=PooledHttpClient(retries=0))
     return audit_requirements([reqs], python="3.14t", platforms=["manylinux_2_28_x86_64"], client=client,
                               use_compat=False).to_json()
 
@@ -122,3 +122,25 @@ def test_pure_fallback_only_for_a_compiled_project(serve, tmp_path):
     assert speedy["wheel"] == "speedy-1.0-py3-none-any.whl"
     assert exit_code(doc, frozenset({"pure-fallback-only"})) == 1
     assert exit_code(doc, frozenset()) == 0
+
+
+def test_a_kept_resolution_is_reused_until_a_page_changes(serve, tmp_path):
+    import json as _json
+
+    d = tmp_path / "dists"
+    d.mkdir()
+    lib = [make_wheel(d, "lib", "1.0")]
+    index = serve({"app": [make_wheel(d, "app", "1.0", ["lib"])], "lib": lib})
+    first = run(index, tmp_path, "app\n")
+    assert by_name(first)["lib"]["version"] == "1.0"
+    asked = len(index.requests)
+    again = run(index, tmp_path, "app\n")
+    assert again == first and len(index.requests) == asked       # warm: nothing asked, same answer
+    assert len(list((tmp_path / "cache" / "resolutions").glob("*.json"))) == 1
+    lib.append(make_wheel(d, "lib", "2.0"))                        # a new release is uploaded ...
+    for meta in (tmp_path / "cache" / "http").rglob("*.meta.json"):
+        doc = _json.loads(meta.read_text())
+        doc["fetched_at"] -= 3600                                  # ... and the cached pages expire
+        meta.write_text(_json.dumps(doc))
+    after = run(index, tmp_path, "app\n")
+    assert by_name(after)["lib"]["version"] == "2.0"
