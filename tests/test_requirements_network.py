@@ -115,3 +115,17 @@ def test_first_ft_versions_agree_with_the_bundled_census(cache):
             assert census["3.14t"] == package["min_ft_version"], package["name"]
             compared += 1
     assert compared >= 3
+
+
+def test_abi3t_wheel_on_315t(cache, tmp_path):
+    reqs = tmp_path / "r.txt"
+    reqs.write_text("cryptography==50.0.2\n")
+    doc = audit_requirements([reqs], python="3.15t", platforms=["manylinux_2_28_x86_64"], use_compat=False,
+                             transitive=False).to_json()
+    crypto = by_name(doc)["cryptography"]
+    # PEP 803: one cp315-abi3.abi3t wheel serves GIL and free-threaded 3.15+.
+    assert crypto["status"] == "ft-wheel"
+    assert crypto["wheel"] == "cryptography-50.0.2-cp315-abi3.abi3t-manylinux_2_28_x86_64.whl"
+    on_314t = audit_requirements([reqs], python="3.14t", platforms=["manylinux_2_28_x86_64"], use_compat=False,
+                                 transitive=False).to_json()
+    assert "cp314t" in by_name(on_314t)["cryptography"]["wheel"]   # 3.14t cannot use abi3t: its own wheel
