@@ -67,25 +67,37 @@ class HttpClient:
         timeout: float = 20.0,
         retries: int = 3,
         cache_root: Path | None = None,
+        pool_size: int = 24,
     ) -> None:
         self.offline = offline
         self.max_age = max_age
         self.timeout = timeout
         self.retries = retries
         self.cache_root = cache_root or cache_dir("http")
-        self._local = threading.local()
+        self.pool_size = pool_size
+        self._shared = None
+        self._shared_lock = threading.Lock()
 
     # -- plumbing -------------------------------------------------------------------------
 
-    def _session(self):
-        session = getattr(self._local, "session", None)
-        if session is None:
-            import requests
+    def session(self):
+        """One requests.Session shared by every worker thread, so a connection opened by one
+        worker is reused by the next request of any worker: with a session per thread, a cold
+        resolution with 24 fetch threads over two hosts opened ~48 TLS connections and the
+        handshakes were a visible share of its CPU time. (Sharing a Session across threads is
+        what pip does; the index sets no cookies.)"""
+        with self._shared_lock:
+            if self._shared is None:
+                import requests
+                from requests.adapters import HTTPAdapter
 
-            session = requests.Session()
-            session.headers["User-Agent"] = USER_AGENT
-            self._local.session = session
-        return session
+                session = requests.Session()
+                session.headers["User-Agent"] = USER_AGENT
+                adapter = HTTPAdapter(pool_connections=4, pool_maxsize=self.pool_size)
+                session.mount("https://", adapter)
+                session.mount("http://", adapter)
+                self._shared = session
+            return self._shared
 
     def _paths(self, url: str, accept: str | None) -> tuple[Path, Path]:
         key = hashlib.sha256(f"{url}\0{accept or ''}".encode()).hexdigest()
@@ -114,14 +126,14 @@ class HttpClient:
             "last_modified": headers.get("Last-Modified"),
             "fetched_at": now,
         }
-        _atomic_write(body_path, body)
-        _atomic_write(meta_path, json.dumps(meta).encode())
+        atomic_write(body_path, body)
+        atomic_write(meta_path, json.dumps(meta).encode())
         return now
 
     def _touch(self, url: str, accept: str | None, meta: dict) -> float:
         _, meta_path = self._paths(url, accept)
         meta = dict(meta, fetched_at=time.time())
-        _atomic_write(meta_path, json.dumps(meta).encode())
+        atomic_write(meta_path, json.dumps(meta).encode())
         return meta["fetched_at"]
 
     # -- public ---------------------------------------------------------------------------
@@ -157,6 +169,35 @@ class HttpClient:
         body = response.content
         return CachedResponse(url, body, self._store(url, accept, body, response.headers), False, stale=False)
 
+    def fresh_meta(self, url: str, accept: str | None = None) -> dict | None:
+        """The cache entry's metadata when `get` would answer from the cache without a request
+        (fresh, or --offline), with its age and staleness; else None. Reads no body."""
+        _, meta_path = self._paths(url, accept)
+        try:
+            meta = json.loads(meta_path.read_text())
+        except (OSError, ValueError):
+            return None
+        if not isinstance(meta, dict) or meta.get("url") != url:
+            return None
+        age = max(0.0, time.time() - float(meta.get("fetched_at", 0)))
+        if age < self.max_age or self.offline:
+            return {**meta, "age": age, "stale": age >= self.max_age}
+        return None
+
+    def get_range(self, url: str, first: int, last: int) -> bytes:
+        """Bytes first..last (inclusive) of `url` with an HTTP range request (not cached)."""
+        import requests
+
+        if self.offline:
+            raise ServiceError(url, "not in the cache and --offline was given")
+        try:
+            response = self.session().get(url, headers={"Range": f"bytes={first}-{last}"}, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise ServiceError(url, f"{exc.__class__.__name__}: {str(exc)[:120]}") from None
+        if response.status_code != 206:
+            raise ServiceError(url, f"range request answered HTTP {response.status_code}")
+        return response.content
+
     def get_json(self, url: str, *, accept: str | None = None, max_age: float | None = None) -> Any:
         return self.get(url, accept=accept, max_age=max_age).json()
 
@@ -168,7 +209,7 @@ class HttpClient:
             if attempt:
                 time.sleep(min(8.0, 0.5 * 2 ** (attempt - 1)) * (0.75 + random.random() / 2))
             try:
-                response = self._session().get(url, headers=headers, timeout=self.timeout)
+                response = self.session().get(url, headers=headers, timeout=self.timeout)
             except requests.RequestException as exc:
                 last = f"{exc.__class__.__name__}: {str(exc)[:120]}"
                 continue
@@ -201,7 +242,7 @@ class HttpClient:
             digest = hashlib.sha256()
             fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".part-")
             try:
-                with os.fdopen(fd, "wb") as out, self._session().get(url, stream=True, timeout=self.timeout) as r:
+                with os.fdopen(fd, "wb") as out, self.session().get(url, stream=True, timeout=self.timeout) as r:
                     if r.status_code == 404:
                         raise NotFound(url, "HTTP 404 Not Found")
                     if r.status_code >= 400:
@@ -229,7 +270,8 @@ class HttpClient:
         raise ServiceError(url, f"download failed ({last})")
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write to a temp file in the same folder, then rename: readers never see a torn file."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
     try:
         with os.fdopen(fd, "wb") as out:

@@ -145,7 +145,7 @@ def parse_simple_json(canonical: str, response: CachedResponse) -> ProjectFiles:
     for entry in doc["files"]:
         if not isinstance(entry, dict) or "filename" not in entry or "url" not in entry:
             continue  # a malformed entry cannot be used; the rest of the page can
-        files.append(_dist_file(entry, response.url))
+        files.append(dist_file_from_entry(entry, response.url))
     versions: set[Version] = {f.version for f in files if f.version is not None}
     for raw in doc.get("versions") or ():
         try:
@@ -162,7 +162,7 @@ def parse_simple_json(canonical: str, response: CachedResponse) -> ProjectFiles:
     )
 
 
-def _dist_file(entry: dict, page_url: str) -> DistFile:
+def dist_file_from_entry(entry: dict, page_url: str) -> DistFile:
     filename = str(entry["filename"])
     version: Version | None = None
     tags: frozenset[Tag] = frozenset()

@@ -34,7 +34,6 @@ import json
 import re
 import struct
 import threading
-import time
 import zipfile
 import zlib
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -51,9 +50,9 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from auditor.errors import AuditError, InputError, ServiceError
-from auditor.http import HttpClient
+
 from auditor.migration import ReleaseFile, TargetTags, installable_kind
-from auditor.pypi import SIMPLE_JSON, DistFile, PyPIClient, _dist_file
+from auditor.pypi import SIMPLE_JSON, DistFile, PyPIClient, dist_file_from_entry
 
 NEWEST_FT = (3, 15)            # newest CPython with a free-threaded build released (3.15.0: Oct 2026)
 SUPPORTED_MINORS = range(9, 16)
@@ -268,7 +267,7 @@ class ProjectIndex:
         return self._entries
 
     def dist_file(self, filename: str) -> DistFile:
-        return _dist_file(self.entries[filename], self.page_url)
+        return dist_file_from_entry(self.entries[filename], self.page_url)
 
 
 _SDIST_SUFFIXES = (".tar.gz", ".zip", ".tar.bz2", ".tgz", ".tar.xz", ".tar")
@@ -356,55 +355,6 @@ def parse_index(name: str, doc: Any, page_url: str) -> ProjectIndex:
 
 
 # ------------------------------------------------------------------ fetching, ahead of the resolver
-class PooledHttpClient(HttpClient):
-    """HttpClient whose worker threads share one connection pool.
-
-    HttpClient keeps a requests.Session per thread; with 24 fetch threads and two hosts
-    (the index and the file host) a cold run opened ~48 TLS connections, and the handshakes
-    were a visible share of its CPU time. Here a connection opened by one worker is reused by
-    the next request of any worker. (requests.Session is shared across threads as pip does;
-    the index sets no cookies.)
-    """
-
-    def __init__(self, *, pool_size: int = MAX_WORKERS, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self._pool_size = pool_size
-        self._shared = None
-        self._shared_lock = threading.Lock()
-
-    def _session(self):
-        with self._shared_lock:
-            if self._shared is None:
-                import requests
-                from requests.adapters import HTTPAdapter
-
-                from auditor.http import USER_AGENT
-
-                session = requests.Session()
-                session.headers["User-Agent"] = USER_AGENT
-                adapter = HTTPAdapter(pool_connections=4, pool_maxsize=self._pool_size)
-                session.mount("https://", adapter)
-                session.mount("http://", adapter)
-                self._shared = session
-            return self._shared
-
-    def fresh_meta(self, url: str, accept: str | None = None) -> dict | None:
-        """The cache entry's metadata when `get` would answer from the cache without a request
-        (fresh, or --offline), with its age and staleness; else None. Reads no body."""
-        _, meta_path = self._paths(url, accept)
-        try:
-            meta = json.loads(meta_path.read_text())
-        except (OSError, ValueError):
-            return None
-        if not isinstance(meta, dict) or meta.get("url") != url:
-            return None
-        age = max(0.0, time.time() - float(meta.get("fetched_at", 0)))
-        if age < self.max_age or self.offline:
-            return {**meta, "age": age, "stale": age >= self.max_age}
-        return None
-
-
-
 class Fetcher:
     """Bounded-concurrency, memoised access to index pages and release metadata."""
 
@@ -494,7 +444,7 @@ class Fetcher:
         import marshal
 
         from auditor.cache import cache_dir
-        from auditor.http import _atomic_write
+        from auditor.http import atomic_write
 
         # Keyed by URL, length and both ends of the body: PyPI's page starts with its
         # "_last-serial", which changes with every upload, so no full-body hash is needed.
@@ -511,7 +461,7 @@ class Fetcher:
             doc = response.json()
             compact = compact_index(doc, response.url)
             try:
-                _atomic_write(path, marshal.dumps(compact))
+                atomic_write(path, marshal.dumps(compact))
             except OSError:
                 pass
         index = index_from_compact(name, compact, response.url)
@@ -601,10 +551,10 @@ class Fetcher:
             pass
         requires = self._read_requires(index, version, target)
         if requires is not None:
-            from auditor.http import _atomic_write
+            from auditor.http import atomic_write
 
             try:
-                _atomic_write(memo, json.dumps({"name": index.name, "version": str(version),
+                atomic_write(memo, json.dumps({"name": index.name, "version": str(version),
                                                 "requires_dist": requires}).encode())
             except OSError:
                 pass
@@ -748,14 +698,14 @@ def _store_compact(key: str, compact: dict | None) -> None:
     import marshal
 
     from auditor.cache import cache_dir
-    from auditor.http import _atomic_write
+    from auditor.http import atomic_write
 
     if not compact:
         return
     path = cache_dir("index-compact") / f"{key}.marshal"
     if not path.exists():
         try:
-            _atomic_write(path, marshal.dumps(compact))
+            atomic_write(path, marshal.dumps(compact))
         except OSError:
             pass
 
@@ -778,10 +728,7 @@ def _page_json(body: bytes, url: str) -> Any:
 
 
 def _ranged(http, url: str, first: int, last: int) -> bytes:
-    response = http._session().get(url, headers={"Range": f"bytes={first}-{last}"}, timeout=http.timeout)
-    if response.status_code != 206:
-        raise ServiceError(url, f"range request answered HTTP {response.status_code}")
-    return response.content
+    return http.get_range(url, first, last)
 
 
 # ------------------------------------------------------------------ resolvelib provider
@@ -1073,7 +1020,7 @@ def _page_keys(fetcher: Fetcher, names) -> dict[str, str] | None:
 
 def _store_resolution(key: str, result: Resolution, fetcher: Fetcher) -> None:
     from auditor.cache import cache_dir
-    from auditor.http import _atomic_write
+    from auditor.http import atomic_write
 
     touched = sorted({k[1] for k in list(fetcher._futures) if k[0] == "index"})
     pages = _page_keys(fetcher, touched)
@@ -1091,7 +1038,7 @@ def _store_resolution(key: str, result: Resolution, fetcher: Fetcher) -> None:
                      for p in result.packages.values()],
     }
     try:
-        _atomic_write(cache_dir("resolutions") / f"{key}.json", json.dumps(doc).encode())
+        atomic_write(cache_dir("resolutions") / f"{key}.json", json.dumps(doc).encode())
     except OSError:
         pass
 

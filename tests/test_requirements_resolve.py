@@ -10,7 +10,7 @@ import pytest
 
 from auditor.commands.requirements import audit_requirements, exit_code
 from auditor.pypi import PyPIClient
-from auditor.resolve import PooledHttpClient
+from auditor.http import HttpClient
 from tests.requirements_server import RecordedIndex
 
 
@@ -51,7 +51,7 @@ def serve(tmp_path, monkeypatch):
 def run(index: RecordedIndex, tmp_path: Path, text: str) -> dict:
     reqs = tmp_path / "requirements.txt"
     reqs.write_text(text)
-    client = PyPIClient(index.url, None, http=PooledHttpClient(retries=0))
+    client = PyPIClient(index.url, None, http=HttpClient(retries=0))
     return audit_requirements([reqs], python="3.14t", platforms=["manylinux_2_28_x86_64"], client=client,
                               use_compat=False).to_json()
 

@@ -131,7 +131,8 @@ def audit_requirements(inputs: Sequence[str | Path], *, python: str | None = Non
                        progress: bool | None = None) -> RequirementsAudit:
     from auditor.progress import Progress
     from auditor.pypi import DEFAULT_INDEX_URL, DEFAULT_JSON_URL, PyPIClient
-    from auditor.resolve import MAX_WORKERS, Fetcher, PooledHttpClient, make_target, resolve
+    from auditor.http import HttpClient
+    from auditor.resolve import MAX_WORKERS, Fetcher, make_target, resolve
     from auditor.sources.requirements import read_inputs
 
     reqs = read_inputs(list(inputs))
@@ -144,7 +145,7 @@ def audit_requirements(inputs: Sequence[str | Path], *, python: str | None = Non
     if client is None:
         chosen = index_url or reqs.index_url or DEFAULT_INDEX_URL
         client = PyPIClient(chosen, DEFAULT_JSON_URL if chosen == DEFAULT_INDEX_URL else None,
-                            http=PooledHttpClient(offline=offline, pool_size=workers or MAX_WORKERS))
+                            http=HttpClient(offline=offline, pool_size=workers or MAX_WORKERS))
     with Progress(1, "resolving", enabled=progress) as bar:
         fetcher = Fetcher(client, workers=workers or MAX_WORKERS, on_fetch=lambda key: _tick(bar, fetcher, key))
         try:
