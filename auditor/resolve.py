@@ -50,7 +50,6 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from auditor.errors import AuditError, InputError, ServiceError
-
 from auditor.migration import ReleaseFile, TargetTags, installable_kind
 from auditor.pypi import SIMPLE_JSON, DistFile, PyPIClient, dist_file_from_entry
 
