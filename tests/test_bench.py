@@ -286,12 +286,25 @@ def test_conclusion_follows_the_measurements():
         ("py_loop", "threads"): 0.95, ("py_loop", "interpreters"): 1.85, ("py_loop", "fork"): 1.7,
         ("np_object", "threads"): 1.0, ("np_object", "fork"): 0.3,
     }))
-    assert "threads scale for c_sincos (up to 1.90x)" in text
+    assert "Threads scale for c_sincos (up to 1.90x)" in text
     assert "pickle their chunks reach 0.40x" in text and "with shared memory they reach 1.80x" in text
-    assert "py_loop gets 0.95x from threads: that code holds the GIL" in text
-    assert "py_loop: interpreters 1.85x" in text
-    assert "Nothing beat sequential for np_object" in text
+    assert "Where the code holds the GIL (np_object and py_loop), threads take turns (1.00x, 0.95x)" in text
+    assert "a separate GIL per worker helps: py_loop interpreters 1.85x" in text
+    assert "nothing beat sequential for np_object" in text
+    assert "Against expectation" not in text
     assert "6.0 ms for a sub-interpreter" in text
+
+
+def test_conclusion_names_results_against_expectation():
+    from auditor.bench.conclude import conclusion
+
+    text = conclusion(_synthetic({("cy_sincos", "threads"): 1.02, ("cy_sincos", "shm"): 1.9,
+                                  ("np_object", "threads"): 1.6, ("np_object", "fork"): 0.4},
+                                 notes=("load average 3.40 at start and 3.60 at end, on 2 cores",)))
+    assert ("Against expectation, cy_sincos releases the GIL, yet threads gave 1.02x, while cy_sincos shm 1.90x"
+            in text)
+    assert "second core was taken by other work (load average 3.40" in text
+    assert "threads gave 1.60x for np_object, which holds the GIL" in text
 
 
 def test_conclusion_on_a_busy_machine_draws_no_gil_conclusion():
@@ -299,6 +312,6 @@ def test_conclusion_on_a_busy_machine_draws_no_gil_conclusion():
 
     text = conclusion(_synthetic({("c_sincos", "threads"): 1.05, ("c_sincos", "fork"): 0.3,
                                   ("py_loop", "threads"): 0.9, ("py_loop", "fork"): 1.1},
-                                 notes=("load average 9.00 at start, 8.00 at end (2 cores)",)))
-    assert "no mode ran more than 1.10x faster" in text and "load average 9.00" in text
-    assert "GIL" not in text.split("no mode ran")[1].split("Starting")[0]
+                                 notes=("load average 9.00 at start and 8.00 at end, on 2 cores",)))
+    assert "No mode ran more than 1.10x faster" in text and "load average 9.00" in text
+    assert "GIL" not in text.split("No mode ran")[1].split("Starting")[0]

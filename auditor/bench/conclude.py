@@ -1,8 +1,10 @@
 """Turn the measurements into one paragraph in plain words.
 
-Every statement is derived from the cells of this run (which workloads scale with threads is
-measured, not assumed from the workload's name), so the paragraph changes when the build,
-the core count or the data size changes the answer.
+Each workload has an expectation (does its code release the GIL?); the paragraph says what
+the measurements show against it: threads scaling where the GIL is released and not where it
+is held is stated as such, and a result that contradicts the expectation is named, with what
+the other modes measured for the same workload (often: the second core was busy). On a
+free-threaded build with the GIL off, every workload is expected to scale with threads.
 """
 
 from __future__ import annotations
@@ -16,6 +18,12 @@ NO_HELP = 1.15
 
 PICKLED_MODES = ("fork", "spawn")
 SEPARATE_GIL_MODES = ("fork", "spawn", "shm", "interpreters")
+# What each workload's code does with the GIL on a GIL build (the expectation the numbers are
+# held against). numpy ufuncs and BLAS release it around their loops; object dtype never does.
+RELEASES_GIL = {
+    "py_loop": False, "np_sincos": True, "np_norm": True, "c_sincos": True, "c_norm": True,
+    "cy_sincos": True, "cy_norm": True, "np_object": False,
+}
 # A sequential run shorter than this is too short to split: handing out chunks costs about as much.
 TOO_SHORT = 0.02  # seconds
 
@@ -45,20 +53,21 @@ def _speeds(workloads: list[str], speed) -> str:  # type: ignore[no-untyped-def]
     return ", ".join(f"{speed(w, 'threads'):.2f}x" for w in workloads)
 
 
-def _classify(ran: list[str], short: list[str], speed, top: int):  # type: ignore[no-untyped-def]
-    """Workloads by what threads did for them: (scale, do not help, help partly)."""
-    scaling, flat, middle = [], [], []
+def _classify(ran: list[str], short: list[str], speed, top: int, gil_off: bool):  # type: ignore[no-untyped-def]
+    """Workloads by expectation and outcome: (scale as expected, expected to scale but did not,
+    flat as expected, scale although holding the GIL)."""
+    scale_ok, scale_missing, flat_ok, flat_surprise = [], [], [], []
     for w in ran:
         t = speed(w, "threads")
         if t is None or w in short:
             continue
-        if t >= SCALES_SHARE * top and top >= 2:
-            scaling.append(w)
-        elif t < NO_HELP:
-            flat.append(w)
+        parallel_expected = gil_off or RELEASES_GIL.get(w, False)
+        scaled = t >= SCALES_SHARE * top and top >= 2
+        if parallel_expected:
+            (scale_ok if scaled else scale_missing).append(w)
         else:
-            middle.append(w)
-    return scaling, flat, middle
+            (flat_ok if t < NO_HELP else flat_surprise).append(w)
+    return scale_ok, scale_missing, flat_ok, flat_surprise
 
 
 def conclusion(report: BenchReport) -> str:
@@ -88,54 +97,67 @@ def conclusion(report: BenchReport) -> str:
     seq_time = {c.workload: c.median for c in report.cells if c.mode == "sequential" and c.median}
     short = [w for w in ran if seq_time.get(w, 1.0) < TOO_SHORT]
     if short:
-        parts.append(f"{_names(short)} take{'s' if len(short) == 1 else ''} under {fmt_time(TOO_SHORT)} "
-                     "sequentially, so handing out chunks costs as much as the work: the speedups "
-                     "measure overhead, not parallelism.")
+        parts.append(f"Sequential runs of {_names(short)} take under {fmt_time(TOO_SHORT)}, so handing "
+                     "out chunks costs as much as the work: those speedups measure overhead, not parallelism.")
     # How much parallelism this run could get at all: the best speedup of any mode on any
     # workload. If nothing beat sequential, the cores were busy, and no statement about the GIL
     # can be drawn from the other numbers.
     capacity = max((c.speedup for c in report.cells if c.workers == top and c.mode != "sequential"
                     and c.speedup is not None and c.agrees and c.workload not in short), default=None)
+    gil_off = bool(py.get("gil_disabled")) and not py.get("gil_enabled_now", True)
+    load = next((n for n in report.notes if n.startswith("load average")), "")
     if top >= 2 and capacity is not None and capacity < NO_HELP:
-        load = next((n for n in report.notes if n.startswith("load average")), "")
-        parts.append(f"no mode ran more than {capacity:.2f}x faster than sequential on any workload, so "
+        parts.append(f"No mode ran more than {capacity:.2f}x faster than sequential on any workload, so "
                      f"there was no free core to run a second worker on ({load or 'the machine was busy'}); "
                      "this run says nothing about which model scales here. Rerun on an idle machine.")
-        scaling: list[str] = []
-        flat: list[str] = []
-        middle: list[str] = []
+        scale_ok: list[str] = []
+        scale_missing: list[str] = []
+        flat_ok: list[str] = []
+        flat_surprise: list[str] = []
     else:
-        scaling, flat, middle = _classify(ran, short, speed, top)
-    if scaling:
-        t_best = max(speed(w, "threads") or 0 for w in scaling)
-        parts.append(f"threads scale for {_names(scaling)} (up to {t_best:.2f}x): that code runs without "
-                     "holding the GIL and the threads share the input, so nothing is copied.")
-        pickled = [b for w in scaling if (b := best(w, PICKLED_MODES))]
+        scale_ok, scale_missing, flat_ok, flat_surprise = _classify(ran, short, speed, top, gil_off)
+    if scale_ok:
+        t_best = max(speed(w, "threads") or 0 for w in scale_ok)
+        what = "runs without the GIL on this build" if gil_off else "releases the GIL"
+        parts.append(f"Threads scale for {_names(scale_ok)} (up to {t_best:.2f}x): that code {what} and "
+                     "the threads share the input, so nothing is copied.")
+        pickled = [b for w in scale_ok if (b := best(w, PICKLED_MODES))]
         if pickled:
-            parts.append(f"For the same kernels, processes that pickle their chunks reach "
+            parts.append(f"For the same work, processes that pickle their chunks reach "
                          f"{_range([p[1] for p in pickled])}, because every chunk and every result crosses a pipe;")
-            shm = [s for w in scaling if (s := speed(w, "shm"))]
+            shm = [s for w in scale_ok if (s := speed(w, "shm"))]
             if shm:
                 parts.append(f"with shared memory they reach {_range(shm)}.")
             else:
                 parts[-1] = parts[-1].rstrip(";") + "."
-    if middle:
-        parts.append(f"Threads help only partly for {_names(middle)} "
-                     f"({_speeds(middle, speed)}): part of that work holds the GIL, or the cores were "
-                     "not free all the time.")
-    # Threads do not help: the GIL is the reason only where a separate-GIL mode did help.
-    gil_bound = [w for w in flat if (b := best(w, SEPARATE_GIL_MODES)) and b[1] >= NO_HELP]
-    no_help = [w for w in flat if w not in gil_bound]
-    if gil_bound:
-        why = ("that code holds the GIL, so the threads take turns" if not py.get("gil_disabled")
-               else "that code does not run in parallel in threads even on this build")
-        items = [f"{w}: {b[0]} {b[1]:.2f}x" for w in gil_bound if (b := best(w, SEPARATE_GIL_MODES))]
-        verb = "gets" if len(gil_bound) == 1 else "get"
-        parts.append(f"{_names(gil_bound)} {verb} {_speeds(gil_bound, speed)} from threads: {why}; "
-                     f"a separate GIL per worker helps ({'; '.join(items)}).")
-    if no_help:
-        parts.append(f"Nothing beat sequential for {_names(no_help)}: moving the data to another "
-                     "process costs more than the work, and threads did not run in parallel.")
+    if scale_missing:
+        elsewhere = {w: b for w in scale_missing
+                     if (b := best(w, SEPARATE_GIL_MODES)) and b[1] >= SCALES_SHARE * top}
+        verb = "releases" if len(scale_missing) == 1 else "release"
+        text = (f"Against expectation, {_names(scale_missing)} {verb} the GIL, yet threads gave "
+                f"{_speeds(scale_missing, speed)}")
+        if elsewhere:
+            text += (f", while {'; '.join(f'{w} {b[0]} {b[1]:.2f}x' for w, b in elsewhere.items())}: "
+                     "the code can run in parallel, so during the thread runs the second core was taken "
+                     f"by other work{f' ({load})' if load else ''}; rerun to check.")
+        else:
+            text += ", and no other mode did better: there was too little work per chunk or no free core."
+        parts.append(text)
+    if flat_ok:
+        helped = {w: b for w in flat_ok if (b := best(w, SEPARATE_GIL_MODES)) and b[1] >= NO_HELP}
+        text = f"Where the code holds the GIL ({_names(flat_ok)}), threads take turns ({_speeds(flat_ok, speed)})"
+        if helped:
+            text += ("; a separate GIL per worker helps: "
+                     + "; ".join(f"{w} {b[0]} {b[1]:.2f}x" for w, b in helped.items()))
+        rest = [w for w in flat_ok if w not in helped]
+        if rest:
+            text += (f"; nothing beat sequential for {_names(rest)}: moving its data to another process "
+                     "costs more than the work")
+        parts.append(text + ".")
+    if flat_surprise:
+        parts.append(f"Against expectation, threads gave {_speeds(flat_surprise, speed)} for "
+                     f"{_names(flat_surprise)}, which holds the GIL: the sequential runs paired with them "
+                     "were probably slowed by other load; rerun to check.")
     start = {s.kind: s for s in report.startup}
     if any(s.median is not None for s in report.startup):
         costs = [f"{fmt_time(s.median)} for a {kind if kind != 'subinterpreter' else 'sub-interpreter'}"
@@ -143,6 +165,10 @@ def conclusion(report: BenchReport) -> str:
                  if (s := start.get(kind)) and s.median is not None]
         parts.append(f"Starting one worker costs {_names(costs)}.".replace("a fork", "a forked process")
                      .replace("a spawn", "a spawned process"))
+    interp = [(w, sp) for w in ran if (sp := speed(w, "interpreters")) is not None]
+    if interp:
+        parts.append("Own-GIL sub-interpreters on shared memory gave "
+                     + ", ".join(f"{w} {sp:.2f}x" for w, sp in interp) + ".")
     sub_missing = sorted({c.workload for c in report.cells if c.mode == "interpreters" and c.unavailable
                           and "numpy" in c.unavailable})
     if sub_missing:

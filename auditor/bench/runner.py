@@ -350,7 +350,7 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _m: 
     load_after = load_average()
     notes = []
     if load_before is not None and load_after is not None:
-        notes.append(f"load average {load_before:.2f} at start, {load_after:.2f} at end ({ncores} cores)")
+        notes.append(f"load average {load_before:.2f} at start and {load_after:.2f} at end, on {ncores} cores")
         if max(load_before, load_after) > 0.5 * ncores + 1:
             notes.append("the machine was busy: other processes competed for the cores, so the "
                          "parallel speedups are understated and the spread is wide; rerun on an idle machine")
