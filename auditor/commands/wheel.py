@@ -289,10 +289,13 @@ def audit_paths(paths: Sequence[Path], options: AuditOptions,
 
 
 def _default_executor() -> str:
-    """Processes where the GIL serialises the inspector's pure-Python parsing (measured faster on
-    2 cores; benchmarks/bench_wheels.py); threads on a free-threaded interpreter with the GIL off."""
+    """Forked processes on Linux with the GIL, which serialises the inspector's pure-Python
+    parsing across threads; threads on a free-threaded interpreter (the GIL is off) and where
+    workers would have to be spawned (macOS, Windows: each would re-import the inspector).
+    Decompression and hashing release the GIL either way. Compare with
+    benchmarks/bench_wheels.py; FT_AUDIT_WHEEL_EXECUTOR=thread|process|serial overrides."""
     gil_enabled = getattr(sys, "_is_gil_enabled", lambda: True)()
-    return "process" if gil_enabled else "thread"
+    return "process" if gil_enabled and sys.platform.startswith("linux") else "thread"
 
 
 DEFAULT_EXECUTOR = _default_executor()
@@ -303,7 +306,7 @@ def _executor(kind: str, workers: int) -> Executor:
         return ThreadPoolExecutor(workers)
     import multiprocessing
 
-    # fork is cheapest where it is safe (no threads started yet in this process); spawn elsewhere.
+    # fork: the workers inherit the imported inspector (no threads run in this process yet).
     method = "fork" if sys.platform.startswith("linux") else None
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method))
 
