@@ -16,6 +16,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -130,27 +131,49 @@ def test_shape_error_is_a_heap_type_per_module():
 
 # --- the GIL is released in the loops ----------------------------------------------------
 
+def main_thread_ticks_during(call) -> int:
+    """Run `call` in a worker thread while the main thread spins recording timestamps; return how
+    many main-thread iterations fall inside the middle of the call. A C call that holds the GIL
+    lets no bytecode of another thread run until it returns, so the count is then zero; one that
+    releases the GIL leaves the main thread free to run throughout."""
+    durations = []
+    for _ in range(2):
+        t = time.perf_counter()
+        call()
+        durations.append(time.perf_counter() - t)
+    # The shortest run on its own: the window below then ends well before the threaded run does,
+    # so main-thread iterations after the call returned are not counted.
+    duration = min(durations)
+    began: list[float] = []
+    stamps: list[float] = []
+    old_interval = sys.getswitchinterval()
+    # A long switch interval keeps the worker from being preempted between noting the start
+    # time and entering the call (it can only lose the GIL inside a call that releases it).
+    sys.setswitchinterval(0.5)
+    try:
+        worker = threading.Thread(target=lambda: (began.append(time.perf_counter()), call()))
+        worker.start()
+        while worker.is_alive():
+            stamps.append(time.perf_counter())
+        worker.join()
+    finally:
+        sys.setswitchinterval(old_interval)
+    lo, hi = began[0] + 0.1 * duration, began[0] + 0.6 * duration
+    return sum(1 for s in stamps if lo < s < hi)
+
+
 @KERNELS
 def test_loop_releases_the_gil(mod):
-    """While one thread is inside the kernel, the main thread keeps running Python code. If the
-    kernel held the GIL the main thread could not run a single bytecode until it returned."""
     src = np.random.default_rng(1).uniform(-5, 5, 6_000_000)
     out = np.empty_like(src)
-    started = threading.Event()
+    ticks = main_thread_ticks_during(lambda: mod.sincos_sq(src, out))
+    assert ticks > 100, f"the main thread ran only {ticks} iterations while the kernel ran"
 
-    def work() -> None:
-        started.set()
-        for _ in range(3):
-            mod.sincos_sq(src, out)
 
-    t = threading.Thread(target=work)
-    t.start()
-    started.wait()
-    ticks = 0
-    while t.is_alive():
-        ticks += 1
-    t.join()
-    assert ticks > 1000, f"main thread ran only {ticks} loop iterations while the kernel ran"
+def test_gil_probe_sees_a_call_that_holds_the_gil():
+    """The control: sorting a list of floats is one C call that holds the GIL throughout."""
+    data = np.random.default_rng(2).uniform(size=2_000_000).tolist()
+    assert main_thread_ticks_during(lambda: sorted(data)) == 0
 
 
 def test_imports_and_runs_without_numpy():
