@@ -80,3 +80,25 @@ def test_every_requirement_excluded_by_markers_is_said(index, tmp_path):
     assert doc["skipped"][0]["reason"].endswith("marker excludes 3.14t on manylinux_2_28_x86_64")
     assert "every requirement is excluded by its markers" in doc["incomplete"][0]["reason"]
     assert exit_code(doc, frozenset()) == 2
+
+
+def test_dash_r_takes_a_requirements_file_like_pip(tmp_path, capsys):
+    """`ft-audit requirements -r FILE` (the documented spelling) reads FILE: a broken line is
+    reported with file:line and the run exits 2 without touching the network."""
+    from auditor.cli import main
+
+    bad = tmp_path / "requirements.txt"
+    bad.write_text("numpy===\n")
+    code = main(["--cache-dir", str(tmp_path / "cache"), "requirements", "-r", str(bad),
+                 "--target", "3.14t", "--platform", "manylinux_2_28_x86_64", "--offline", "--format", "json"])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert f"{bad}:1: invalid requirement 'numpy==='" in captured.err
+    assert '"inputs": [\n    "' + str(bad) in captured.out
+
+
+def test_no_input_is_a_usage_error(capsys):
+    from auditor.cli import main
+
+    assert main(["requirements", "--target", "3.14t"]) == 2
+    assert "nothing to check" in capsys.readouterr().err

@@ -30,8 +30,10 @@ DEFAULT_FAIL_ON = "abi3-only,no-release,pure-fallback-only,reenables-gil,sdist-o
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("inputs", nargs="+", metavar="FILE",
+    parser.add_argument("inputs", nargs="*", metavar="FILE",
                         help="requirements files, pyproject.toml, pylock.toml or uv.lock")
+    parser.add_argument("-r", "--requirement", dest="requirement_files", action="append", default=[],
+                        metavar="FILE", help="a requirements file (as pip's -r; repeatable)")
     parser.add_argument("--target", metavar="VERSION", default=None,
                         help="target interpreter: 3.13t, 3.14t, 3.15t (or a GIL version such as 3.14 for comparison); "
                              "default: the newest free-threaded release (3.15t)")
@@ -67,7 +69,10 @@ def run(args: argparse.Namespace) -> int:
     from auditor.report import requirements as render
 
     fail_on = parse_fail_on(args.fail_on)
-    audit = audit_requirements(args.inputs, python=args.target, platforms=args.platform, deep=args.deep,
+    inputs = [*args.requirement_files, *args.inputs]
+    if not inputs:
+        raise InputError("ft-audit requirements", "nothing to check: give -r FILE, pyproject.toml, pylock.toml or uv.lock")
+    audit = audit_requirements(inputs, python=args.target, platforms=args.platform, deep=args.deep,
                                transitive=not args.no_deps, index_url=args.index_url, offline=args.offline,
                                use_compat=not args.no_compat, workers=args.jobs or None)
     doc = audit.to_json()
