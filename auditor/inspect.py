@@ -163,16 +163,26 @@ def _slots_written_by_code(image: BinaryImage, init: int, slots: int) -> bool | 
     return None if None in answers else False
 
 
+_CRT_IMPORTS = frozenset({"__cxa_finalize"})
+
+
 def _is_cplusplus(image: BinaryImage, imports: frozenset[str]) -> bool:
     """C++ modules (C++ runtime imports or libstdc++/libc++): only C++ can fill a static
-    slot array from a load-time constructor; C requires constant initialisers."""
-    if any(s.startswith(("__cxa_", "_Zn", "_ZdlPv", "__gxx_personality")) for s in imports):
+    slot array from a load-time constructor; C requires constant initialisers.
+    __cxa_finalize does not count: GCC's crtstuff (__do_global_dtors_aux) imports it weakly
+    into every shared object, C ones included (coverage.tracer, pandas_parser)."""
+    if any(s.startswith(("__cxa_", "_Zn", "_ZdlPv", "__gxx_personality")) and s not in _CRT_IMPORTS
+           for s in imports):
         return True
     return any("libstdc++" in lib or "libc++" in lib for lib in image.needed_libraries())
 
 
-def _written_at_load_time(image: BinaryImage, lo: int, hi: int) -> bool:
-    ctors = image.constructors()[:16]
+def _written_at_load_time(image: BinaryImage, lo: int, hi: int, cplusplus: bool) -> bool:
+    """Does a load-time constructor form an address in [lo, hi)? A constructor whose extent
+    is unknown (no symbol size, no unwind-table bound) is scanned with a fixed window that
+    runs into the functions after it, so it only counts in a C++ module, where dynamic
+    initialisation of a static slot array is expected (frame_dummy in a C module is not)."""
+    ctors = [fn for fn in image.constructors()[:16] if cplusplus or image.function_size(fn)]
     return any(disasm.code_references(image, fn, lo, hi, follow_callees=False) for fn in ctors)
 
 
@@ -456,8 +466,8 @@ def _gather(image: BinaryImage, display: str, claimed: str | None,
             entries, problems = parse_slots(image, found.m_slots, pyslot=False)
             f.errors.extend(f"{display}: {p}" for p in problems)
             f.init_reason = f"PyModuleDef '{found.m_name}' at {found.addr:#x} has m_slots at {found.m_slots:#x}"
-            if _is_cplusplus(image, imports) and _written_at_load_time(
-                    image, found.m_slots, found.m_slots + 16 * (len(entries) + 1)):
+            if _written_at_load_time(image, found.m_slots, found.m_slots + 16 * (len(entries) + 1),
+                                     _is_cplusplus(image, imports)):
                 load_time_slots = True
                 f.init_reason += ("; a load-time constructor (C++ dynamic initialisation) writes "
                                   "into the array, so the values in the file are not final")

@@ -20,6 +20,7 @@ BinaryFormatError(display, one-line reason).
 
 from __future__ import annotations
 
+import bisect
 import struct
 import sys
 from itertools import accumulate
@@ -124,6 +125,7 @@ class ElfImage(BinaryImage):
         self._exports: dict[str, int] | None = None
         self._imports: frozenset[str] | None = None
         self._sizes: dict[int, int] | None = None
+        self._fde_starts: list[int] | None = None
         self._pointers: dict[int, int] | None = None
         self._stubs: dict[int, str] | None = None
         self._needed: tuple[str, ...] | None = None
@@ -457,11 +459,40 @@ class ElfImage(BinaryImage):
         return self._imports
 
     def function_size(self, addr: int) -> int | None:
-        """st_size of the defined function symbol at addr (bounds the disassembly window)."""
+        """st_size of the defined function symbol at addr, else the distance to the next
+        function start listed in .eh_frame_hdr (an upper bound: stripped wheels keep their
+        unwind table). Bounds the disassembly window; None when neither is known."""
         if self._sizes is None:
             self._sizes = {value: size for _n, value, size, info, _o, shndx in self.symbols()
                            if shndx and info & 0xF in (STT_FUNC, STT_GNU_IFUNC) and size}
-        return self._sizes.get(addr)
+        size = self._sizes.get(addr)
+        if size is not None:
+            return size
+        if self._fde_starts is None:
+            self._fde_starts = self._eh_frame_hdr_starts()
+        i = bisect.bisect_right(self._fde_starts, addr)
+        return self._fde_starts[i] - addr if i < len(self._fde_starts) else None
+
+    def _eh_frame_hdr_starts(self) -> list[int]:
+        """Sorted initial locations of the FDE search table in .eh_frame_hdr (LSB
+        "Exception Frame Header"). Only the encoding every GNU linker writes is read
+        (table datarel|sdata4, 0x3b); anything else gives no bounds rather than wrong ones."""
+        sec = self.section(".eh_frame_hdr")
+        if sec is None or sec.size < 12:
+            return []
+        head = self.read(sec.addr, 4)
+        if head is None or head[0] != 1 or head[3] != 0x3B or head[2] not in (0x03, 0x0B):
+            return []
+        if head[1] & 0x0F not in (0x03, 0x0B):                # eh_frame_ptr: a 4-byte value
+            return []
+        raw = self.read(sec.addr + 8, 4)
+        count = struct.unpack(self._e + "I", raw)[0] if raw else 0
+        count = min(count, (sec.size - 12) // 8)
+        table = self.read(sec.addr + 12, 8 * count)
+        if not table:
+            return []
+        starts = struct.unpack(self._e + "i" * (2 * count), table)[0::2]
+        return sorted({sec.addr + v for v in starts})
 
     def needed_libraries(self) -> tuple[str, ...]:
         if self._needed is not None:

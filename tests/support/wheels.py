@@ -258,6 +258,21 @@ _PINS = (
                 sha256='f6cbda9cb8c33c9f8673a2b69fb19bdab75b5032d4e47a42a0e7b36db1c3ebcc',
                 size=692106, blob='e3/7c/c90d57df7775421fe43f7a235f6cee85a67c4aecc7325051b23fff58335b',
                 note='nanobind Mach-O with LC_DYLD_CHAINED_FIXUPS'),
+    PinnedWheel('coverage-7.17.4-cp313-manylinux-x86_64',
+                'coverage', '7.17.4', 'coverage-7.17.4-cp313-cp313-manylinux1_x86_64.manylinux_2_28_x86_64.manylinux_2_5_x86_64.whl',
+                sha256='434e8a7a91fa2bb2819ac4da53697d4805bb1b25d00a9046403651e59c2cc857',
+                size=263589, blob='77/34/9f09c0bc9c5a522411b23197072e2aada8a91025018a22111b3ead3c5091',
+                note='C module whose only __cxa_* import is crtstuff\'s weak __cxa_finalize'),
+    PinnedWheel('orjson-3.13.0-cp313-manylinux-x86_64',
+                'orjson', '3.13.0', 'orjson-3.13.0-cp313-cp313-manylinux_2_17_x86_64.manylinux2014_x86_64.whl',
+                sha256='cbed5f4c4b88d94bcc36115f4c3bb3aa25da1563a5c3328aa3acebce2b083040',
+                size=130370, blob='45/46/f8d83189ff5b7b2ff225a58c5908618cc4e86afe09e65d17a30ac68c9da4',
+                note='pyo3-ffi without the pyo3 macros: PyModuleDef and slots built on the heap in PyInit'),
+    PinnedWheel('zstandard-0.25.0-cp313-manylinux-x86_64',
+                'zstandard', '0.25.0', 'zstandard-0.25.0-cp313-cp313-manylinux2014_x86_64.manylinux_2_17_x86_64.whl',
+                sha256='8e735494da3db08694d26480f1493ad2cf86e99bdd53e8e9771b2752a5c0246a',
+                size=5547173, blob='63/4b/e3678b4e776db00f9f7b2fe58e547e8928ef32727d7a1ff01dea010f3f13',
+                note='cffi out-of-line API-mode module (zstandard._cffi)'),
 )
 
 PINNED: dict[str, PinnedWheel] = {pin.key: pin for pin in _PINS}
