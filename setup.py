@@ -25,6 +25,9 @@ from setuptools.command.build_ext import build_ext
 from setuptools.dist import Distribution
 
 EXT_PACKAGE = "ftaudit_ext"
+# The bundled compatibility census (data/) ships as the package `ftaudit_data`, so a
+# non-editable install can read it (auditor/compat/dataset.py looks there first).
+DATA_PACKAGE = "ftaudit_data"
 
 OPENMP_PROBE = r"""
 #include <omp.h>
@@ -59,15 +62,14 @@ def openmp_flags(compiler_cmd: list[str]) -> tuple[list[str], list[str]]:
 
 
 class FtAuditDistribution(Distribution):
-    """Adds `ftaudit_ext` to the package list that pyproject's [tool.setuptools.packages.find]
+    """Adds `ftaudit_ext` and `ftaudit_data` to the package list that pyproject's [tool.setuptools.packages.find]
     computes: setuptools lets that table replace a `packages=` argument given to setup(), while
     `package_dir` (not set in pyproject) is kept."""
 
     def parse_config_files(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         result = super().parse_config_files(*args, **kwargs)
         packages = list(self.packages or [])
-        if EXT_PACKAGE not in packages:
-            self.packages = [*packages, EXT_PACKAGE]
+        self.packages = [*packages, *(p for p in (EXT_PACKAGE, DATA_PACKAGE) if p not in packages)]
         return result
 
 
@@ -114,8 +116,8 @@ def extensions() -> list[Extension]:
 
 setup(
     distclass=FtAuditDistribution,
-    package_dir={EXT_PACKAGE: "ext"},
-    packages=[EXT_PACKAGE],
+    package_dir={EXT_PACKAGE: "ext", DATA_PACKAGE: "data"},
+    packages=[EXT_PACKAGE, DATA_PACKAGE],
     ext_modules=extensions(),
     cmdclass={"build_ext": BuildExt},
 )
