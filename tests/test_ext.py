@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import array
 import functools
+import json
 import math
 import subprocess
 import sys
@@ -277,10 +278,8 @@ def test_without_the_own_gil_slot_the_subinterpreter_refuses_it(tmp_path):
 
 
 def _inspect():
-    try:
-        from auditor.inspect import inspect_module
-    except ImportError as exc:  # the lead removes this skip once auditor.inspect has landed
-        pytest.skip(f"auditor.inspect is not importable yet: {exc}")
+    from auditor.inspect import inspect_module
+
     return inspect_module
 
 
@@ -321,10 +320,7 @@ def test_313_build_static_and_runtime_verdicts_agree(tmp_path):
     """Static inspection of a 3.13 build says own-GIL; the runtime check (an import in an
     own-GIL sub-interpreter of pyenv 3.13, as `ft-audit env --verify` does) agrees."""
     inspect_module = _inspect()
-    try:
-        from auditor.verify import compare, run_module, runtime_subinterpreters
-    except ImportError as exc:
-        pytest.skip(f"auditor.verify is not importable yet: {exc}")
+    from auditor.verify import compare, run_module, runtime_subinterpreters
     from tests.support.pyenv import pyenv_python
     from tests.support.unavailable import skip_or_fail
 
@@ -342,16 +338,14 @@ def test_313_build_static_and_runtime_verdicts_agree(tmp_path):
         assert comparison.agrees is True, comparison.disagreements
 
 
-def test_source_audit_of_ext_reports_nothing():
+def test_source_audit_of_ext_reports_nothing(capsys):
     from auditor.cli import main
 
-    try:
-        from auditor.commands import source
-    except ImportError as exc:
-        pytest.skip(f"ft-audit source is not importable yet: {exc}")
-    if "not implemented" in (source.HELP or ""):
-        pytest.skip("ft-audit source is not implemented yet")  # the lead removes this skip
-    assert main(["source", str(EXT)]) == 0
+    assert main(["source", "--format", "json", str(EXT)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    # both sources (_ckernels.c, _cykernels.pyx) were read, and nothing is reported
+    assert report["files_checked"] == 2 and report["files_unchecked"] == 0
+    assert report["findings"] == [] and report["errors"] == []
 
 
 # --- builds on every supported CPython, GIL and free-threaded -----------------------------
