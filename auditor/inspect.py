@@ -487,6 +487,16 @@ def _gather(image: BinaryImage, display: str, claimed: str | None,
         f.init_reason = (f"imports PyModuleDef_Init but no static PyModuleDef named {short!r}: "
                          f"{f.framework} builds its def at run time")
         f.evidence.append(Evidence("init", "framework-default", f.init_reason, "capi-reference 2.5"))
+    elif found is None and _is_cffi_module(image, imports):
+        rule = kb.cffi_rule()
+        f.framework = "cffi"
+        f.evidence.append(Evidence(
+            "framework", "string",
+            f"contains {' and '.join(repr(s.decode()) for s in rule.strings)}, imports "
+            f"{', '.join(rule.imports)}: a cffi-generated out-of-line module", rule.source))
+        f.init = InitStyle.SINGLE_PHASE
+        f.init_reason = f"cffi module: {inits[0].symbol} has _cffi_backend create it; {rule.init_why}"
+        f.evidence.append(Evidence("init", "framework-default", f.init_reason, rule.source))
     else:
         f.init = InitStyle.UNKNOWN
         f.init_reason = f"no static PyModuleDef named {short!r} found and no PyModule_Create2 import"
@@ -512,6 +522,8 @@ def _gather(image: BinaryImage, display: str, claimed: str | None,
                                          "supported", "per-interpreter-gil"):
                     setattr(f, field, "unknown")
             f.gil_reason = f.mi_reason = f.init_reason
+    elif f.init == InitStyle.SINGLE_PHASE and f.framework == "cffi":
+        _cffi_declarations(f)
     elif f.init == InitStyle.SINGLE_PHASE:
         _single_phase(image, inits[0], imports, f)
     elif f.init == InitStyle.RUNTIME_DEF:
@@ -646,6 +658,36 @@ def _single_phase(image: BinaryImage, init: "InitExport", imports: frozenset[str
     f.gil_reason = (f"{setgil} is called at {where} with a value set at run time"
                     if values == {None} else f"{setgil} is called with different values {sorted(map(str, values))} at {where}")
     f.gil_evidence.append(Evidence("gil", "call", f.gil_reason, "capi-reference 1.5"))
+
+
+def _is_cffi_module(image: BinaryImage, imports: frozenset[str]) -> bool:
+    """A cffi out-of-line module: its PyInit_* only imports _cffi_backend and calls
+    _init_cffi_1_0_external_module; it creates no module itself."""
+    rule = kb.cffi_rule()
+    if "PyModule_Create2" in imports or "PyModuleDef_Init" in imports:
+        return False
+    return all(s in imports for s in rule.imports) and all(image.contains(s) for s in rule.strings)
+
+
+def _cffi_declarations(f: ModuleFacts) -> None:
+    """Sub-interpreters and GIL of a module _cffi_backend creates with PyModule_Create2."""
+    rule = kb.cffi_rule()
+    meaning, src = kb.absent_default("single_phase_subinterpreters")
+    f.multiple_interpreters, f.mi_reason = MultipleInterpreters.NOT_SUPPORTED, ""
+    f.mi_evidence.append(Evidence("multiple_interpreters", "loader-rule",
+                                  "single-phase init (created by _cffi_backend): rejected where "
+                                  "check_multi_interp_extensions is on", src))
+    votes = {v for v, _why in f.abi_votes}
+    built_ft = (votes.pop() if len(votes) == 1 else None) if votes else claim_is_free_threaded(f.claimed)
+    if built_ft is False:
+        f.gil = GilDeclaration.UNDECLARED
+        f.gil_reason = f"cffi module built for the GIL ABI: {rule.gil_abi_why}"
+        f.gil_evidence.append(Evidence("gil", "framework-default", f.gil_reason, rule.source))
+    else:
+        f.gil = GilDeclaration.UNKNOWN
+        f.gil_reason = (f"cffi module built for the {'free-threaded' if built_ft else 'an undetermined'} "
+                        f"ABI: {rule.ft_abi_why}")
+        f.gil_evidence.append(Evidence("gil", "framework-default", f.gil_reason, rule.source))
 
 
 def _runtime_def(image: BinaryImage, f: ModuleFacts) -> None:

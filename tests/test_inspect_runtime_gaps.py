@@ -54,3 +54,33 @@ def test_stripped_elf_function_extent_comes_from_the_unwind_table():
         assert image.function_size(0x4070) is None     # past the last FDE (.fini)
     finally:
         image.close()
+
+
+ZSTD = "zstandard-0.25.0-cp313-manylinux-x86_64"
+
+
+def test_cffi_module_is_single_phase_created_by_cffi_backend():
+    # zstandard._cffi has no PyModuleDef and imports neither PyModule_Create2 nor
+    # PyModuleDef_Init: PyInit__cffi imports _cffi_backend and calls
+    # _init_cffi_1_0_external_module, which uses PyModule_Create (runtime: single-phase,
+    # m_size -1, gil undeclared, refused by both kinds of sub-interpreter).
+    r = member_report(ZSTD, "zstandard/_cffi.cpython-313-x86_64-linux-gnu.so")
+    assert r.framework == "cffi"
+    assert (r.init, r.gil, r.multiple_interpreters) == ("single-phase", "undeclared", "not-supported")
+    assert (r.free_threading.value, r.subinterpreters.value) == ("not-built-for-ft", "not-supported")
+    assert any(e.kind == "framework-default" and "PyModule_Create" in e.detail for e in r.evidence)
+    assert any("cannot call PyUnstable_Module_SetGIL" in e.detail for e in r.free_threading.evidence)
+
+
+def test_cffi_gil_on_a_free_threaded_build_is_left_to_cffi_backend():
+    from auditor.inspect import _cffi_declarations
+    from auditor.verdicts import ModuleFacts, free_threading_verdict
+
+    f = ModuleFacts(name="m._cffi", path="m/_cffi.cpython-314t-x86_64-linux-gnu.so",
+                    claimed="cp314t", init="single-phase", framework="cffi")
+    f.abi_votes.append((True, "imports _Py_DecRefShared"))
+    f.shows_ft, f.abi_reason = True, "imports _Py_DecRefShared"
+    _cffi_declarations(f)
+    assert (f.gil, f.multiple_interpreters) == ("unknown", "not-supported")
+    verdict = free_threading_verdict(f)
+    assert verdict.value == "unknown" and "_cffi_backend" in verdict.reason

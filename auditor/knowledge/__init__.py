@@ -205,3 +205,22 @@ def framework_defaults() -> tuple[FrameworkDefault, ...]:
                                   e["marker"].encode() if e.get("marker") else None, e["source"],
                                   e.get("abi_tag_marker"))
                  for e in load("frameworks")["defaults"])
+
+
+@dataclass(frozen=True)
+class CffiRule:
+    """How a cffi-generated out-of-line module gets created (frameworks.json cffi_external_module)."""
+
+    strings: tuple[bytes, ...]       # all must be in the file
+    imports: tuple[str, ...]         # all must be imported
+    init_why: str
+    gil_abi_why: str
+    ft_abi_why: str
+    source: str
+
+
+@functools.lru_cache(maxsize=None)
+def cffi_rule() -> CffiRule:
+    e = load("frameworks")["cffi_external_module"]
+    return CffiRule(tuple(s.encode() for s in e["strings"]), tuple(e["imports"]), e["init_why"],
+                    e["gil_abi_why"], e["ft_abi_why"], e["source"])
