@@ -15,7 +15,7 @@ import struct
 from dataclasses import dataclass
 
 from auditor import knowledge as kb
-from auditor.binary import disasm
+from auditor.binary import disasm, x86_heap
 from auditor.binary.base import BSS, DATA, RODATA, TEXT, BinaryImage
 from auditor.binary.loader import open_images
 from auditor.errors import BinaryFormatError
@@ -281,6 +281,77 @@ def export_hook_slots(image: BinaryImage, func: int) -> int | None:
     return None
 
 
+@dataclass(frozen=True)
+class HeapDef:
+    """A PyModuleDef the init code builds in an allocated block and passes to PyModuleDef_Init."""
+    call: int                   # address of the PyModuleDef_Init call
+    header: kb.DefHeader
+    m_name: str
+    m_size: int | None
+    slots: str                  # "block" | "null" | "unknown"
+    entries: tuple[SlotEntry, ...]
+    complete: bool              # the slot walk ended on a terminator stored as the constant 0
+
+
+def heap_module_def(image: BinaryImage, init: int, names: set[str]) -> HeapDef | None:
+    """The def orjson-style init code (pyo3-ffi without macros) allocates, fills with
+    constants and hands to PyModuleDef_Init; None unless every identifying field (header
+    bytes, m_name) was stored with a known value. x86-64 System V (ELF) only."""
+    if image.arch != "x86_64" or image.format != "elf":
+        return None
+    code = disasm.read_code(image, init, min(image.function_size(init) or disasm.DEFAULT_WINDOW,
+                                            disasm.DEFAULT_WINDOW))
+    if not code:
+        return None
+    traces = x86_heap.trace(code, init, image.read)
+    found = {_heap_def_on_path(image, tr, call, names) for tr, call in
+             x86_heap.calls_to(traces, image.call_stubs(), "PyModuleDef_Init")}
+    found.discard(None)
+    # every path that reaches PyModuleDef_Init must build the same def, or nothing is claimed
+    return found.pop() if len(found) == 1 else None
+
+
+def _heap_def_on_path(image: BinaryImage, tr: "x86_heap.HeapTrace", call: "x86_heap.HeapCall",
+                      names: set[str]) -> HeapDef | None:
+    if not isinstance(call.rdi, x86_heap.Block) or call.rdi.n == x86_heap.STACK or call.rdi.off:
+        return None
+    block = call.rdi.n
+    for header in kb.def_headers(8, image.little_endian):
+        pattern = header.pattern
+        if tr.read_int(block, 0, len(pattern)) != int.from_bytes(pattern, "little"):
+            continue
+        layout = kb.def_layout(8, header.free_threaded)
+        name_ref = tr.ref(block, layout.m_name)
+        m_name = image.read_cstring(name_ref.addr, 256) if isinstance(name_ref, x86_heap.Addr) else None
+        if not m_name or not (m_name in names or any(m_name.endswith("." + n) for n in names)):
+            continue
+        raw_size = tr.read_int(block, layout.m_size, 8)
+        m_size = raw_size - (1 << 64) if raw_size is not None and raw_size >> 63 else raw_size
+        slots_ref = tr.ref(block, layout.m_slots)
+        if isinstance(slots_ref, x86_heap.Block) and slots_ref.n != x86_heap.STACK and not slots_ref.off:
+            entries, complete = _heap_slots(tr, slots_ref.n)
+            return HeapDef(call.at, header, m_name, m_size, "block", tuple(entries), complete)
+        if tr.read_int(block, layout.m_slots, 8) == 0:
+            return HeapDef(call.at, header, m_name, m_size, "null", (), True)
+        return HeapDef(call.at, header, m_name, m_size, "unknown", (), False)
+    return None
+
+
+def _heap_slots(tr: "x86_heap.HeapTrace", block: int) -> tuple[list[SlotEntry], bool]:
+    ids = kb.slot_ids()
+    entries: list[SlotEntry] = []
+    for i in range(MAX_SLOTS):
+        sid = tr.read_int(block, 16 * i, 4)
+        if sid is None:
+            return entries, False
+        if sid == 0:
+            return entries, True
+        known = ids.get(sid & 0xFFFF)
+        entries.append(SlotEntry(16 * i, sid & 0xFFFF, 0, tr.read_int(block, 16 * i + 8, 8),
+                                 known.name if known else None, False))
+    return entries, False
+
+
 # ------------------------------------------------------------------ the inspector
 def inspect_module(source, *, display: str | None = None, claimed: str | None = None,
                    module_name: str | None = None) -> ModuleReport:
@@ -487,6 +558,30 @@ def _gather(image: BinaryImage, display: str, claimed: str | None,
         f.init_reason = (f"imports PyModuleDef_Init but no static PyModuleDef named {short!r}: "
                          f"{f.framework} builds its def at run time")
         f.evidence.append(Evidence("init", "framework-default", f.init_reason, "capi-reference 2.5"))
+    elif found is None and "PyModuleDef_Init" in imports and (
+            heap := heap_module_def(image, inits[0].addr, names)) is not None:
+        hdr = heap.header
+        what = "free-threaded" if hdr.free_threaded else "GIL"
+        f.abi_evidence.append(Evidence(
+            "abi", "def-header",
+            f"the PyModuleDef '{heap.m_name}' {inits[0].symbol} builds on the heap gets the {what} "
+            f"header {hdr.id} ({hdr.versions})", hdr.source))
+        f.abi_votes.append((hdr.free_threaded, f"heap PyModuleDef '{heap.m_name}' has the {what} header {hdr.id}"))
+        built = (f"{inits[0].symbol} builds PyModuleDef '{heap.m_name}' (m_size {heap.m_size}) in an "
+                 f"allocated block with constant stores and passes it to PyModuleDef_Init at {heap.call:#x}")
+        if heap.slots == "block":
+            f.init = InitStyle.RUNTIME_DEF
+            entries = list(heap.entries)
+            partial_slots = not heap.complete
+            f.init_reason = (f"{built}; m_slots is another such block ({len(entries)} entries read from "
+                             f"the code{'' if heap.complete else ', then a value not stored as a constant: the rest is unknown'})")
+        elif heap.slots == "null":
+            f.init = InitStyle.MULTI_PHASE
+            f.init_reason = f"{built}; m_slots NULL"
+        else:
+            f.init = InitStyle.RUNTIME_DEF
+            f.init_reason = f"{built}; m_slots is not stored as a constant or a block address"
+        f.evidence.append(Evidence("init", "slot", f.init_reason, "capi-reference 2.5"))
     elif found is None and _is_cffi_module(image, imports):
         rule = kb.cffi_rule()
         f.framework = "cffi"

@@ -84,3 +84,54 @@ def test_cffi_gil_on_a_free_threaded_build_is_left_to_cffi_backend():
     assert (f.gil, f.multiple_interpreters) == ("unknown", "not-supported")
     verdict = free_threading_verdict(f)
     assert verdict.value == "unknown" and "_cffi_backend" in verdict.reason
+
+
+ORJSON = "orjson-3.13.0-cp313-manylinux-x86_64"
+
+
+def test_orjson_heap_def_and_slots_are_read_from_pyinit():
+    # PyInit_orjson (pyo3-ffi, no static def): Box::new([slot; 4]) filled with
+    # {2, exec} {3, 0} {4, 0} {0, 0} (and-with-0 stores), Box::new(PyModuleDef) with the PyO3
+    # header copied from .rodata, m_name "orjson", m_slots = the first box, then
+    # PyModuleDef_Init(def) at 0xf009 (runtime: multi-phase, gil used, not-supported).
+    r = member_report(ORJSON, "orjson/orjson.cpython-313-x86_64-linux-gnu.so")
+    assert (r.init, r.gil, r.multiple_interpreters) == ("runtime-def", "used", "not-supported")
+    assert (r.free_threading.value, r.subinterpreters.value) == ("not-built-for-ft", "not-supported")
+    assert r.errors == ()
+    details = [e.detail for e in r.evidence]
+    assert "slots: Py_mod_exec(2), Py_mod_multiple_interpreters(3)=0, Py_mod_gil(4)=0" in details
+    assert any("passes it to PyModuleDef_Init at 0xf009" in d and "m_size 0" in d for d in details)
+    assert any("refcnt1-64" in e.detail for e in r.abi.evidence)
+
+
+# ------------------------------------------------------------------ heap def fixture
+from tests.test_inspect_fixtures import _runtime_slots, build  # noqa: E402,F401 - shared fixture
+
+HEAP_CASES = [
+    # python, FT?, opt, defines, gil, multiple_interpreters
+    ("3.14", True, "-O2", (), "not-used", "per-interpreter-gil"),
+    ("3.14", True, "-O0", (), "not-used", "per-interpreter-gil"),
+    ("3.13", False, "-Os", (), "not-used", "per-interpreter-gil"),
+    ("3.14", True, "-O2", ("GIL=0", "MI=0"), "used", "not-supported"),
+    ("3.14", True, "-O2", ("GIL_RUNTIME",), "unknown", "per-interpreter-gil"),
+]
+
+
+@pytest.mark.parametrize("python,ft,opt,defines,gil,mi", HEAP_CASES)
+def test_heap_built_def_is_read_from_the_init_code(build, python, ft, opt, defines, gil, mi):
+    name = f"heap{python[2:]}{'t' if ft else ''}{opt[2]}_" + ("_".join(defines).replace("=", "").lower() or "c")
+    report = inspect_module(build("heap_def.c", name, python=python, free_threaded=ft, opt=opt, defines=defines))
+    assert report.init == "runtime-def", report.subinterpreters.reason
+    assert (report.gil, report.multiple_interpreters) == (gil, mi)
+    assert report.abi.free_threaded is ft
+    if gil == "unknown":
+        assert "gets its value at run time" in report.free_threading.reason
+
+
+@pytest.mark.slow
+def test_heap_built_def_matches_the_interpreter(build):
+    path = build("heap_def.c", "heaprt13", python="3.13", opt="-O2")
+    report = inspect_module(path)
+    runtime = _runtime_slots("3.13", path)
+    assert runtime == {"m_size": 0, "slots": [[3, 2], [4, 1]]}
+    assert (report.gil, report.multiple_interpreters) == ("not-used", "per-interpreter-gil")
