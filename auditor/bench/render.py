@@ -15,7 +15,7 @@ def render_text(report: BenchReport) -> str:
         f"{report.cores} cores, base size {report.size:,}{' (quick)' if report.quick else ''}, "
         f"{report.repeats} runs after one warm-up",
         f"  {py.get('executable')}",
-        "  cells: speedup over a sequential run made just before each run: median (lowest-highest);"
+        "  cells: speedup over a sequential run made next to each run: median (lowest-highest);"
         " MISMATCH = result differs",
         "",
     ]

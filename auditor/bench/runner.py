@@ -2,12 +2,13 @@
 
 Order of work: allocate the input once (in shared memory when possible), run every workload
 sequentially to get the reference result, then for each mode and worker count start the
-workers once, and time each workload `repeats` times after one untimed warm-up run, each
-timed run paired with a sequential run just before it (the speedup is the median of the
-pair ratios, so load from other processes that changes during the bench does not show up as
-a speedup or a slowdown). Every timed run starts from an `out` array filled with NaN, and the last run's
-result is compared with the sequential reference, so a mode that computes nothing, or the
-wrong thing, shows up as a disagreement instead of a fast time.
+workers once and time each workload `repeats` times after one untimed warm-up run. Each
+timed run is paired with a sequential run next to it (alternating which goes first), and the
+speedup is the median of the pair ratios, so load from other processes that changes during
+the bench does not show up as a speedup or a slowdown. Every timed run starts from an `out`
+array filled with NaN, and the last run's result is compared with the sequential reference,
+so a mode that computes nothing, or the wrong thing, shows up as a disagreement instead of a
+fast time.
 """
 
 from __future__ import annotations
@@ -197,18 +198,26 @@ def time_workload(engine: Engine, workload: str, n: int, repeats: int, arrays: A
                   reset: Callable[[], None], baseline: Engine | None = None,
                   ) -> tuple[list[float], list[float], float | None]:
     """One warm-up run, then `repeats` timed runs of `engine`, each paired with a sequential run
-    right before it (when `baseline` is given), so a change in machine load between cells
+    made next to it (when `baseline` is given), so a change in machine load between cells
     cannot pass for a speedup: the speedup is taken per pair. Returns (times, baseline
     times, the last result of `engine`)."""
     _timed_run(engine, workload, n, reset)
     times: list[float] = []
     base_times: list[float] = []
     value = None
-    for _ in range(repeats):
+    for i in range(repeats):
+        # Alternate which run of a pair goes first, so "the second run is faster" (warm
+        # allocator, caches) cancels out; the last pair runs the engine last, so its result is
+        # the one compared with the reference.
+        engine_first = baseline is not None and (repeats - 1 - i) % 2 == 1
+        if engine_first:
+            elapsed, value = _timed_run(engine, workload, n, reset)
+            times.append(elapsed)
         if baseline is not None:
             base_times.append(_timed_run(baseline, workload, n, reset)[0])
-        elapsed, value = _timed_run(engine, workload, n, reset)
-        times.append(elapsed)
+        if not engine_first:
+            elapsed, value = _timed_run(engine, workload, n, reset)
+            times.append(elapsed)
     return times, base_times, value
 
 
