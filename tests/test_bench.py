@@ -315,3 +315,26 @@ def test_conclusion_on_a_busy_machine_draws_no_gil_conclusion():
                                  notes=("load average 9.00 at start and 8.00 at end, on 2 cores",)))
     assert "No mode ran more than 1.10x faster" in text and "load average 9.00" in text
     assert "GIL" not in text.split("No mode ran")[1].split("Starting")[0]
+
+
+def test_conclusion_explains_a_multithreaded_blas():
+    from auditor.bench.conclude import conclusion
+
+    notes = ("numpy's BLAS is scipy-openblas 0.3.31 with its own thread pool: np.linalg.norm may already "
+             "use several cores in the sequential run (OPENBLAS_NUM_THREADS=1 turns that off)",)
+    text = conclusion(_synthetic({("np_norm", "threads"): 0.7, ("np_norm", "shm"): 0.8,
+                                  ("c_sincos", "threads"): 1.9}, notes=notes))
+    assert "np_norm releases the GIL, yet threads gave 0.70x" in text
+    assert "BLAS with its own thread pool" in text
+
+
+def test_blas_note_names_numpys_blas(monkeypatch):
+    import numpy as np
+
+    for var in runner.BLAS_THREAD_VARIABLES:
+        monkeypatch.delenv(var, raising=False)
+    note = runner.blas_note(np)
+    blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]["name"]
+    assert note is not None and blas in note and "own thread pool" in note
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
+    assert "limited by OPENBLAS_NUM_THREADS=1" in runner.blas_note(np)

@@ -142,6 +142,9 @@ def conclusion(report: BenchReport) -> str:
                      f"by other work{f' ({load})' if load else ''}; rerun to check.")
         else:
             text += ", and no other mode did better: there was too little work per chunk or no free core."
+        if "np_norm" in scale_missing and any("own thread pool" in n for n in report.notes):
+            text += (" np.linalg.norm calls a BLAS with its own thread pool, which already spreads the "
+                     "sequential run over the cores, so more workers only add contention.")
         parts.append(text)
     if flat_ok:
         helped = {w: b for w in flat_ok if (b := best(w, SEPARATE_GIL_MODES)) and b[1] >= NO_HELP}

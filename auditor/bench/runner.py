@@ -127,6 +127,24 @@ def load_average() -> float | None:
         return None
 
 
+BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS")
+
+
+def blas_note(np: Any) -> str | None:
+    """Which BLAS numpy calls for np.linalg.norm, and whether its own thread pool is limited:
+    a multi-threaded BLAS already uses several cores in the "sequential" run."""
+    try:
+        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        name = f"{blas['name']} {blas.get('version', '')}".strip()
+    except Exception:  # older numpy, or a build without that section
+        return None
+    limit = next((f"{v}={os.environ[v]}" for v in BLAS_THREAD_VARIABLES if os.environ.get(v)), None)
+    if limit:
+        return f"numpy's BLAS is {name}, its threads limited by {limit}"
+    return (f"numpy's BLAS is {name} with its own thread pool: np.linalg.norm may already use "
+            "several cores in the sequential run (OPENBLAS_NUM_THREADS=1 turns that off)")
+
+
 def _gib(n: float) -> str:
     return f"{n / 2**30:.1f} GiB"
 
@@ -358,6 +376,9 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _m: 
     startup = measure_startup(config.startup_repeats)
     load_after = load_average()
     notes = []
+    blas = blas_note(np) if "np_norm" in runnable else None
+    if blas:
+        notes.append(blas)
     if load_before is not None and load_after is not None:
         notes.append(f"load average {load_before:.2f} at start and {load_after:.2f} at end, on {ncores} cores")
         if max(load_before, load_after) > 0.5 * ncores + 1:
