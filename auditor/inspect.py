@@ -288,7 +288,7 @@ class HeapDef:
     header: kb.DefHeader
     m_name: str
     m_size: int | None
-    slots: str                  # "block" | "null" | "unknown"
+    slots: str                  # "block" | "null" | "unknown" | "touched" (a call could rewrite it)
     entries: tuple[SlotEntry, ...]
     complete: bool              # the slot walk ended on a terminator stored as the constant 0
 
@@ -329,8 +329,12 @@ def _heap_def_on_path(image: BinaryImage, tr: "x86_heap.HeapTrace", call: "x86_h
         m_size = raw_size - (1 << 64) if raw_size is not None and raw_size >> 63 else raw_size
         slots_ref = tr.ref(block, layout.m_slots)
         if isinstance(slots_ref, x86_heap.Block) and slots_ref.n != x86_heap.STACK and not slots_ref.off:
+            if not x86_heap.untouched_by_calls(tr, call, {block, slots_ref.n}):
+                return HeapDef(call.at, header, m_name, m_size, "touched", (), False)
             entries, complete = _heap_slots(tr, slots_ref.n)
             return HeapDef(call.at, header, m_name, m_size, "block", tuple(entries), complete)
+        if not x86_heap.untouched_by_calls(tr, call, {block}):
+            return HeapDef(call.at, header, m_name, m_size, "touched", (), False)
         if tr.read_int(block, layout.m_slots, 8) == 0:
             return HeapDef(call.at, header, m_name, m_size, "null", (), True)
         return HeapDef(call.at, header, m_name, m_size, "unknown", (), False)
@@ -578,6 +582,10 @@ def _gather(image: BinaryImage, display: str, claimed: str | None,
         elif heap.slots == "null":
             f.init = InitStyle.MULTI_PHASE
             f.init_reason = f"{built}; m_slots NULL"
+        elif heap.slots == "touched":
+            f.init = InitStyle.RUNTIME_DEF
+            f.init_reason = (f"{built}; but a call receives the def or its slot block before that "
+                             f"(or the code stores into them after it), so the slots read are not final")
         else:
             f.init = InitStyle.RUNTIME_DEF
             f.init_reason = f"{built}; m_slots is not stored as a constant or a block address"

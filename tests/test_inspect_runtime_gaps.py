@@ -114,6 +114,7 @@ HEAP_CASES = [
     ("3.13", False, "-Os", (), "not-used", "per-interpreter-gil"),
     ("3.14", True, "-O2", ("GIL=0", "MI=0"), "used", "not-supported"),
     ("3.14", True, "-O2", ("GIL_RUNTIME",), "unknown", "per-interpreter-gil"),
+    ("3.14", True, "-O2", ("TOUCH_IN_CALLEE",), "unknown", "unknown"),
 ]
 
 
@@ -124,7 +125,9 @@ def test_heap_built_def_is_read_from_the_init_code(build, python, ft, opt, defin
     assert report.init == "runtime-def", report.subinterpreters.reason
     assert (report.gil, report.multiple_interpreters) == (gil, mi)
     assert report.abi.free_threaded is ft
-    if gil == "unknown":
+    if "TOUCH_IN_CALLEE" in defines:
+        assert "a call receives the def or its slot block" in report.free_threading.reason
+    elif gil == "unknown":
         assert "gets its value at run time" in report.free_threading.reason
 
 
@@ -135,3 +138,27 @@ def test_heap_built_def_matches_the_interpreter(build):
     runtime = _runtime_slots("3.13", path)
     assert runtime == {"m_size": 0, "slots": [[3, 2], [4, 1]]}
     assert (report.gil, report.multiple_interpreters) == ("not-used", "per-interpreter-gil")
+
+
+def test_heap_trace_forks_at_a_branch_and_keeps_each_paths_stores():
+    # mov edi,0x40; call alloc; mov rbx,rax; test rbx,rbx; je L
+    #   mov dword [rbx],4; mov qword [rbx+8],1; jmp M
+    # L: mov dword [rbx],4; and qword [rbx+8],0
+    # M: mov rdi,rbx; jmp [rip+0] (tail call)
+    from auditor.binary import x86_heap
+
+    code = bytes.fromhex(
+        "bf40000000" "e800100000" "4889c3" "4885db" "7410"
+        "c70304000000" "48c7430801000000" "eb0b"
+        "c70304000000" "4883630800"
+        "4889df" "ff2500000000")
+    paths = x86_heap.trace(code, 0x1000, lambda addr, size: None)
+    ends = sorted(p.end for p in paths)
+    assert ends == ["tail jump", "tail jump"]
+    values = sorted(p.read_int(0, 8, 8) for p in paths)
+    assert values == [0, 1]                         # one path per branch, values not merged
+    for p in paths:
+        alloc, tail = p.calls
+        assert alloc.rdi == 0x40 and alloc.target == 0x1000 + 10 + 0x1000
+        assert tail.rdi == x86_heap.Block(0) and tail.target == 0x1000 + len(code)
+        assert p.read_int(0, 0, 4) == 4

@@ -35,6 +35,7 @@ MAX_PATHS = 32
 RSP, RDI, RSI, RCX, RAX = 4, 7, 6, 1, 0
 STACK = -1                 # block number of the stack frame
 _CALLER_SAVED = (0, 1, 2, 6, 7, 8, 9, 10, 11)      # rax rcx rdx rsi rdi r8-r11 (System V)
+_ARG_REGS = (7, 6, 2, 1, 8, 9)                     # rdi rsi rdx rcx r8 r9
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class HeapCall:
     target: int | None           # direct target, or the GOT slot of `call [rip+d]`
     rdi: Value                   # first argument when the call is made
     result: Block                # what rax holds afterwards
+    passed: frozenset[int] = frozenset()   # blocks whose address is in an argument register
 
 
 @dataclass
@@ -68,8 +70,12 @@ class HeapTrace:
     calls: list[HeapCall] = field(default_factory=list)
     mem: dict[int, dict[int, Cell]] = field(default_factory=dict)
     end: str = ""                # why the path ended
+    # block -> number of calls made before its last store (a store after a call that took
+    # the block, or after the call that consumes it, makes the earlier picture stale)
+    last_store: dict[int, int] = field(default_factory=dict)
 
     def store(self, block: Block, width: int, value: Value) -> None:
+        self.last_store[block.n] = len(self.calls)
         data = self.mem.setdefault(block.n, {})
         if isinstance(value, (Block, Addr)):
             cells: list[Cell] = [(value, k) for k in range(8)] if width == 8 else [None] * width
@@ -81,6 +87,7 @@ class HeapTrace:
             data[block.off + k] = c
 
     def store_cells(self, block: Block, cells: list[Cell]) -> None:
+        self.last_store[block.n] = len(self.calls)
         data = self.mem.setdefault(block.n, {})
         for k, c in enumerate(cells):
             data[block.off + k] = c
@@ -159,7 +166,8 @@ class _State:
     out: HeapTrace
 
     def fork(self, pc: int) -> "_State":
-        tr = HeapTrace(list(self.out.calls), {n: dict(d) for n, d in self.out.mem.items()})
+        tr = HeapTrace(list(self.out.calls), {n: dict(d) for n, d in self.out.mem.items()},
+                       last_store=dict(self.out.last_store))
         return _State(pc, dict(self.regs), {k: list(v) for k, v in self.xmm.items()}, tr)
 
 
@@ -401,10 +409,20 @@ def _run(code: bytes, base: int, read, st: _State, queue: list[_State]) -> str:
 
 def _call(out: HeapTrace, regs: dict[int, Value], at: int, target: int | None) -> None:
     result = Block(len(out.calls))
-    out.calls.append(HeapCall(at, target, regs.get(RDI), result))
+    passed = frozenset(v.n for r in _ARG_REGS if isinstance(v := regs.get(r), Block))
+    out.calls.append(HeapCall(at, target, regs.get(RDI), result, passed))
     for r in _CALLER_SAVED:
         regs.pop(r, None)
     regs[RAX] = result
+
+
+def untouched_by_calls(tr: HeapTrace, call: HeapCall, blocks: set[int]) -> bool:
+    """Did no call before `call` receive one of the blocks (a callee could have written it),
+    and was none of them stored to after `call` on this path?"""
+    index = tr.calls.index(call)
+    if any(b in c.passed for c in tr.calls[:index] for b in blocks):
+        return False
+    return all(tr.last_store.get(b, 0) <= index for b in blocks)
 
 
 def calls_to(traces: list[HeapTrace], names: Mapping[int, str], symbol: str) -> list[tuple[HeapTrace, HeapCall]]:
