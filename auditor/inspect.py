@@ -303,7 +303,9 @@ def heap_module_def(image: BinaryImage, init: int, names: set[str]) -> HeapDef |
                                             disasm.DEFAULT_WINDOW))
     if not code:
         return None
-    traces = x86_heap.trace(code, init, image.read)
+    traces, complete = x86_heap.trace(code, init, image.read)
+    if not complete:
+        return None          # a path not followed could build another def
     found = {_heap_def_on_path(image, tr, call, names) for tr, call in
              x86_heap.calls_to(traces, image.call_stubs(), "PyModuleDef_Init")}
     found.discard(None)

@@ -152,7 +152,8 @@ def test_heap_trace_forks_at_a_branch_and_keeps_each_paths_stores():
         "c70304000000" "48c7430801000000" "eb0b"
         "c70304000000" "4883630800"
         "4889df" "ff2500000000")
-    paths = x86_heap.trace(code, 0x1000, lambda addr, size: None)
+    paths, complete = x86_heap.trace(code, 0x1000, lambda addr, size: None)
+    assert complete
     ends = sorted(p.end for p in paths)
     assert ends == ["tail jump", "tail jump"]
     values = sorted(p.read_int(0, 8, 8) for p in paths)

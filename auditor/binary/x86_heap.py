@@ -16,10 +16,10 @@ as one more block, addressed relative to the entry rsp.
 
 This module follows such code from the function entry, one instruction at a time, over a
 small set of encodings (mov/lea/add/sub/and/xor/push/pop, SSE moves, rep stos/movs, call;
-REX, ModRM and SIB decoded properly). Each conditional branch forks the path (forward
-targets inside the window only; at most MAX_PATHS); a path ends at `ret`, a jump out of the
-window or backwards, a tail jump (recorded as a call), an instruction not modelled, or after
-MAX_INSNS. Each finished path is one HeapTrace holding only what that path provably stored:
+REX, ModRM and SIB decoded properly). Each conditional branch forks the path; a branch
+backwards (a loop), out of the window, or past MAX_PATHS is not followed and marks the
+exploration incomplete, so callers claim nothing from it. A path ends at `ret`, a tail jump
+(recorded as a call), an instruction not modelled, or after MAX_INSNS. Each finished path is one HeapTrace holding only what that path provably stored:
 a byte is None where its value came from anything not modelled. Pure apart from the `read`
 callback used for RIP-relative constant loads.
 """
@@ -181,21 +181,21 @@ def _add(v: Value, delta: int | None) -> Value:
     return None
 
 
-def trace(code: bytes, base: int, read: Callable[[int, int], bytes | None]) -> list[HeapTrace]:
-    """Every path through the code at `base` (bounded), each with the calls it made and the
-    stores it made into blocks (call results and the stack frame)."""
+def trace(code: bytes, base: int, read: Callable[[int, int], bytes | None]) -> tuple[list[HeapTrace], bool]:
+    """Paths through the code at `base`, each with the calls it made and the stores it made
+    into blocks (call results and the stack frame); and whether every path was followed
+    (False when a loop or MAX_PATHS cut the exploration short)."""
     done: list[HeapTrace] = []
     queue = [_State(0, {RSP: Block(STACK, 0)}, {}, HeapTrace())]
-    started = 0
-    while queue and started < MAX_PATHS:
+    dropped: list[int] = []
+    while queue and len(done) < MAX_PATHS:
         st = queue.pop()
-        started += 1
-        st.out.end = _run(code, base, read, st, queue)
+        st.out.end = _run(code, base, read, st, queue, dropped)
         done.append(st.out)
-    return done
+    return done, not queue and not dropped
 
 
-def _run(code: bytes, base: int, read, st: _State, queue: list[_State]) -> str:
+def _run(code: bytes, base: int, read, st: _State, queue: list[_State], dropped: list[int]) -> str:
     regs, xmm, out = st.regs, st.xmm, st.out
     n = len(code)
     i = st.pc
@@ -206,7 +206,9 @@ def _run(code: bytes, base: int, read, st: _State, queue: list[_State]) -> str:
         return _add(regs.get(mm.base), mm.disp) if isinstance(regs.get(mm.base), Block) else None
 
     def branch(target: int) -> None:
-        if i < target < n and len(queue) < MAX_PATHS:
+        if not i < target < n or len(queue) >= MAX_PATHS:
+            dropped.append(target)   # a loop, a jump out of the window, or too many paths
+        else:
             queue.append(st.fork(target))
 
     for _ in range(MAX_INSNS):
