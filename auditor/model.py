@@ -137,7 +137,7 @@ class ModuleReport:
     init: str                      # InitStyle.*
     gil: str                       # GilDeclaration.*
     multiple_interpreters: str     # MultipleInterpreters.*
-    framework: str | None          # "c", "cython", "pybind11", "nanobind", "pyo3", "mypyc", "hpy", None
+    framework: str | None          # "c", "cython", "pybind11", "nanobind", "pyo3", "mypyc", "hpy", "cffi", None
     free_threading: Verdict
     subinterpreters: Verdict
     evidence: tuple[Evidence, ...] = ()
