@@ -154,8 +154,8 @@ def conclusion(report: BenchReport) -> str:
                      + "; ".join(f"{w} {b[0]} {b[1]:.2f}x" for w, b in helped.items()))
         rest = [w for w in flat_ok if w not in helped]
         if rest:
-            text += (f"; nothing beat sequential for {_names(rest)}: moving its data to another process "
-                     "costs more than the work")
+            text += (f"; nothing beat sequential for {_names(rest)}: moving the data to another process "
+                     "cost more than the work, or no second core was free")
         parts.append(text + ".")
     if flat_surprise:
         parts.append(f"Against expectation, threads gave {_speeds(flat_surprise, speed)} for "
