@@ -246,6 +246,7 @@ def audit_paths(paths: Sequence[Path], options: AuditOptions,
     if options.require_ft:
         extra = sibling_findings([p.name for p in paths], options.require_ft)
     kind = options.executor or os.environ.get("FT_AUDIT_WHEEL_EXECUTOR", DEFAULT_EXECUTOR)
+    _keep_freed_memory()  # before the pool forks: the workers inherit the setting
     workers = max(1, options.jobs or os.cpu_count() or 1)
     parallel = kind != "serial" and workers > 1
     sizes = [_size(p) for p in paths]
@@ -293,6 +294,29 @@ def audit_paths(paths: Sequence[Path], options: AuditOptions,
         if report is None:
             results[i] = unreadable_wheel(paths[i].name, "audit did not finish", ignore=options.ignore)
     return results  # type: ignore[return-value]
+
+
+# glibc mallopt parameters
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+
+
+def _keep_freed_memory() -> None:
+    """Let glibc reuse the memory of one decompressed module for the next. By default every
+    block over 128 KiB (up to 32 MiB as the threshold adapts) is a fresh mmap, and the freed
+    heap top goes back to the kernel, so each module's bytes cost page faults and zeroing
+    again: ~100k minor faults and 0.27 s of system time for the 42 pinned wheels; with these
+    settings ~80k and 0.20 s. The process keeps its peak heap (bounded by the per-wheel
+    memory limit) until it exits. A no-op off glibc; results do not depend on it."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        mallopt = ctypes.CDLL(None).mallopt
+        mallopt(_M_MMAP_THRESHOLD, 32 << 20)   # the largest value glibc accepts on 64-bit
+        mallopt(_M_TRIM_THRESHOLD, 512 << 20)
+    except (OSError, AttributeError):  # not glibc (musl has no mallopt)
+        pass
 
 
 def _default_executor() -> str:
