@@ -84,6 +84,13 @@ class Segment:
     flags: int
 
 
+# st_info / st_other bytes of an exported symbol: global or weak binding; function, object or
+# IFUNC type; default or protected visibility (sets, so that 10^5-symbol tables filter fast)
+_EXPORTED_INFO = frozenset(i for i in range(256) if i >> 4 in (STB_GLOBAL, STB_WEAK)
+                           and i & 0xF in (STT_FUNC, STT_OBJECT, STT_GNU_IFUNC))
+_EXPORTED_OTHER = frozenset(o for o in range(256) if o & 3 not in (STV_HIDDEN, STV_INTERNAL))
+
+
 class _StringTable:
     """Offsets into an ELF string table -> str. Most names start right after a NUL, so the
     table is split once (C speed); names pointing into the middle of a string (suffix
@@ -444,13 +451,8 @@ class ElfImage(BinaryImage):
 
     def exports(self) -> Mapping[str, int]:
         if self._exports is None:
-            out: dict[str, int] = {}
-            for name, value, _size, info, other, shndx in self.symbols():
-                if (name and shndx and info >> 4 in (STB_GLOBAL, STB_WEAK)
-                        and info & 0xF in (STT_FUNC, STT_OBJECT, STT_GNU_IFUNC)
-                        and other & 3 not in (STV_HIDDEN, STV_INTERNAL)):
-                    out[name] = value
-            self._exports = out
+            self._exports = {name: value for name, value, _size, info, other, shndx in self.symbols()
+                             if info in _EXPORTED_INFO and shndx and other in _EXPORTED_OTHER and name}
         return self._exports
 
     def imports(self) -> frozenset[str]:
