@@ -102,6 +102,9 @@ def run(args: argparse.Namespace) -> int:
 
     from auditor.progress import Progress
 
+    # process-wide allocator setting, so here in the command rather than in the library call;
+    # before the pool forks, so the workers inherit it
+    _keep_freed_memory()
     with Progress(len(inputs.wheels), "auditing wheels") as progress:
         reports = audit_paths(inputs.wheels, options, on_done=lambda r: progress.advance(1, r.filename))
     reports = [unreadable_wheel(name, reason, ignore=options.ignore) for name, reason in inputs.problems] + reports
@@ -246,7 +249,6 @@ def audit_paths(paths: Sequence[Path], options: AuditOptions,
     if options.require_ft:
         extra = sibling_findings([p.name for p in paths], options.require_ft)
     kind = options.executor or os.environ.get("FT_AUDIT_WHEEL_EXECUTOR", DEFAULT_EXECUTOR)
-    _keep_freed_memory()  # before the pool forks: the workers inherit the setting
     workers = max(1, options.jobs or os.cpu_count() or 1)
     parallel = kind != "serial" and workers > 1
     sizes = [_size(p) for p in paths]
