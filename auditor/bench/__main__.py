@@ -4,13 +4,12 @@ PATH` runs in PATH). Needs only the stdlib and numpy, not the rest of ft-audit."
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 
 def main(argv: list[str] | None = None) -> int:
     from auditor.bench.options import add_bench_arguments, config_from_args
-    from auditor.bench.render import render_text
+    from auditor.bench.render import emit
     from auditor.bench.runner import BenchUnavailable, run_bench
 
     parser = argparse.ArgumentParser(prog="python -m auditor.bench",
@@ -23,23 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     except (BenchUnavailable, ValueError) as exc:
         print(f"bench: error: {exc}", file=sys.stderr)
         return 2
-    if args.format == "json":
-        json.dump(report.to_dict(), sys.stdout, indent=1)
-        sys.stdout.write("\n")
-    else:
-        sys.stdout.write(render_text(report))
-    if args.plot:
-        from pathlib import Path
-
-        from auditor.bench.plot import PlotUnavailable, plot
-
-        try:
-            plot(report, Path(args.plot))
-        except PlotUnavailable as exc:
-            print(f"bench: error: {exc}", file=sys.stderr)
-            return 2
-    return 0 if report.all_agree else 1
-
+    return emit(report, args.format, args.plot, "bench")
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -3,6 +3,10 @@ per worker count, each cell the median speedup over sequential with (slowest-fas
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
+
 from auditor.bench.conclude import cell_label, fmt_time
 from auditor.bench.model import BenchReport
 
@@ -74,3 +78,23 @@ def render_text(report: BenchReport) -> str:
     lines.append("conclusion:")
     lines.append(report.conclusion)
     return "\n".join(lines) + "\n"
+
+
+def emit(report: BenchReport, fmt: str, plot_path: str | None, prog: str) -> int:
+    """Write the report (text or JSON) to stdout, draw the plot if asked, and return the exit
+    code: 0 every mode agreed, 1 a mode returned a different result, 2 the plot failed.
+    Shared by `ft-audit bench` and `python -m auditor.bench`."""
+    if fmt == "json":
+        json.dump(report.to_dict(), sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(render_text(report))
+    if plot_path:
+        from auditor.bench.plot import PlotUnavailable, plot
+
+        try:
+            plot(report, Path(plot_path))
+        except PlotUnavailable as exc:
+            print(f"{prog}: error: {exc}", file=sys.stderr)
+            return 2
+    return 0 if report.all_agree else 1

@@ -60,7 +60,7 @@ def run_in(python: str, args: argparse.Namespace):  # -> BenchReport
 
 def run(args: argparse.Namespace) -> int:
     from auditor.bench.options import config_from_args
-    from auditor.bench.render import render_text
+    from auditor.bench.render import emit
     from auditor.bench.runner import BenchUnavailable, run_bench
 
     if args.python:
@@ -72,17 +72,4 @@ def run(args: argparse.Namespace) -> int:
             report = run_bench(config_from_args(args), progress)
         except (BenchUnavailable, ValueError) as exc:
             raise InputError(sys.executable, str(exc)) from None
-    if args.format == "json":
-        json.dump(report.to_dict(), sys.stdout, indent=1)
-        sys.stdout.write("\n")
-    else:
-        sys.stdout.write(render_text(report))
-    if args.plot:
-        from auditor.bench.plot import PlotUnavailable, plot
-
-        try:
-            plot(report, Path(args.plot))
-        except PlotUnavailable as exc:
-            print(f"ft-audit: error: {exc}", file=sys.stderr)
-            return 2
-    return 0 if report.all_agree else 1
+    return emit(report, args.format, args.plot, "ft-audit")
