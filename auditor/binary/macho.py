@@ -501,7 +501,8 @@ class MachOImage(BinaryImage):
             table = self._bytes(symoff, nsyms * entry, "symbol table")
             strings = self._bytes(stroff, strsize, "string table")
             # Split the string table once at C speed: nearly every name starts right after a
-            # NUL; one pointing into the middle of a string falls back to a find (same result).
+            # NUL; one pointing into the middle of a string falls back to a find (same result),
+            # remembered for the next entry with that offset.
             parts = strings.split(b"\0")
             starts = accumulate(map((1).__add__, map(len, parts)), initial=0)
             if strings.isascii():
@@ -517,6 +518,7 @@ class MachOImage(BinaryImage):
                     if name is None:
                         end = strings.find(b"\0", strx)
                         name = strings[strx:end if end >= 0 else strsize].decode("utf-8", "replace")
+                        by_start[strx] = name   # e.g. strx 1, the NUL after ld64's leading " "
                 symbols.append((name, n_type, n_sect, value))
         self._symbols = symbols
         return symbols
