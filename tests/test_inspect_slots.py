@@ -50,13 +50,12 @@ class MemoryImage(BinaryImage):
     def contains(self, needle):
         return needle in self.mem
 
-    def find_all(self, needle, kinds=(DATA,), align=1, limit=10_000):
-        found, at = [], self.mem.find(needle)
-        while at >= 0 and len(found) < limit:
-            if (self.BASE + at) % align == 0:
-                found.append(self.BASE + at)
-            at = self.mem.find(needle, at + 1)
-        return found
+    def _file_ranges(self, kinds):
+        return [(self.BASE, 0, len(self.mem))]
+
+    @property
+    def _data(self):
+        return self.mem
 
 
 def def_slot(img: MemoryImage, at: int, slot: int, value: int) -> None:

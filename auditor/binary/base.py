@@ -18,7 +18,7 @@ module grows with the tables read, not with the file size.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Mapping
+from typing import Iterator, Mapping
 
 # Normalised architecture names used everywhere (JSON "arch", wheel platform checks).
 ARCH_X86_64 = "x86_64"
@@ -85,10 +85,24 @@ class BinaryImage(ABC):
         Implemented with mmap.find over those ranges, never by copying the file."""
 
     @abstractmethod
+    def _file_ranges(self, kinds: tuple[str, ...]) -> Iterator[tuple[int, int, int]]:
+        """(virtual address, offset in self._data, size) of each file-backed section of `kinds`."""
+
     def find_all(self, needle: bytes, kinds: tuple[str, ...] = (RODATA,), align: int = 1,
                  limit: int = 10_000) -> list[int]:
         """Addresses where `needle` starts inside file-backed sections of the given kinds
-        (aligned to `align`), at most `limit` of them; mmap.find, never a copy of the file."""
+        (aligned to `align`), at most `limit` of them; find() over the mmap, never a copy."""
+        hits: list[int] = []
+        for vaddr, start, size in self._file_ranges(kinds):
+            pos, end = start, start + size
+            while len(hits) < limit:
+                pos = self._data.find(needle, pos, end)
+                if pos < 0:
+                    break
+                if (vaddr + pos - start) % align == 0:
+                    hits.append(vaddr + pos - start)
+                pos += 1
+        return hits
 
     # Optional hooks with safe defaults; a reader that knows better overrides them.
 
@@ -112,8 +126,18 @@ class BinaryImage(ABC):
             return None
         return raw[:end].decode("utf-8", "replace")
 
+    _data: object  # the mmap or bytes the reader works on
+
     def close(self) -> None:
-        """Release the mmap / file handle. Safe to call twice."""
+        """Close the mmap handed in by the loader (slices of one fat file share it; closing an
+        mmap twice is harmless). Bytes need no closing. Safe to call twice."""
+        data, self._data = self._data, b""
+        close = getattr(data, "close", None)
+        if close is not None:
+            try:
+                close()
+            except (BufferError, ValueError):
+                pass
 
     def __enter__(self) -> "BinaryImage":
         return self

@@ -396,20 +396,8 @@ class ElfImage(BinaryImage):
             spans = [(s.offset, s.offset + s.filesz) for s in self._segments if not s.flags & 1]
         return any(self._data.find(needle, a, b) >= 0 for a, b in spans)
 
-    def find_all(self, needle: bytes, kinds: tuple[str, ...] = (RODATA,), align: int = 1,
-                 limit: int = 10_000) -> list[int]:
-        """Virtual addresses where `needle` occurs in sections of `kinds` (bounded)."""
-        hits: list[int] = []
-        for vaddr, off, size in self.ranges(*kinds):
-            pos, end = off, off + size
-            while len(hits) < limit:
-                pos = self._data.find(needle, pos, end)
-                if pos < 0:
-                    break
-                if (pos - off + vaddr) % align == 0:
-                    hits.append(pos - off + vaddr)
-                pos += 1
-        return hits
+    def _file_ranges(self, kinds: tuple[str, ...]):
+        return self.ranges(*kinds)
 
     # ------------------------------------------------------------------ symbols
     def _dynsym_section(self) -> Section | None:
@@ -696,15 +684,6 @@ class ElfImage(BinaryImage):
                     stubs[sec.addr + entry_off] = sym
         self._stubs = stubs
         return stubs
-
-    def close(self) -> None:
-        data, self._data = self._data, b""
-        close = getattr(data, "close", None)
-        if close is not None:
-            try:
-                close()
-            except (BufferError, ValueError):
-                pass
 
 
 def _kind(s: Section) -> str:

@@ -455,37 +455,12 @@ class MachOImage(BinaryImage):
         return any(self._data.find(needle, self._base + start, self._base + end) >= 0
                    for start, end in ranges)
 
-    def find_all(self, needle: bytes, kinds: tuple[str, ...] = (RODATA,), align: int = 1,
-                 limit: int = 10_000) -> list[int]:
-        """Addresses where `needle` occurs in file-backed sections of `kinds` (bounded), found
-        with find() over the mapped file, e.g. to locate static PyModuleDef headers."""
-        hits: list[int] = []
+    def _file_ranges(self, kinds: tuple[str, ...]):
         for _name, addr, size, kind in self.section_ranges():
-            if kind not in kinds or kind == BSS:
-                continue
-            start = self._file_offset(addr)
-            if start is None:
-                continue
-            pos, end = start, start + size
-            while len(hits) < limit:
-                pos = self._data.find(needle, pos, end)
-                if pos < 0:
-                    break
-                if (addr + pos - start) % align == 0:
-                    hits.append(addr + pos - start)
-                pos += 1
-        return hits
-
-    def close(self) -> None:
-        """Close the mmap handed in by the loader (slices of one fat file share it; closing an
-        mmap twice is harmless). Bytes need no closing."""
-        data, self._data = self._data, b""
-        close = getattr(data, "close", None)
-        if close is not None:
-            try:
-                close()
-            except (BufferError, ValueError):
-                pass
+            if kind in kinds and kind != BSS:
+                start = self._file_offset(addr)
+                if start is not None:
+                    yield addr, start, size
 
     # ---- symbols ------------------------------------------------------------------------------
 
