@@ -118,3 +118,24 @@ source = { registry = "https://pypi.org/simple" }
     result = read_input(lock)
     assert [str(e.requirement) for e in result.requirements] == ["numpy==2.3.2"]
     assert result.notes == [f"{lock}: numpy is locked at 2.3.2, 2.2.6 (forked resolution); auditing 2.3.2"]
+
+
+def test_pyproject_origin_is_the_line_in_the_requirement_s_own_table(tmp_path):
+    """The same string in [build-system] requires must not be taken for the extra's line."""
+    from auditor.sources.requirements import read_pyproject
+
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(
+        '[build-system]\n'
+        'requires = ["Cython>=3.1"]\n'
+        '\n'
+        '[project]\n'
+        'name = "demo"\n'
+        'dependencies = ["packaging"]\n'
+        '\n'
+        '[project.optional-dependencies]\n'
+        'test = ["pytest", "Cython>=3.1"]\n'
+    )
+    origins = {e.raw: e.origin for e in read_pyproject(pyproject).entries}
+    assert origins == {"packaging": f"{pyproject}:6", "pytest": f"{pyproject}:9",
+                       "Cython>=3.1": f"{pyproject}:9"}

@@ -244,16 +244,32 @@ def _load_toml(path: Path) -> tuple[dict, str]:
         raise InputError(str(path), f"invalid TOML: {exc}") from None
 
 
-def _line_of(text: str, needle: str) -> int | None:
-    """The first line holding `needle` as a quoted string: TOML parsers give no positions."""
-    for number, line in enumerate(text.splitlines(), start=1):
+def _line_of(text: str, needle: str, table: str = "") -> int | None:
+    """The first line holding `needle` as a quoted string, searched from the header of the
+    table it belongs to (TOML parsers give no positions; the same string may also stand in
+    another table, e.g. [build-system] requires)."""
+    lines = text.splitlines()
+    start = 0
+    for header in _candidate_headers(table):
+        found = next((i for i, line in enumerate(lines) if line.strip().startswith(header)), None)
+        if found is not None:
+            start = found
+            break
+    for number in (*range(start, len(lines)), *range(0, start)):
+        line = lines[number]
         if f'"{needle}"' in line or f"'{needle}'" in line:
-            return number
+            return number + 1
     return None
 
 
+def _candidate_headers(table: str) -> list[str]:
+    """Most specific first: "project.optional-dependencies.test" -> [project.optional-dependencies], [project]."""
+    parts = table.split(".")
+    return [f"[{'.'.join(parts[:n])}]" for n in range(len(parts), 0, -1)]
+
+
 def _toml_origin(path: Path, text: str, raw: str, table: str) -> str:
-    line = _line_of(text, raw)
+    line = _line_of(text, raw, table)
     return f"{path}:{line}" if line else f"{path}:[{table}]"
 
 
