@@ -25,7 +25,10 @@ def open_images(source: str | os.PathLike | bytes, display: str | None = None) -
     Raises BinaryFormatError(display, reason) for unreadable, empty, truncated or unknown files.
     """
     if isinstance(source, (bytes, bytearray, memoryview)):
-        data = bytes(source)
+        # A bytearray (the wheel reader's inflated member) is read in place: the readers copy
+        # out only the slices they keep, as they do from an mmap. Copying it whole cost one
+        # more pass over every module's bytes and a fresh heap block to fault in.
+        data = source if isinstance(source, (bytes, bytearray)) else bytes(source)
         display = display or "<bytes>"
     else:
         display = display or os.fspath(source)
