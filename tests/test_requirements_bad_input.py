@@ -94,7 +94,11 @@ def test_dash_r_takes_a_requirements_file_like_pip(tmp_path, capsys):
     captured = capsys.readouterr()
     assert code == 2
     assert f"{bad}:1: invalid requirement 'numpy==='" in captured.err
-    assert '"inputs": [\n    "' + str(bad) in captured.out
+    import json
+
+    doc = json.loads(captured.out)
+    assert doc["inputs"] == [str(bad)]
+    assert doc["incomplete"][0]["where"] == f"{bad}:1"
 
 
 def test_no_input_is_a_usage_error(capsys):
