@@ -373,6 +373,20 @@ def _x86_direct_callees(image: BinaryImage, code: bytes, function: int, limit: i
     return out
 
 
+def _function_and_callees(image: BinaryImage, code: bytes, function: int) -> list[int]:
+    """`function` and up to MAX_CALLEES functions it calls directly (x86-64 or aarch64)."""
+    queue = [function]
+    if image.arch == ARCH_X86_64:
+        queue.extend(_x86_direct_callees(image, code, function, MAX_CALLEES))
+        return queue
+    for i in range(0, len(code) - 3, 4):
+        hit = a64_branch_target(struct.unpack_from("<I", code, i)[0], function + i)
+        if hit and hit[1] and len(queue) <= MAX_CALLEES and hit[0] not in queue \
+                and image.section_kind(hit[0]) == TEXT:
+            queue.append(hit[0])
+    return queue
+
+
 def slot_stores(image: BinaryImage, function: int, lo: int, hi: int) -> list[CodeStore]:
     """Constant stores into [lo, hi) made by the function or its direct callees (x86-64,
     aarch64): how pybind11 3 fills its function-local static slot array on first call."""
@@ -384,16 +398,8 @@ def slot_stores(image: BinaryImage, function: int, lo: int, hi: int) -> list[Cod
     else:
         return []
     found: list[CodeStore] = []
-    queue = [function]
     code = _window(image, function)
-    if image.arch == ARCH_X86_64:
-        queue.extend(_x86_direct_callees(image, code, function, MAX_CALLEES))
-    else:
-        for i in range(0, len(code) - 3, 4):
-            hit = a64_branch_target(struct.unpack_from("<I", code, i)[0], function + i)
-            if hit and hit[1] and len(queue) <= MAX_CALLEES and hit[0] not in queue \
-                    and image.section_kind(hit[0]) == TEXT:
-                queue.append(hit[0])
+    queue = _function_and_callees(image, code, function)
     for fn in queue:
         stores = [s for s in stores_in(_window(image, fn) if fn != function else code, fn)
                   if lo <= s.addr < hi]
@@ -512,18 +518,8 @@ def code_references(image: BinaryImage, function: int, lo: int, hi: int,
     the architecture is not supported (the caller must not conclude anything)."""
     if image.arch not in (ARCH_X86_64, ARCH_AARCH64):
         return None
-    queue = [function]
     code = _window(image, function)
-    if not follow_callees:
-        pass
-    elif image.arch == ARCH_X86_64:
-        queue.extend(_x86_direct_callees(image, code, function, MAX_CALLEES))
-    else:
-        for i in range(0, len(code) - 3, 4):
-            hit = a64_branch_target(struct.unpack_from("<I", code, i)[0], function + i)
-            if hit and hit[1] and len(queue) <= MAX_CALLEES and hit[0] not in queue \
-                    and image.section_kind(hit[0]) == TEXT:
-                queue.append(hit[0])
+    queue = _function_and_callees(image, code, function) if follow_callees else [function]
     for fn in queue:
         body = code if fn == function else _window(image, fn)
         if image.arch == ARCH_X86_64:
