@@ -91,22 +91,45 @@ def parse_python(text: str | None) -> tuple[tuple[int, int], bool]:
 
 _LEGACY_MANYLINUX = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}
 _DEFAULT_GLIBC = 39
+# Platform tags PyPI accepts wheels for (warehouse's upload check): a tag outside these has no
+# wheel on the index, so auditing for it would call every compiled project "sdist-only".
+_LINUX_ARCHES = frozenset({"x86_64", "i686", "aarch64", "armv7l", "ppc64", "ppc64le", "s390x", "riscv64",
+                           "loongarch64"})
+_LEGACY_ARCHES = {"manylinux1": frozenset({"x86_64", "i686"}), "manylinux2010": frozenset({"x86_64", "i686"}),
+                  "manylinux2014": frozenset({"x86_64", "i686", "aarch64", "armv7l", "ppc64", "ppc64le", "s390x"})}
+_MACOS_ARCHES = frozenset({"x86_64", "arm64", "universal2", "intel", "universal", "i386", "ppc", "ppc64",
+                           "fat", "fat3", "fat64"})
+_WINDOWS = ("win_amd64", "win32", "win_arm64")
+PLATFORM_EXAMPLES = "manylinux_2_28_x86_64, manylinux2014_x86_64, musllinux_1_2_x86_64, macosx_14_0_arm64, win_amd64"
+
+
+def _unusable(name: str, why: str) -> InputError:
+    return InputError(f"--platform {name}", f"{why}; use a platform tag PyPI publishes wheels for, such as "
+                      f"{PLATFORM_EXAMPLES}")
 
 
 def platform_tags(name: str) -> tuple[str, ...]:
-    """Every platform tag an installer on `name` accepts, best first."""
+    """Every platform tag an installer on `name` accepts, best first.
+
+    `name` must be a tag PyPI publishes wheels for (manylinux_2_X_ARCH, manylinux1/2010/2014_ARCH,
+    musllinux_1_X_ARCH, macosx_M_N_ARCH, win32, win_amd64, win_arm64); anything else raises
+    InputError naming the accepted forms (linux_x86_64 or manylinux_x86_64 match no wheel on PyPI).
+    """
     n = name.strip().lower().replace("-", "_").replace(".", "_")
-    m = re.fullmatch(r"manylinux_(\d+)_(\d+)_(\w+)", n)
     legacy = re.fullmatch(r"(manylinux2014|manylinux2010|manylinux1)_(\w+)", n)
     if legacy:
+        if legacy.group(2) not in _LEGACY_ARCHES[legacy.group(1)]:
+            raise _unusable(name, f"{legacy.group(1)} has no {legacy.group(2)} wheels "
+                                  f"({', '.join(sorted(_LEGACY_ARCHES[legacy.group(1)]))})")
         glibc = {"manylinux2014": 17, "manylinux2010": 12, "manylinux1": 5}[legacy.group(1)]
-        m = re.fullmatch(r"manylinux_(\d+)_(\d+)_(\w+)", f"manylinux_2_{glibc}_{legacy.group(2)}")
-    if n.startswith("manylinux_") and not m:
-        m = re.fullmatch(r"manylinux_(\d+)_(\d+)_(\w+)", f"manylinux_2_{_DEFAULT_GLIBC}_{n[len('manylinux_'):]}")
+        n = f"manylinux_2_{glibc}_{legacy.group(2)}"
+    m = re.fullmatch(r"manylinux_(\d+)_(\d+)_(\w+)", n)
     if m:
         major, minor, arch = int(m.group(1)), int(m.group(2)), m.group(3)
         if major != 2:
-            raise InputError("--platform", f"{name}: only glibc 2.x manylinux tags exist")
+            raise _unusable(name, "only glibc 2.x manylinux tags exist")
+        if arch not in _LINUX_ARCHES:
+            raise _unusable(name, f"no manylinux wheels for architecture {arch!r} ({', '.join(sorted(_LINUX_ARCHES))})")
         floor = 5 if arch in ("x86_64", "i686") else 17
         out: list[str] = []
         for glibc in range(minor, floor - 1, -1):
@@ -114,19 +137,34 @@ def platform_tags(name: str) -> tuple[str, ...]:
             if glibc in _LEGACY_MANYLINUX:
                 out.append(f"{_LEGACY_MANYLINUX[glibc]}_{arch}")
         return tuple(out) + (f"linux_{arch}",)
+    if n.startswith("manylinux"):
+        raise _unusable(name, "a manylinux tag names its glibc version (manylinux_2_28_ARCH) or policy "
+                              "(manylinux2014_ARCH)")
     m = re.fullmatch(r"musllinux_(\d+)_(\d+)_(\w+)", n)
     if m:
-        minor, arch = int(m.group(2)), m.group(3)
+        major, minor, arch = int(m.group(1)), int(m.group(2)), m.group(3)
+        if major != 1:
+            raise _unusable(name, "only musl 1.x musllinux tags exist")
+        if arch not in _LINUX_ARCHES:
+            raise _unusable(name, f"no musllinux wheels for architecture {arch!r} ({', '.join(sorted(_LINUX_ARCHES))})")
         return tuple(f"musllinux_1_{v}_{arch}" for v in range(minor, -1, -1)) + (f"linux_{arch}",)
+    if n.startswith("musllinux"):
+        raise _unusable(name, "a musllinux tag names its musl version (musllinux_1_2_ARCH)")
     m = re.fullmatch(r"macosx_(\d+)_(\d+)_(\w+)", n)
     if m:
+        if int(m.group(1)) < 10 or m.group(3) not in _MACOS_ARCHES:
+            raise _unusable(name, "not a macOS wheel tag (macosx_10_9_x86_64, macosx_11_0_arm64, macosx_14_0_universal2)")
         return tuple(ptags.mac_platforms((int(m.group(1)), int(m.group(2))), m.group(3)))
-    if n in ("win_amd64", "win32", "win_arm64"):
+    if n.startswith("macosx"):
+        raise _unusable(name, "a macOS tag names its version and architecture (macosx_14_0_arm64)")
+    if n in _WINDOWS:
         return (n,)
+    if n.startswith("win"):
+        raise _unusable(name, f"Windows wheels are tagged {', '.join(_WINDOWS)}")
     if re.fullmatch(r"linux_\w+", n):
-        return (n,)
-    raise InputError("--platform", f"unknown platform {name!r}: use a wheel platform tag such as "
-                     "manylinux_2_28_x86_64, musllinux_1_2_aarch64, macosx_14_0_arm64, win_amd64")
+        raise _unusable(name, "PyPI accepts no linux_* wheels (they are local builds): Linux wheels are "
+                              "manylinux or musllinux")
+    raise _unusable(name, "not a wheel platform tag")
 
 
 def marker_platform(name: str) -> dict[str, str]:
@@ -142,11 +180,16 @@ def marker_platform(name: str) -> dict[str, str]:
 
 
 def host_platform_name() -> str:
-    """The best platform tag of this machine (e.g. manylinux_2_36_x86_64)."""
-    for tag in ptags.platform_tags():
-        if not tag.startswith("linux_"):
-            return tag
-    return next(iter(ptags.platform_tags()))
+    """The best platform tag of this machine that PyPI publishes wheels for (e.g. manylinux_2_36_x86_64)."""
+    seen = list(ptags.platform_tags())
+    for tag in seen:
+        try:
+            platform_tags(tag)
+        except InputError:
+            continue
+        return tag
+    raise InputError("--platform", f"this machine's platform ({seen[0] if seen else 'unknown'}) has no wheels on PyPI: "
+                     f"name the target platform, such as {PLATFORM_EXAMPLES}")
 
 
 def make_target(python: str | None = None, platform: str | None = None) -> Target:

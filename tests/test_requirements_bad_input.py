@@ -61,11 +61,14 @@ def test_usage_errors_are_one_line(index, tmp_path, capsys):
     reqs.write_text("msgpack\n")
     for argv, message in ((["--target", "3.12t"], "3.12 has no free-threaded build"),
                           (["--target", "banana"], "expected a CPython version"),
-                          (["--platform", "amiga_68k"], "unknown platform 'amiga_68k'"),
+                          (["--platform", "amiga_68k"], "--platform amiga_68k: not a wheel platform tag"),
+                          (["--platform", "linux_x86_64"], "--platform linux_x86_64: PyPI accepts no linux_* wheels"),
+                          (["--platform", "manylinux_x86_64"], "--platform manylinux_x86_64: a manylinux tag names"),
                           (["--fail-on", "oops"], "unknown value(s) oops")):
         code = main(["requirements", str(reqs), "--index-url", index.url, *argv])
         err = capsys.readouterr().err
         assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+        assert err.startswith("ft-audit: error: ")
 
 
 def test_nothing_to_check_is_not_clean(index, tmp_path):

@@ -69,6 +69,30 @@ def test_platform_names():
         platform_tags("amiga_68k")
 
 
+@pytest.mark.parametrize("name, why", [
+    ("linux_x86_64", "PyPI accepts no linux_* wheels"),
+    ("manylinux_x86_64", "names its glibc version"),
+    ("manylinux_2_28_amd64", "no manylinux wheels for architecture 'amd64'"),
+    ("manylinux1_aarch64", "manylinux1 has no aarch64 wheels"),
+    ("manylinux_3_1_x86_64", "only glibc 2.x"),
+    ("musllinux_x86_64", "names its musl version"),
+    ("macosx_arm64", "names its version and architecture"),
+    ("win64", "Windows wheels are tagged win_amd64, win32, win_arm64"),
+])
+def test_platforms_pypi_has_no_wheels_for_are_rejected(name, why):
+    """Such a tag used to be accepted and turned every compiled package into "sdist-only"."""
+    with pytest.raises(InputError) as caught:
+        make_target("3.14t", name)
+    assert caught.value.where == f"--platform {name}"
+    assert why in caught.value.reason
+    assert caught.value.reason.endswith("manylinux_2_28_x86_64, manylinux2014_x86_64, musllinux_1_2_x86_64, "
+                                        "macosx_14_0_arm64, win_amd64")
+
+
+def test_the_default_platform_is_one_pypi_has_wheels_for():
+    assert not make_target("3.14t").platform.startswith("linux_")
+
+
 def test_markers_use_the_target_environment():
     win = make_target("3.13t", "win_amd64").marker_env
     mac = make_target("3.14t", "macosx_14_0_arm64").marker_env
