@@ -1018,7 +1018,45 @@ def top_level_needs(entries, target: Target) -> tuple[list[Need], list[tuple[str
     return needs, skipped
 
 
-RESOLUTION_FORMAT = 1   # bump when what a resolution depends on or holds changes
+def no_release_reason(name: str, specifier: SpecifierSet, versions: Iterable[Version]) -> str | None:
+    """Why a requirement can never be met when its specifier matches no release of the project
+    at all ("lxml has no release 99.0.0; newest 6.1.3"): a missing version, not a conflict
+    between requirements. None when some release (pre-releases included) matches."""
+    versions = list(versions)
+    if any(specifier.contains(v, prereleases=True) for v in versions):
+        return None
+    specs = list(specifier)
+    if len(specs) == 1 and specs[0].operator in ("==", "===") and "*" not in specs[0].version:
+        wanted = f"no release {specs[0].version}"
+    else:
+        wanted = f"no release matching {specifier}"
+    finals = [v for v in versions if not v.is_prerelease] or versions
+    newest = f"newest {max(finals)}" if finals else "it lists no releases"
+    return f"{name} has {wanted}; {newest}"
+
+
+def drop_impossible(needs: Sequence[Need], fetcher: Fetcher) -> tuple[list[Need], list[tuple[str, str]]]:
+    """(needs that some release can meet, (origin, reason) for each one no release matches).
+
+    A requirement nothing can satisfy would make the whole resolution impossible and hide
+    every other package; it is reported on its own and the rest is resolved without it. A
+    project that cannot be looked up stays in: the resolver reports it as a problem."""
+    kept, dropped = [], []
+    for need in needs:
+        try:
+            index = fetcher.index(need.name)
+        except AuditError:
+            kept.append(need)
+            continue
+        reason = no_release_reason(need.name, need.specifier, index.releases)
+        if reason is None:
+            kept.append(need)
+        else:
+            dropped.append((need.origin, reason))
+    return kept, dropped
+
+
+RESOLUTION_FORMAT = 2   # bump when what a resolution depends on or holds changes
 
 
 def resolve(requirements, constraints, target: Target, fetcher: Fetcher, *, transitive: bool = True) -> Resolution:
@@ -1112,17 +1150,19 @@ def _resolve_now(requirements, constraints, target: Target, fetcher: Fetcher, *,
 
     needs, skipped = top_level_needs(requirements, target)
     constraint_needs, _ = top_level_needs(constraints, target)
+    for need in needs + constraint_needs:
+        fetcher.prefetch_index(need.name)
+    needs, impossible = drop_impossible(needs, fetcher)
+    constraint_needs, impossible_constraints = drop_impossible(constraint_needs, fetcher)
     by_name: dict[str, list[Need]] = {}
     for need in constraint_needs:
         by_name.setdefault(need.name, []).append(need)
     exact = {n.name for n in needs + constraint_needs if any(s.operator in ("==", "===") for s in n.specifier)}
-    for need in needs + constraint_needs:
-        fetcher.prefetch_index(need.name)
     if transitive:
         for need in needs:
             fetcher.prefetch_need(need, target)
     provider = TargetProvider(fetcher, target, by_name, exact, transitive=transitive)
-    incomplete: list[tuple[str, str]] = []
+    incomplete: list[tuple[str, str]] = impossible + impossible_constraints
     resolved = True
     try:
         result = Resolver(provider, BaseReporter()).resolve(needs, max_rounds=5000)

@@ -109,3 +109,39 @@ def test_no_input_is_a_usage_error(capsys):
 
     assert main(["requirements", "--target", "3.14t"]) == 2
     assert "nothing to check" in capsys.readouterr().err
+
+
+def test_a_version_no_release_has_is_named_and_the_rest_is_resolved(index, tmp_path, capsys):
+    """`bcrypt==99.0.0` matches no release at all: that used to make the whole resolution
+    "no consistent set of versions" and list only the other pins, unresolved. Now the missing
+    version is named on its own line and everything else is resolved and audited (exit 2)."""
+    reqs = tmp_path / "requirements.txt"
+    reqs.write_text("requests[socks]>=2.31\nbcrypt==99.0.0\nmsgpack>=99\n")
+    code = main(["requirements", str(reqs), "--target", "3.14t", "--platform", "manylinux_2_28_x86_64",
+                 "--index-url", index.url, "--format", "json", "--no-compat"])
+    out, err = capsys.readouterr()
+    doc = json.loads(out)
+    assert code == 2
+    assert doc["incomplete"] == [
+        {"where": f"{reqs}:2", "reason": "bcrypt has no release 99.0.0; newest 5.0.0"},
+        {"where": f"{reqs}:3", "reason": "msgpack has no release matching >=99; newest 1.2.4"}]
+    # requests is resolved with its dependencies, not just listed as a pin.
+    assert sorted(p["name"] for p in doc["packages"]) == [
+        "certifi", "charset-normalizer", "idna", "pysocks", "requests", "urllib3"]
+    assert {p["name"]: p["requested_by"] for p in doc["packages"]}["pysocks"] == ["requests 2.34.2"]
+    assert err.splitlines() == [f"ft-audit: error: {reqs}:2: bcrypt has no release 99.0.0; newest 5.0.0",
+                                f"ft-audit: error: {reqs}:3: msgpack has no release matching >=99; newest 1.2.4"]
+
+
+def test_no_release_reason_is_only_for_specifiers_no_release_meets():
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import Version
+
+    from auditor.resolve import no_release_reason
+
+    versions = [Version(v) for v in ("1.0", "2.0", "3.0rc1")]
+    assert no_release_reason("x", SpecifierSet("==2.0"), versions) is None
+    assert no_release_reason("x", SpecifierSet(">=2.5"), versions) is None        # the pre-release meets it
+    assert no_release_reason("x", SpecifierSet("==9.9"), versions) == "x has no release 9.9; newest 2.0"
+    assert no_release_reason("x", SpecifierSet("==9.*"), versions) == "x has no release matching ==9.*; newest 2.0"
+    assert no_release_reason("x", SpecifierSet("==1"), []) == "x has no release 1; it lists no releases"

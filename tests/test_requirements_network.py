@@ -129,3 +129,19 @@ def test_abi3t_wheel_on_315t(cache, tmp_path):
     on_314t = audit_requirements([reqs], python="3.14t", platforms=["manylinux_2_28_x86_64"], use_compat=False,
                                  transitive=False).to_json()
     assert "cp314t" in by_name(on_314t)["cryptography"]["wheel"]   # 3.14t cannot use abi3t: its own wheel
+
+
+def test_a_version_pypi_does_not_have_leaves_the_rest_resolved(cache, tmp_path):
+    """The first-run reproducer: pandas==2.2.2 with lxml==99.0.0 (no such release)."""
+    import re
+
+    reqs = tmp_path / "r.txt"
+    reqs.write_text("pandas==2.2.2\nlxml==99.0.0\n")
+    doc = audit_requirements([reqs], python="3.14t", platforms=["manylinux_2_28_x86_64"],
+                             use_compat=False).to_json()
+    packages = by_name(doc)
+    assert [i["where"] for i in doc["incomplete"]] == [f"{reqs}:2"]
+    assert re.fullmatch(r"lxml has no release 99\.0\.0; newest \d+\.\d+\.\d+", doc["incomplete"][0]["reason"])
+    assert packages["pandas"]["version"] == "2.2.2"
+    assert "numpy" in packages and packages["numpy"]["requested_by"] == ["pandas 2.2.2"]   # resolved, not just listed
+    assert "lxml" not in packages
