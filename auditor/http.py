@@ -36,6 +36,10 @@ class NotFound(ServiceError):
     """The server answered 404: the resource does not exist (not a transient failure)."""
 
 
+class RangeRefused(ServiceError):
+    """The server does not answer HTTP range requests for this URL (it sent the whole file)."""
+
+
 @dataclass(frozen=True)
 class CachedResponse:
     url: str
@@ -185,18 +189,42 @@ class HttpClient:
         return None
 
     def get_range(self, url: str, first: int, last: int) -> bytes:
-        """Bytes first..last (inclusive) of `url` with an HTTP range request (not cached)."""
+        """Bytes first..last (inclusive) of `url` with an HTTP range request (not cached).
+
+        A server that ignores `Range` (200 with the whole file) raises RangeRefused before its
+        body is read, so the caller can fall back to a cached full download; a 206 body is read
+        only up to the length asked for, and a short one is an error, never a silent truncation.
+        """
         import requests
 
         if self.offline:
             raise ServiceError(url, "not in the cache and --offline was given")
-        try:
-            response = self.session().get(url, headers={"Range": f"bytes={first}-{last}"}, timeout=self.timeout)
-        except requests.RequestException as exc:
-            raise ServiceError(url, f"{exc.__class__.__name__}: {str(exc)[:120]}") from None
-        if response.status_code != 206:
-            raise ServiceError(url, f"range request answered HTTP {response.status_code}")
-        return response.content
+        wanted = last - first + 1
+        last_error = "no attempt"
+        for attempt in range(self.retries + 1):
+            if attempt:
+                time.sleep(min(4.0, 0.5 * 2 ** (attempt - 1)))
+            try:
+                with self.session().get(url, headers={"Range": f"bytes={first}-{last}"}, timeout=self.timeout,
+                                        stream=True) as response:
+                    if response.status_code == 200:
+                        raise RangeRefused(url, "the server ignored the Range header (answered the whole file)")
+                    if response.status_code in RETRY_STATUSES:
+                        last_error = f"HTTP {response.status_code}"
+                        continue
+                    if response.status_code != 206:
+                        raise ServiceError(url, f"range request answered HTTP {response.status_code}")
+                    total = _range_total(response.headers.get("Content-Range"))
+                    if total is not None and last >= total:   # a range past the end is cut at the end
+                        wanted = max(0, total - first)
+                    body = response.raw.read(wanted + 1, decode_content=True)
+            except requests.RequestException as exc:
+                last_error = f"{exc.__class__.__name__}: {str(exc)[:120]}"
+                continue
+            if len(body) != wanted:
+                raise ServiceError(url, f"range {first}-{last} answered {len(body)} bytes, expected {wanted}")
+            return body
+        raise ServiceError(url, f"range request failed after {self.retries + 1} attempts ({last_error})")
 
     def get_json(self, url: str, *, accept: str | None = None, max_age: float | None = None) -> Any:
         return self.get(url, accept=accept, max_age=max_age).json()
@@ -268,6 +296,14 @@ class HttpClient:
                 if os.path.exists(tmp):
                     os.unlink(tmp)
         raise ServiceError(url, f"download failed ({last})")
+
+
+def _range_total(content_range: str | None) -> int | None:
+    """The complete length from `Content-Range: bytes 0-99/1234` (None when absent or `*`)."""
+    if not content_range or "/" not in content_range:
+        return None
+    total = content_range.rsplit("/", 1)[1].strip()
+    return int(total) if total.isdigit() else None
 
 
 def atomic_write(path: Path, data: bytes) -> None:

@@ -346,7 +346,7 @@ def test_helper_shared_library_is_not_judged_as_a_module(tmp_path):
 
 
 def test_large_members_spill_to_a_private_temp_dir_that_is_removed():
-    from auditor.commands.wheel import inspect_member
+    from auditor.wheel_modules import inspect_member
     from auditor.sources.wheel import WheelLimits, read_wheel
 
     contents = read_wheel(require_wheel(MARKUPSAFE_T), WheelLimits(spill_bytes=1000))
@@ -450,7 +450,7 @@ def test_ignoring_the_reason_still_says_could_not_check(tmp_path, capsys):
 
 
 def test_memory_budget_spills_the_rest_and_verdicts_do_not_change():
-    from auditor.commands.wheel import inspect_member
+    from auditor.wheel_modules import inspect_member
     from auditor.sources.wheel import WheelLimits, read_wheel
 
     path = require_wheel(LXML_T)

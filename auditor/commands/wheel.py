@@ -18,10 +18,8 @@ from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 from auditor.errors import ArchiveError, AuditError, InputError
-from auditor.model import (
-    Abi, Finding, FreeThreading, GilDeclaration, InitStyle, ModuleReport, MultipleInterpreters,
-    Subinterpreters, Verdict, WheelReport,
-)
+from auditor.model import Finding, WheelReport
+from auditor.wheel_modules import inspect_member
 
 NAME = "wheel"
 HELP = ("audit wheels before publishing: tags against the binaries, every module's GIL "
@@ -416,35 +414,3 @@ def audit_wheel_file(path: str, extra: Sequence[Finding] = (), ignore: frozenset
                      hashes: str = "audited") -> WheelReport:
     """Read, inspect and assess one wheel in this process; never raises for a bad wheel."""
     return finish_wheel(Path(path).name, [audit_wheel_part(path, 0, 1, hashes)], extra=extra, ignore=ignore)
-
-
-def inspect_member(member, wheel_abis: frozenset[str] = frozenset()) -> tuple:
-    """(member, ModuleReport, ABI claimed by the file name) for one extension member.
-
-    A plain `.so` / `.pyd` claims nothing by name; the inspector is then told the wheel's ABI
-    tag when there is exactly one (a Windows abi3 or cp314t wheel names modules `x.pyd`).
-    """
-    from auditor.inspect import claimed_abi_from_filename, inspect_module, module_name_from_path
-
-    basename = member.name.rsplit("/", 1)[-1]
-    claimed = claimed_abi_from_filename(basename)
-    module_name = module_name_from_path(member.install_path)
-    hint = claimed
-    if hint is None and len(wheel_abis) == 1 and not wheel_abis & {"none"}:
-        hint = next(iter(wheel_abis))
-    try:
-        report = inspect_module(member.source, display=member.name, claimed=hint, module_name=module_name)
-    except Exception as exc:  # noqa: BLE001 - the inspector promises not to raise; if it does, say so
-        report = failed_module_report(module_name, member.name, claimed,
-                                      f"inspector failed: {exc.__class__.__name__}: {exc}")
-    return member, report, claimed
-
-
-def failed_module_report(name: str, path: str, claimed: str | None, reason: str) -> ModuleReport:
-    unknown = Verdict("unknown", reason)
-    return ModuleReport(
-        name=name, path=path, format=None, arch=None, abi=Abi(claimed, None),
-        init=InitStyle.UNKNOWN, gil=GilDeclaration.UNKNOWN, multiple_interpreters=MultipleInterpreters.UNKNOWN,
-        framework=None, free_threading=Verdict(FreeThreading.UNKNOWN, reason),
-        subinterpreters=Verdict(Subinterpreters.UNKNOWN, unknown.reason), errors=(reason,),
-    )

@@ -101,7 +101,7 @@ def deep_entry(client: PyPIClient, files: ProjectFiles, info: ProjectInfo | None
             continue
         try:
             path = client.http.download(dist.url, dist.sha256, folder / dist.filename)
-            wheels.append(dict(inspect_wheel_path(path, target), url=dist.url))  # provenance
+            wheels.append(dict(inspect_wheel_path(path, target), url=dist.url, sha256=dist.sha256))  # provenance
         except AuditError as exc:
             skipped.append(exc.one_line())
     return {"version": str(latest), "inspected_at": now_iso(), "wheels": wheels, "skipped": skipped}

@@ -79,6 +79,8 @@ class DeepVerdict:
     reenables_gil: tuple[str, ...]   # modules whose import re-enables the GIL
     verdicts: dict[str, int] = field(default_factory=dict)  # FreeThreading value -> module count
     url: str | None = None           # where the inspected wheel was downloaded from
+    sha256: str | None = None        # of the inspected file (censuses from Dec 2026 on)
+    inspected_at: str | None = None  # ISO 8601
 
     def to_json(self) -> dict[str, Any]:
         return {"target": self.target, "wheel": self.wheel, "url": self.url, "free_threading": self.free_threading,
@@ -446,7 +448,8 @@ def decode_census_entry(raw: dict[str, Any], platform_sets: list[str]) -> Census
         classifiers=classifiers,
         deep=tuple(DeepVerdict(d["target"], d["wheel"], d["free_threading"], d["subinterpreters"],
                                int(d.get("modules", 0)), tuple(d.get("reenables_gil") or ()),
-                               dict(d.get("verdicts") or {}), d.get("url"))
+                               dict(d.get("verdicts") or {}), d.get("url"), d.get("sha256"),
+                               deep.get("inspected_at"))
                    for d in deep.get("wheels") or ()),
         deep_version=deep.get("version"),
         source=Provenance(files[0], files[1]),

@@ -41,6 +41,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO, Callable
 
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
@@ -77,6 +78,9 @@ class WheelLimits:
 #                members are checked against RECORD by name and declared size only.
 HASH_ALL = "all"
 HASH_AUDITED = "audited"
+# Only the extension modules and the small WHEEL / METADATA files: what a verdict needs, and
+# all that a remote wheel read with range requests should cost (RECORD can be megabytes).
+HASH_MODULES_ONLY = "modules-only"
 
 
 DEFAULT_LIMITS = WheelLimits()
@@ -248,17 +252,23 @@ def install_path(name: str, dist_data: str | None) -> str:
 
 
 def read_wheel(path: Path | str, limits: WheelLimits = DEFAULT_LIMITS, *, hashes: str = HASH_ALL,
-               part: tuple[int, int] = (0, 1)) -> WheelContents:
+               part: tuple[int, int] = (0, 1), stream: BinaryIO | None = None,
+               is_module: Callable[[str], bool] | None = None) -> WheelContents:
     """Read one wheel. `part=(k, n)` reads only share k of n, so that n workers can split one
     wheel: the extension members whose position among the wheel's extension members is k modulo
     n, and (share 0 only) every other member. Name and size checks cover the whole archive in
-    every share; `merge_parts` joins the shares back into one WheelContents."""
+    every share; `merge_parts` joins the shares back into one WheelContents.
+
+    `stream` reads the archive from a seekable binary file instead of `path` (whose name is then
+    only the wheel's file name): a remote wheel read with HTTP range requests goes through the
+    same checks as a local one. `is_module` narrows which `.so` / `.pyd` members are read as
+    extension modules (default: is_extension_member)."""
     path = Path(path)
     filename = path.name
     filename_tags = expand_filename_tags(filename)
     project, version, build, _ = parse_wheel_filename(filename)
     try:
-        archive = zipfile.ZipFile(path)
+        archive = zipfile.ZipFile(stream if stream is not None else path)
     except FileNotFoundError:
         raise ArchiveError(filename, "no such file") from None
     except IsADirectoryError:
@@ -277,11 +287,11 @@ def read_wheel(path: Path | str, limits: WheelLimits = DEFAULT_LIMITS, *, hashes
                 filename, f"declared uncompressed size {declared_total} bytes exceeds the limit of {limits.max_total_bytes}"
             )
         return _read_members(archive, infos, path, filename, filename_tags, project, version, build, limits,
-                             hashes, part)
+                             hashes, part, stream, is_module or is_extension_member)
 
 
 def _read_members(archive, infos, path, filename, filename_tags, project, version, build, limits,
-                  hashes, part) -> WheelContents:
+                  hashes, part, stream, is_module) -> WheelContents:
     problems: list[ArchiveProblem] = []
     digests: dict[str, MemberDigest] = {}
     readable: list[zipfile.ZipInfo] = []
@@ -322,11 +332,13 @@ def _read_members(archive, infos, path, filename, filename_tags, project, versio
     in_memory = 0
     share, shares = part
     extension_index = -1
-    raw = open(path, "rb") if _libdeflate is not None else None
+    raw = (stream if stream is not None else open(path, "rb")) if _libdeflate is not None else None
+    if hashes == HASH_MODULES_ONLY:
+        wanted_texts -= {f"{dist_info}/RECORD"}
     try:
         for info in readable:
             name = info.orig_filename
-            extension = is_extension_member(name)
+            extension = is_extension_member(name) and is_module(name)
             if extension:
                 extension_index += 1
                 if extension_index % shares != share:
@@ -334,6 +346,8 @@ def _read_members(archive, infos, path, filename, filename_tags, project, versio
             elif share != 0:
                 continue
             if hashes != HASH_ALL and not extension and not (dist_info and name.startswith(dist_info + "/")):
+                continue
+            if hashes == HASH_MODULES_ONLY and not extension and name not in wanted_texts:
                 continue
             spill = None
             if extension and (info.file_size > limits.spill_bytes
@@ -372,7 +386,7 @@ def _read_members(archive, infos, path, filename, filename_tags, project, versio
             tempdir.cleanup()
         raise
     finally:
-        if raw is not None:
+        if raw is not None and raw is not stream:
             raw.close()
 
     wheel_file, wheel_file_error = None, None

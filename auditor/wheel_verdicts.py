@@ -1,0 +1,290 @@
+"""Binary verdicts for published wheels: does this exact file keep the GIL off, and which
+sub-interpreters can import it?
+
+A wheel's tags are a claim; its modules are the evidence (lxml 6.1.3's cp314t wheels declare
+Py_mod_gil USED). `requirements` and `env` ask this module for the verdict of the wheel a user
+would install, from the cheapest source that inspected that exact file:
+
+1. the census (bundled or refreshed) when it inspected the same file: same sha256 when the
+   census recorded one, else the same PyPI file URL, which is content-addressed (its path is
+   the file's blake2b-256 digest);
+2. the verdict cache (one small JSON per sha256, written by an earlier read);
+3. HTTP range requests: the zip's central directory and only the extension-module members,
+   through the same safe wheel reader as local wheels (a torch wheel costs kilobytes);
+4. a full download (sha256-checked, cached) when the index refuses range requests.
+
+Nothing here returns "ready" from missing bytes: a wheel that cannot be read is `unknown` with
+the reason; members not read (shared libraries named `lib*.so` with no Python ABI tag) are
+listed in the verdict's `not_read`.
+"""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping, Sequence
+
+from auditor.errors import AuditError
+from auditor.model import FreeThreading, ModuleReport, Subinterpreters
+
+# How a verdict was obtained (JSON `verdict_source`).
+FROM_CENSUS = "census"
+FROM_CACHE = "cache"
+FROM_RANGE_READ = "range-read"
+FROM_DOWNLOAD = "download"
+NOT_READ = "not-read"          # --no-download / --offline and no census or cached verdict
+
+CACHE_SCHEMA = 1
+
+
+@dataclass(frozen=True)
+class WheelFile:
+    """The published file whose verdict is asked for (what the index says about it)."""
+
+    project: str
+    filename: str
+    url: str
+    sha256: str | None
+    size: int | None
+
+
+@dataclass(frozen=True)
+class WheelVerdict:
+    wheel: str
+    free_threading: str                  # FreeThreading.*
+    subinterpreters: str                 # Subinterpreters.*
+    evidence: str                        # one line: which module decided, and how
+    source: str                          # FROM_*
+    modules: tuple[dict[str, Any], ...] = ()   # ModuleReport.to_json() of each module read
+    bytes_read: int = 0                  # bytes fetched from the index for this verdict
+    not_read: tuple[str, ...] = ()       # members not inspected, with the reason
+    error: str | None = None             # why the wheel could not be read (verdicts then unknown)
+
+    @property
+    def decided(self) -> bool:
+        return self.error is None and self.source != NOT_READ
+
+    def to_json(self) -> dict[str, Any]:
+        return {"wheel": self.wheel, "free_threading": self.free_threading, "subinterpreters": self.subinterpreters,
+                "evidence": self.evidence, "verdict_source": self.source, "bytes_read": self.bytes_read,
+                "not_read": list(self.not_read), "error": self.error}
+
+
+# ------------------------------------------------------------------ roll-up (pure)
+def rollup(reports: Sequence[ModuleReport]) -> tuple[str, str, str]:
+    """(free_threading, subinterpreters, evidence) of a wheel: its worst module decides.
+
+    Helper libraries (no PyInit_) are never imported as modules and take no part. The order is
+    auditor.envaudit's, so a package rolls up the same here as in `env`.
+    """
+    from auditor.envaudit import FT_ORDER, SUBINTERP_ORDER, is_helper_library
+
+    modules = [r for r in reports if not is_helper_library(r)]
+    if not modules:
+        return FreeThreading.READY, Subinterpreters.OWN_GIL, "no extension modules in the wheel"
+    ft = min(modules, key=lambda m: FT_ORDER.index(m.free_threading.value))
+    si = min(modules, key=lambda m: SUBINTERP_ORDER.index(m.subinterpreters.value))
+    if ft.free_threading.value == FreeThreading.READY:
+        evidence = f"all {len(modules)} extension module(s) keep the GIL off"
+    else:
+        others = sum(1 for m in modules if m.free_threading.value == ft.free_threading.value) - 1
+        more = f" (and {others} more)" if others else ""
+        evidence = f"{ft.name}: {ft.free_threading.reason}{more}"
+    return ft.free_threading.value, si.subinterpreters.value, evidence
+
+
+def unknown_verdict(wheel: str, source: str, reason: str, *, bytes_read: int = 0) -> WheelVerdict:
+    return WheelVerdict(wheel, FreeThreading.UNKNOWN, Subinterpreters.UNKNOWN, reason, source,
+                        bytes_read=bytes_read, error=reason if source != NOT_READ else None)
+
+
+# ------------------------------------------------------------------ census (pure)
+def census_verdict(census: Any, wheel: WheelFile) -> WheelVerdict | None:
+    """The census's verdict when it inspected this exact file; `census` is a CensusEntry."""
+    for deep in getattr(census, "deep", ()) or ():
+        if deep.wheel != wheel.filename:
+            continue
+        same = (deep.sha256 and wheel.sha256 and deep.sha256.lower() == wheel.sha256.lower()) or \
+            (not deep.sha256 and deep.url and deep.url == wheel.url)
+        if not same:
+            continue
+        when = f", {deep.inspected_at[:10]}" if deep.inspected_at else ""
+        if deep.free_threading == FreeThreading.REENABLES_GIL and deep.reenables_gil:
+            names = deep.reenables_gil
+            who = names[0] + (f" and {len(names) - 1} more" if len(names) > 1 else "")
+            evidence = f"{who} re-enable{'s' if len(names) == 1 else ''} the GIL"
+        elif deep.free_threading == FreeThreading.READY:
+            evidence = f"all {deep.modules} extension module(s) keep the GIL off"
+        else:
+            counts = ", ".join(f"{n} {v}" for v, n in sorted(deep.verdicts.items()))
+            evidence = f"{deep.modules} module(s): {counts}" if counts else f"{deep.modules} module(s)"
+        return WheelVerdict(wheel.filename, deep.free_threading, deep.subinterpreters,
+                            f"{evidence} (ft-audit census of this file{when})", FROM_CENSUS)
+    return None
+
+
+# ------------------------------------------------------------------ verdict cache (I/O)
+def _cache_path(sha256: str):
+    from auditor.cache import cache_dir
+
+    return cache_dir("wheel-verdicts") / f"{sha256.lower()}.json"
+
+
+def _cached(wheel: WheelFile) -> WheelVerdict | None:
+    from auditor import __version__
+
+    if not wheel.sha256:
+        return None
+    try:
+        doc = json.loads(_cache_path(wheel.sha256).read_text())
+        if not isinstance(doc, dict) or doc.get("schema") != CACHE_SCHEMA or doc.get("ft_audit") != __version__:
+            return None      # another inspector version may decide differently: read again
+        return WheelVerdict(str(doc["wheel"]), str(doc["free_threading"]), str(doc["subinterpreters"]),
+                            str(doc["evidence"]), FROM_CACHE, tuple(doc.get("modules") or ()),
+                            0, tuple(doc.get("not_read") or ()))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _store(wheel: WheelFile, verdict: WheelVerdict) -> None:
+    from auditor import __version__
+    from auditor.http import atomic_write
+
+    if not wheel.sha256 or not verdict.decided:
+        return
+    doc = {"schema": CACHE_SCHEMA, "ft_audit": __version__, "wheel": verdict.wheel,
+           "free_threading": verdict.free_threading, "subinterpreters": verdict.subinterpreters,
+           "evidence": verdict.evidence, "modules": list(verdict.modules), "not_read": list(verdict.not_read)}
+    try:
+        atomic_write(_cache_path(wheel.sha256), json.dumps(doc, separators=(",", ":")).encode())
+    except OSError:
+        pass     # a cache that cannot be written costs a re-read next time, nothing else
+
+
+# ------------------------------------------------------------------ reading the wheel (I/O)
+def is_read_as_module(name: str) -> bool:
+    """Which `.so`/`.pyd` members a remote read inspects: every member with a Python ABI tag or
+    a `.pyd` suffix, and untagged `.so` files unless named like a shared library (`lib*.so`:
+    torch/lib/libtorch_cpu.so is hundreds of MB and never imported as a module)."""
+    from auditor.inspect import claimed_abi_from_filename
+
+    base = name.rsplit("/", 1)[-1]
+    return base.endswith(".pyd") or claimed_abi_from_filename(base) is not None or not base.startswith("lib")
+
+
+def read_verdict(http: Any, wheel: WheelFile, *, allow_download: bool = True) -> WheelVerdict:
+    """Read the wheel's extension members with range requests (or download it) and inspect them."""
+    from auditor.http import RangeRefused
+    from auditor.sources.remote_file import RangeFile
+
+    if not wheel.size:
+        return _downloaded(http, wheel) if allow_download else \
+            unknown_verdict(wheel.filename, FROM_RANGE_READ, "the index gives no file size for range reads")
+    remote = RangeFile(http, wheel.url, wheel.size)
+    try:
+        return _inspect(wheel, remote, FROM_RANGE_READ, lambda: remote.bytes_fetched)
+    except RangeRefused:
+        if not allow_download:
+            return unknown_verdict(wheel.filename, FROM_RANGE_READ, "the index refuses range requests",
+                                   bytes_read=remote.bytes_fetched)
+        return _downloaded(http, wheel)
+    except AuditError as exc:
+        return unknown_verdict(wheel.filename, FROM_RANGE_READ, exc.one_line(), bytes_read=remote.bytes_fetched)
+
+
+def _downloaded(http: Any, wheel: WheelFile) -> WheelVerdict:
+    from auditor.cache import cache_dir
+
+    try:
+        path = http.download(wheel.url, wheel.sha256, cache_dir("wheels") / wheel.filename)
+        size = path.stat().st_size
+        with open(path, "rb") as handle:
+            return _inspect(wheel, handle, FROM_DOWNLOAD, lambda: size)
+    except AuditError as exc:
+        return unknown_verdict(wheel.filename, FROM_DOWNLOAD, exc.one_line())
+    except OSError as exc:
+        return unknown_verdict(wheel.filename, FROM_DOWNLOAD, f"{wheel.filename}: {exc.strerror or exc}")
+
+
+def _inspect(wheel: WheelFile, stream: Any, source: str, bytes_read) -> WheelVerdict:
+    from pathlib import Path
+
+    from packaging.utils import parse_wheel_filename
+
+    from auditor.sources.wheel import HASH_MODULES_ONLY, is_extension_member, read_wheel
+    from auditor.wheel_modules import inspect_member
+
+    with read_wheel(Path(wheel.filename), hashes=HASH_MODULES_ONLY, stream=stream,
+                    is_module=is_read_as_module) as contents:
+        abis = frozenset(t.abi for t in parse_wheel_filename(wheel.filename)[3])
+        reports = [inspect_member(member, abis)[1] for member in contents.extensions]
+        not_read = tuple(f"{name}: not inspected (named like a shared library, no Python ABI tag)"
+                         for name in contents.members if is_extension_member(name) and not is_read_as_module(name))
+        problems = [f"{p.member}: {p.reason}" for p in contents.problems]
+    if problems:
+        # An unsafe or unreadable member may be a module: no verdict from the rest.
+        return unknown_verdict(wheel.filename, source, f"{wheel.filename}: {problems[0]}", bytes_read=bytes_read())
+    ft, si, evidence = rollup(reports)
+    return WheelVerdict(wheel.filename, ft, si, evidence, source, tuple(r.to_json() for r in reports),
+                        bytes_read(), not_read)
+
+
+# ------------------------------------------------------------------ the service
+def wheel_verdicts(wheels: Iterable[WheelFile], *, http: Any, census: Mapping[str, Any] | None = None,
+                   download: bool = True, allow_download_fallback: bool = True,
+                   workers: int = 6) -> dict[str, WheelVerdict]:
+    """file name -> verdict for each wheel. `census` maps a project name to its CensusEntry.
+
+    download=False (--no-download, --offline) answers from the census and the cache only; the
+    rest get a NOT_READ verdict saying so.
+    """
+    todo: list[WheelFile] = []
+    out: dict[str, WheelVerdict] = {}
+    for wheel in wheels:
+        if wheel.filename in out:
+            continue
+        known = census_verdict((census or {}).get(wheel.project), wheel) or _cached(wheel)
+        if known is not None:
+            out[wheel.filename] = known
+        elif not download:
+            out[wheel.filename] = unknown_verdict(wheel.filename, NOT_READ,
+                                                  "not inspected: no census or cached verdict for this file, "
+                                                  "and downloads are off")
+        else:
+            todo.append(wheel)
+            out[wheel.filename] = None  # type: ignore[assignment]   # placeholder keeps the order
+
+    def one(wheel: WheelFile) -> WheelVerdict:
+        try:
+            verdict = read_verdict(http, wheel, allow_download=allow_download_fallback)
+        except Exception as exc:  # noqa: BLE001 - one wheel's failure must not end the others
+            verdict = unknown_verdict(wheel.filename, FROM_RANGE_READ,
+                                      f"{wheel.filename}: internal error: {exc.__class__.__name__}: {exc}")
+        _store(wheel, verdict)
+        return verdict
+
+    if todo:
+        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(todo)))) as pool:
+            for wheel, verdict in zip(todo, pool.map(one, todo)):
+                out[wheel.filename] = verdict
+    return out
+
+
+def census_entries(projects: Iterable[str]) -> dict[str, Any]:
+    """project -> CensusEntry for those the census knows (bundled or refreshed, the newer)."""
+    try:
+        from auditor.compat.lookup import load_compat
+
+        data = load_compat(allow_network=False)
+    except Exception:  # noqa: BLE001 - broken census data costs a range read, never the audit
+        return {}
+    out = {}
+    for name in projects:
+        try:
+            record = data.lookup(name)
+        except Exception:  # noqa: BLE001
+            continue
+        if record.census is not None and record.census.deep:
+            out[name] = record.census
+    return out
