@@ -1,30 +1,33 @@
-"""The two community importers on the real snapshots, and on mutated copies of them."""
+"""The two community importers on real excerpts of the sources, and on mutated copies of them.
+
+The excerpts (tests/fixtures/compat/, see SOURCE.md there) keep every case asserted here; the
+whole-file counts, and the check that the excerpts are unchanged parts of the snapshots, run
+when the full snapshots are beside the repository.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
 from auditor.compat.names import NOT_ON_PYPI, pypi_names_for
 from auditor.compat.tracking import TrackingFormatError, parse_tracking
 from auditor.compat.wheels_list import WheelsListFormatError, parse_wheels_list
-
-SNAPSHOTS = Path(__file__).resolve().parents[2] / "shared" / "compat-snapshots"
+from tests.support.compat_sources import (EXCERPT_TRACKING_ROWS, EXCERPT_WHEELS_ROWS, EXCERPTS, SNAPSHOTS,
+                                          needs_snapshots)
 
 
 @pytest.fixture(scope="module")
 def tracking_text() -> str:
-    path = SNAPSHOTS / "tracking.md"
-    assert path.is_file(), f"the compat snapshots are expected beside the repository: {path}"
-    return path.read_text(encoding="utf-8")
+    return (EXCERPTS / "tracking.md").read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
 def results_bytes() -> bytes:
-    return (SNAPSHOTS / "results.json").read_bytes()
+    return (EXCERPTS / "results.json").read_bytes()
 
 
 @pytest.fixture(scope="module")
@@ -32,18 +35,49 @@ def rows(tracking_text):
     return {r.display_name: r for r in parse_tracking(tracking_text)}
 
 
-def test_tracking_every_row_parsed_with_the_documented_counts(tracking_text):
-    rows = parse_tracking(tracking_text)
-    assert len(rows) == 149
-    assert Counter(r.status for r in rows) == {"released": 117, "ci-only": 11, "tracked": 21}
-    assert sum(r.pypi_release for r in rows) == 117
+@pytest.mark.parametrize("folder, expected", [
+    # counted by hand on the excerpt (SOURCE.md)
+    pytest.param(EXCERPTS, dict(rows=EXCERPT_TRACKING_ROWS, status={"released": 28, "ci-only": 5, "tracked": 5},
+                                ci={"yes": 28, "no": 8, "footnote": 2}, nightly=7, ci_only_no_version=2),
+                 id="excerpt"),
+    # the counts documented in ../shared/compat-snapshots/README.md
+    pytest.param(SNAPSHOTS, dict(rows=149, status={"released": 117, "ci-only": 11, "tracked": 21},
+                                 ci={"yes": 119, "no": 28, "footnote": 2}, nightly=19, ci_only_no_version=8),
+                 id="snapshot", marks=needs_snapshots),
+])
+def test_tracking_every_row_parsed_with_the_documented_counts(folder, expected):
+    rows = parse_tracking((folder / "tracking.md").read_text(encoding="utf-8"))
+    assert len(rows) == expected["rows"]
+    assert Counter(r.status for r in rows) == expected["status"]
+    assert sum(r.pypi_release for r in rows) == expected["status"]["released"]
     assert all(r.first_version for r in rows if r.pypi_release)
     assert sorted(r.display_name for r in rows if r.first_version and not r.pypi_release) == \
         ["Boost.Python", "lxml", "ultrajson"]
-    assert Counter(r.tested_in_ci for r in rows) == {"yes": 119, "no": 28, "footnote": 2}
-    assert sum(bool(r.nightly_platforms) for r in rows) == 19
+    assert Counter(r.tested_in_ci for r in rows) == expected["ci"]
+    assert sum(bool(r.nightly_platforms) for r in rows) == expected["nightly"]
     # "CI only": CI column alone, neither release nor first version
-    assert sum(1 for r in rows if r.status == "ci-only" and not r.first_version) == 8
+    assert sum(1 for r in rows if r.status == "ci-only" and not r.first_version) == expected["ci_only_no_version"]
+
+
+@needs_snapshots
+def test_excerpts_are_unchanged_parts_of_the_snapshots():
+    """The excerpts were cut from the snapshots SOURCE.md names, and nothing in them was edited."""
+    source_md = (EXCERPTS / "SOURCE.md").read_text(encoding="utf-8")
+    for name in ("tracking.md", "results.json"):
+        assert hashlib.sha256((SNAPSHOTS / name).read_bytes()).hexdigest() in source_md, name
+    full = (SNAPSHOTS / "tracking.md").read_text(encoding="utf-8").splitlines()
+    excerpt = (EXCERPTS / "tracking.md").read_text(encoding="utf-8").splitlines()
+    assert excerpt[:27] == full[:27]  # prose, header, alignment row: same line numbers
+    assert excerpt[-20:] == full[-20:]  # the footnotes
+    remaining = iter(full[27:-20])
+    assert all(line in remaining for line in excerpt[27:-20])  # table rows, unchanged and in order
+    assert len(excerpt) == 27 + EXCERPT_TRACKING_ROWS + 20
+    full_doc = json.loads((SNAPSHOTS / "results.json").read_bytes())
+    excerpt_doc = json.loads((EXCERPTS / "results.json").read_bytes())
+    names = {d["name"] for d in excerpt_doc["data"]}
+    assert excerpt_doc["data"] == [d for d in full_doc["data"] if d["name"] in names]
+    assert excerpt_doc["last_update"] == full_doc["last_update"]
+    assert (EXCERPTS / "results.json").read_text() == json.dumps(excerpt_doc, indent=1)  # the original's format
 
 
 def test_tracking_typo_icon_counts_as_a_release(rows):
@@ -144,15 +178,20 @@ def test_no_table_at_all():
         parse_tracking("# Compatibility Status Tracking\n\nnothing here\n")
 
 
-def test_wheels_list_every_row(results_bytes):
-    parsed = parse_wheels_list(results_bytes)
-    assert len(parsed.rows) == 360
-    assert Counter(r.css_class for r in parsed.rows) == {"success": 220, "warning": 127, "pure-py": 13}
-    assert sum(r.free_threaded_wheel for r in parsed.rows) == 220
+@pytest.mark.parametrize("folder, rows, classes", [
+    pytest.param(EXCERPTS, EXCERPT_WHEELS_ROWS, {"success": 18, "warning": 5, "pure-py": 2}, id="excerpt"),
+    pytest.param(SNAPSHOTS, 360, {"success": 220, "warning": 127, "pure-py": 13}, id="snapshot",
+                 marks=needs_snapshots),
+])
+def test_wheels_list_every_row(folder, rows, classes):
+    parsed = parse_wheels_list((folder / "results.json").read_bytes())
+    assert len(parsed.rows) == rows
+    assert Counter(r.css_class for r in parsed.rows) == classes
+    assert sum(r.free_threaded_wheel for r in parsed.rows) == classes["success"]
     assert parsed.last_update == "2026-06-14T11:03:57+00:00"
     by_name = {r.name: r for r in parsed.rows}
     assert by_name["charset-normalizer"].rank == 1
-    assert by_name["ruamel-yaml-clib"].css_class in ("success", "warning", "pure-py")
+    assert by_name["ruamel-yaml-clib"].css_class == "warning"
     assert by_name["zstandard"].free_threaded_wheel is False
     assert by_name["tokenizers"].free_threaded_wheel is False
 

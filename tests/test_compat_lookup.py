@@ -1,4 +1,4 @@
-"""Lookup and disagreement rules on real data: recorded PyPI pages and the community snapshots."""
+"""Lookup and disagreement rules on real data: recorded PyPI pages and excerpts of the community sources."""
 
 from __future__ import annotations
 
@@ -19,8 +19,9 @@ from auditor.model import FreeThreading
 from auditor.pypi import parse_project_json, parse_simple_json
 from packaging.tags import Tag
 
+from tests.support.compat_sources import EXCERPTS
+
 FIXTURES = Path(__file__).parent / "fixtures" / "pypi"
-SNAPSHOTS = Path(__file__).resolve().parents[2] / "shared" / "compat-snapshots"
 PACKAGES = ("markupsafe", "zstandard", "lxml", "tokenizers", "cryptography")
 
 
@@ -46,9 +47,9 @@ def census_doc(*, generated_at: str | None = None, deep: dict | None = None) -> 
 def community(fetched_at: str | None = None) -> CommunityData:
     fetched = fetched_at or datetime.now(timezone.utc).isoformat(timespec="seconds")
     return CommunityData(imports={
-        "tracking": parse_source("tracking", (SNAPSHOTS / "tracking.md").read_bytes(),
+        "tracking": parse_source("tracking", (EXCERPTS / "tracking.md").read_bytes(),
                                  origin="tracking.md", fetched_at=fetched),
-        "wheels": parse_source("wheels", (SNAPSHOTS / "results.json").read_bytes(),
+        "wheels": parse_source("wheels", (EXCERPTS / "results.json").read_bytes(),
                                origin="results.json", fetched_at=fetched),
     })
 

@@ -1,7 +1,8 @@
-"""`ft-audit data refresh` against a local HTTP server: recorded PyPI responses and the snapshots.
+"""`ft-audit data refresh` against a local HTTP server: recorded PyPI responses and the community excerpts.
 
 The server on 127.0.0.1 serves the PyPI simple JSON / project JSON recorded in
-tests/fixtures/pypi (see RECORDED for the date) and the two community snapshots, with ETags,
+tests/fixtures/pypi (see RECORDED for the date) and the two community excerpts in
+tests/fixtures/compat (see SOURCE.md there), with ETags,
 and can be told to fail or truncate a path, so the live path, the cache and the failure
 handling are tested deterministically.
 """
@@ -20,9 +21,9 @@ from auditor.cli import main
 from auditor.compat.community import load_community
 from auditor.compat.dataset import read_census
 from auditor.compat.lookup import decode_census_entry
+from tests.support.compat_sources import EXCERPT_TRACKING_ROWS, EXCERPT_WHEELS_ROWS, EXCERPTS
 
 FIXTURES = Path(__file__).parent / "fixtures" / "pypi"
-SNAPSHOTS = Path(__file__).resolve().parents[2] / "shared" / "compat-snapshots"
 PACKAGES = ("markupsafe", "zstandard", "lxml", "tokenizers", "cryptography")
 
 
@@ -36,8 +37,8 @@ class Server:
             self.routes[f"/simple/{name}/"] = ((FIXTURES / f"{name}.simple.json").read_bytes(),
                                                "application/vnd.pypi.simple.v1+json")
             self.routes[f"/pypi/{name}/json"] = ((FIXTURES / f"{name}.json").read_bytes(), "application/json")
-        self.routes["/community/tracking.md"] = ((SNAPSHOTS / "tracking.md").read_bytes(), "text/markdown")
-        self.routes["/community/results.json"] = ((SNAPSHOTS / "results.json").read_bytes(), "application/json")
+        self.routes["/community/tracking.md"] = ((EXCERPTS / "tracking.md").read_bytes(), "text/markdown")
+        self.routes["/community/results.json"] = ((EXCERPTS / "results.json").read_bytes(), "application/json")
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -130,8 +131,8 @@ def test_refresh_builds_the_census_and_imports_both_sources(server, env, capsys)
 
     community, problems = load_community()
     assert problems == []
-    assert len(community.imports["tracking"].rows) == 149
-    assert len(community.imports["wheels"].rows) == 360
+    assert len(community.imports["tracking"].rows) == EXCERPT_TRACKING_ROWS
+    assert len(community.imports["wheels"].rows) == EXCERPT_WHEELS_ROWS
     assert community.imports["wheels"].content_date == "2026-06-14T11:03:57+00:00"
     assert community.imports["tracking"].origin == f"{server.url}/community/tracking.md"
     out = capsys.readouterr().out
@@ -153,14 +154,14 @@ def test_unreachable_source_is_said_once_and_the_rest_goes_on(server, env, capsy
     assert err.count("tracking table unreachable") == 1
     assert "no previous import to fall back on" in err
     community, _ = load_community()
-    assert "tracking" not in community.imports and len(community.imports["wheels"].rows) == 360
+    assert "tracking" not in community.imports and len(community.imports["wheels"].rows) == EXCERPT_WHEELS_ROWS
     assert read_census(env / "census.json")["packages"]["markupsafe"]["latest"] == "3.0.4"
 
 
 def test_truncated_download_keeps_the_previous_import(server, env, capsys):
     assert main(["data", "refresh", "--no-census",
-                 "--from-file", f"wheels={SNAPSHOTS / 'results.json'}",
-                 "--from-file", f"tracking={SNAPSHOTS / 'tracking.md'}"]) == 0
+                 "--from-file", f"wheels={EXCERPTS / 'results.json'}",
+                 "--from-file", f"tracking={EXCERPTS / 'tracking.md'}"]) == 0
     before = load_community()[0].imports["wheels"]
     capsys.readouterr()
     server.truncate.add("/community/results.json")
@@ -169,21 +170,21 @@ def test_truncated_download_keeps_the_previous_import(server, env, capsys):
     assert "free-threaded-wheels list:" in err and "invalid JSON" in err and "truncated" in err
     assert f"keeping the previous import from {before.fetched_at[:10]}" in err
     after = load_community()[0].imports["wheels"]
-    assert after.sha256 == before.sha256 and after.origin == before.origin and len(after.rows) == 360
+    assert after.sha256 == before.sha256 and after.origin == before.origin and len(after.rows) == EXCERPT_WHEELS_ROWS
 
 
 def test_changed_format_from_file_is_an_error_and_keeps_previous(env, tmp_path, capsys):
-    assert main(["data", "refresh", "--no-census", "--from-file", f"tracking={SNAPSHOTS / 'tracking.md'}",
-                 "--from-file", f"wheels={SNAPSHOTS / 'results.json'}"]) == 0
+    assert main(["data", "refresh", "--no-census", "--from-file", f"tracking={EXCERPTS / 'tracking.md'}",
+                 "--from-file", f"wheels={EXCERPTS / 'results.json'}"]) == 0
     broken = tmp_path / "tracking.md"
-    broken.write_text((SNAPSHOTS / "tracking.md").read_text().replace(":simple-linux:", ":simple-freebsd:"))
+    broken.write_text((EXCERPTS / "tracking.md").read_text().replace(":simple-linux:", ":simple-freebsd:"))
     capsys.readouterr()
     assert main(["data", "refresh", "--no-census", "--from-file", f"tracking={broken}",
-                 "--from-file", f"wheels={SNAPSHOTS / 'results.json'}"]) == 2
+                 "--from-file", f"wheels={EXCERPTS / 'results.json'}"]) == 2
     err = capsys.readouterr().err
     assert "unknown icon(s) :simple-freebsd: in 'nightly wheels'" in err
     assert str(broken) in err
-    assert load_community()[0].imports["tracking"].origin == str((SNAPSHOTS / "tracking.md").resolve())
+    assert load_community()[0].imports["tracking"].origin == str((EXCERPTS / "tracking.md").resolve())
 
 
 def test_pypi_errors_keep_previous_entries_and_list_new_failures(server, env, capsys, monkeypatch):
@@ -245,12 +246,12 @@ def test_lookups_do_not_retry_an_unreachable_source_for_an_hour(server, env):
 
 
 def test_add_community_names_censuses_what_the_sources_name(server, env, tmp_path):
-    lines = (SNAPSHOTS / "tracking.md").read_text().splitlines()
+    lines = (EXCERPTS / "tracking.md").read_text().splitlines()
     table_rows = [line for line in lines if line.startswith("| lxml ") or line.startswith("| tokenizers ")]
     head = lines[:27]  # prose, header and alignment row
     tracking = tmp_path / "tracking-two-rows.md"
     tracking.write_text("\n".join(head + table_rows) + "\n")
-    results = json.loads((SNAPSHOTS / "results.json").read_text())
+    results = json.loads((EXCERPTS / "results.json").read_text())
     results["data"] = [d for d in results["data"] if d["name"] in ("lxml", "cryptography")]
     wheels = tmp_path / "results-two-rows.json"
     wheels.write_text(json.dumps(results))
@@ -270,4 +271,4 @@ def test_expired_cache_is_revalidated_with_the_etag(server, env):
     assert sorted(second.unchanged) == ["tracking", "wheels"] and second.updated == []
     etags = [etag for path, etag in server.requests if path == "/community/results.json"]
     assert etags[0] is None and etags[1] and etags[1].startswith('"')  # If-None-Match sent; 304 answered
-    assert len(load_community()[0].imports["wheels"].rows) == 360
+    assert len(load_community()[0].imports["wheels"].rows) == EXCERPT_WHEELS_ROWS

@@ -1,23 +1,21 @@
-"""`ft-audit data show` / `data diff` on the bundled census and the community snapshots."""
+"""`ft-audit data show` / `data diff` on the bundled census and excerpts of the community sources."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from auditor.cli import main
-
-SNAPSHOTS = Path(__file__).resolve().parents[2] / "shared" / "compat-snapshots"
+from tests.support.compat_sources import EXCERPTS
 
 
 @pytest.fixture
 def imported(tmp_path, monkeypatch, capsys):
-    """A user cache with both community snapshots imported from local files (air-gapped path)."""
+    """A user cache with both community excerpts imported from local files (air-gapped path)."""
     monkeypatch.setenv("FT_AUDIT_CACHE_DIR", str(tmp_path))
-    assert main(["data", "refresh", "--no-census", "--from-file", f"tracking={SNAPSHOTS / 'tracking.md'}",
-                 "--from-file", f"wheels={SNAPSHOTS / 'results.json'}"]) == 0
+    assert main(["data", "refresh", "--no-census", "--from-file", f"tracking={EXCERPTS / 'tracking.md'}",
+                 "--from-file", f"wheels={EXCERPTS / 'results.json'}"]) == 0
     capsys.readouterr()
     return tmp_path
 
