@@ -24,26 +24,41 @@ def _headline(doc: Mapping[str, Any]) -> str:
     platforms = ", ".join(target.get("platforms") or [])
     state = "INCOMPLETE: some things could not be checked" if doc["incomplete"] else \
         ("ready" if not blocking else f"{len(blocking)} not ready")
-    return (f"Target {target.get('python')} ({target.get('abi')}) on {platforms}: "
+    return (f"Target {target.get('python') or 'unknown'} ({target.get('abi') or 'unknown ABI'}) on {platforms or 'no platform'}: "
             f"{len(packages)} package(s), {state}")
 
 
-def _ft_cell(p: Mapping[str, Any]) -> str:
-    if p.get("free_threading") is None:
+VERDICT_KEYS = ("free_threading", "subinterpreters")
+
+
+def _has_verdicts(doc: Mapping[str, Any]) -> bool:
+    """The wheels were inspected (--deep): some package carries a verdict."""
+    return any(p.get(k) is not None for p in doc["packages"] for k in VERDICT_KEYS)
+
+
+def _ft_cell(p: Mapping[str, Any], inspected: bool = True) -> str:
+    """The verdicts; a missing one says so and why ("not checked (...)"), never "None".
+    Empty when nothing was inspected for this document (no --deep)."""
+    if not inspected and all(p.get(k) is None for k in VERDICT_KEYS):
         return ""
-    return f"free-threading: {p['free_threading']}, sub-interpreters: {p.get('subinterpreters')}"
+    missing = f"not checked ({p.get('deep_reason') or 'no wheel of this package was inspected'})"
+    ft, si = p.get("free_threading"), p.get("subinterpreters")
+    return (f"free-threading: {missing if ft is None else ft}, "
+            f"sub-interpreters: {missing if si is None else si}")
 
 
 def render_text(doc: Mapping[str, Any]) -> str:
     lines = [_headline(doc), ""]
     packages = doc["packages"]
+    inspected = _has_verdicts(doc)
     width = max([len(f"{p['name']} {p['version']}") for p in packages] + [10])
     for p in sorted(packages, key=lambda p: (p["status"] in READY and p.get("free_threading") != "reenables-gil", p["name"])):
         head = f"  {p['name'] + ' ' + p['version']:<{width}}  {p['status']:<18}"
         detail = p.get("wheel") or p.get("status_detail") or ""
         lines.append(f"{head} {detail}".rstrip())
-        if p.get("free_threading") is not None:
-            lines.append(f"      deep: {_ft_cell(p)}" + (f" ({p['deep_reason']})" if p.get("deep_reason") else ""))
+        if inspected:
+            complete = all(p.get(k) is not None for k in VERDICT_KEYS)   # else the reason is in the cell
+            lines.append(f"      deep: {_ft_cell(p)}" + (f" ({p['deep_reason']})" if complete and p.get("deep_reason") else ""))
         if p.get("suggestion"):
             lines.append(f"      suggestion: {p['suggestion']}")
         for chain in p.get("blocked_by") or ():
@@ -74,15 +89,21 @@ def _md(text: Any) -> str:
 
 
 def render_markdown(doc: Mapping[str, Any]) -> str:
+    inspected = _has_verdicts(doc)
     out = ["## ft-audit requirements", "", _headline(doc), "",
            "| package | version | status | min FT version | suggestion | GIL / sub-interpreters | blocked by |",
            "|---|---|---|---|---|---|---|"]
     for p in doc["packages"]:
         out.append("| " + " | ".join(_md(x) for x in (
             p["name"], p["version"], p["status"], p.get("min_ft_version") or "", p.get("suggestion") or "",
-            _ft_cell(p), "; ".join(p.get("blocked_by") or ()))) + " |")
+            _ft_cell(p, inspected), "; ".join(p.get("blocked_by") or ()))) + " |")
     if doc.get("skipped"):
         out += ["", "### Skipped for this target", ""] + [f"- `{_md(s['where'])}`: {_md(s['reason'])}" for s in doc["skipped"]]
+    if doc.get("notes"):
+        out += ["", "### Notes", ""] + [f"- {_md(n)}" for n in doc["notes"]]
+    if doc.get("stale"):
+        out += ["", "### Stale index pages (not revalidated)", ""] + [
+            f"- {_md(s['project'])}: {_md(s['age_seconds'])} s old" for s in doc["stale"]]
     if doc["incomplete"]:
         out += ["", "### Could not check", ""] + [f"- `{_md(i['where'])}`: {_md(i['reason'])}" for i in doc["incomplete"]]
     return "\n".join(out) + "\n"
