@@ -276,3 +276,39 @@ def test_probe_cache_follows_the_environment(tmp_path, monkeypatch):
     assert len(calls) == 2 and [d.version for d in fourth.distributions if d.key == "demo"] == ["2.0"]
     envsource.probe_interpreter([sys.executable], env=dict(env, PYTHONPATH=""), cache=True)
     assert len(calls) == 3                                     # other environment variables: other answer
+
+
+# -- an interpreter ft-audit does not audit ---------------------------------------------------
+
+def _old_python(version: str) -> Path | None:
+    from tests.support.pyenv import pyenv_root
+
+    found = sorted((pyenv_root() / "versions").glob(f"{version}.*/bin/python{version}"))
+    return found[-1] if found else None
+
+
+@pytest.mark.parametrize("version", ["2.7", "3.6", "3.8"])
+def test_too_old_real_interpreter_is_named_not_a_syntax_error(version, capsys):
+    python = _old_python(version)
+    if python is None:
+        pytest.skip(f"no pyenv {version}")
+    full = subprocess.run([str(python), "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    assert cli_main(["env", "--python", str(python), "--no-pypi", "--no-compat"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"ft-audit: error: {python}: ft-audit audits CPython 3.9-3.15; {python} is Python {full}"]
+
+
+def test_old_and_foreign_interpreters_without_pyenv(tmp_path):
+    """Stand-ins answering the version query as python2.7 and PyPy do, and failing on anything
+    else as they would on the probe's syntax."""
+    python2 = _script(tmp_path, "python2", "cat >/dev/null; echo 'ft-audit-interpreter 2.7.18 CPython'")
+    with pytest.raises(InputError) as err:
+        envsource.probe_interpreter([python2])
+    assert err.value.one_line() == f"{python2}: ft-audit audits CPython 3.9-3.15; {python2} is Python 2.7.18"
+    pypy = _script(tmp_path, "pypy3", "echo 'ft-audit-interpreter 3.10.14 PyPy'; echo SyntaxError >&2; exit 1")
+    with pytest.raises(InputError, match=r"audits CPython 3.9-3.15; \S+pypy3 is PyPy 3.10.14$"):
+        envsource.probe_interpreter([pypy])
+    assert envsource.unsupported_reason("py", "CPython", (3, 16, 0)) == "ft-audit audits CPython 3.9-3.15; py is Python 3.16.0"
+    assert envsource.unsupported_reason("py", "CPython", (3, 9, 0)) is None
+    assert envsource.unsupported_reason("py", "cpython", (3, 15, 0)) is None

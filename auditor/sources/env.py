@@ -133,12 +133,42 @@ class EnvSnapshot:
 
 # -- probing an interpreter ----------------------------------------------------------------
 
+# The interpreters ft-audit audits (the probe's syntax and the verdict rules' knowledge).
+SUPPORTED_IMPLEMENTATION = "CPython"
+SUPPORTED_VERSIONS = ((3, 9), (3, 15))
+SUPPORTED_LABEL = "CPython {0[0]}.{0[1]}-{1[0]}.{1[1]}".format(*SUPPORTED_VERSIONS)
+
+# Passed with -c before the probe: written so that every Python from 2.6 on parses it. It says
+# which interpreter this is on its first line, and only then compiles the probe (read from
+# stdin), so an old or foreign interpreter is named instead of failing on the probe's syntax.
+BOOTSTRAP = (
+    "import sys, platform\n"
+    "v = sys.version_info\n"
+    "i = platform.python_implementation()\n"
+    "sys.stdout.write('ft-audit-interpreter %d.%d.%d %s\\n' % (v[0], v[1], v[2], i))\n"
+    "sys.stdout.flush()\n"
+    f"if v[:2] >= {SUPPORTED_VERSIONS[0]!r} and i == {SUPPORTED_IMPLEMENTATION!r}:\n"
+    "    exec(compile(sys.stdin.buffer.read(), '<ft-audit probe>', 'exec'), {'__name__': '__main__'})\n"
+)
+_HEADER = re.compile(rb"ft-audit-interpreter (\d+)\.(\d+)\.(\d+) (\S+)")
+
+
+def unsupported_reason(where: str, implementation: str, version: tuple[int, ...]) -> str | None:
+    """None for an interpreter ft-audit audits, else the one-line reason it does not."""
+    low, high = SUPPORTED_VERSIONS
+    if implementation.lower() == SUPPORTED_IMPLEMENTATION.lower() and low <= tuple(version[:2]) <= high:
+        return None
+    name = "Python" if implementation.lower() == SUPPORTED_IMPLEMENTATION.lower() else implementation
+    return f"ft-audit audits {SUPPORTED_LABEL}; {where} is {name} {'.'.join(str(v) for v in version)}"
+
+
 def probe_interpreter(cmd: Sequence[str], *, env: Mapping[str, str] | None = None,
                       timeout: float = PROBE_TIMEOUT, cache: bool = False) -> EnvSnapshot:
     """Run the probe in `cmd` (argv prefix of the target interpreter).
 
-    The probe source is passed with -c (no script folder on sys.path) and runs in an empty
-    temporary folder, without -I: PYTHONPATH / PYTHONHOME are part of the environment the
+    BOOTSTRAP is passed with -c (no script folder on sys.path): it names the interpreter, so
+    one that ft-audit does not audit (Python 2, 3.8, PyPy) is refused with that name, then runs
+    the probe source, read from stdin. It runs in an empty temporary folder, without -I: PYTHONPATH / PYTHONHOME are part of the environment the
     user's code would see, so they are honoured. Raises InputError with one line for a path
     that is not Python, a crash, a hang, or output that is not the probe's document.
 
@@ -149,7 +179,7 @@ def probe_interpreter(cmd: Sequence[str], *, env: Mapping[str, str] | None = Non
     where = " ".join(cmd)
     source = Path(probe_module.__file__).read_text(encoding="utf-8")
     run_env = dict(os.environ if env is None else env)
-    cache_file = _probe_cache_file(cmd, run_env, source) if cache else None
+    cache_file = _probe_cache_file(cmd, run_env, BOOTSTRAP + source) if cache else None
     if cache_file is not None:
         cached = _probe_cache_read(cache_file, where)
         if cached is not None:
@@ -158,8 +188,8 @@ def probe_interpreter(cmd: Sequence[str], *, env: Mapping[str, str] | None = Non
     run_env.pop("PYTHONSTARTUP", None)
     with tempfile.TemporaryDirectory(prefix="ft-audit-probe-") as cwd:
         try:
-            proc = subprocess.run([*cmd, "-c", source], capture_output=True, timeout=timeout,
-                                  cwd=cwd, env=run_env, stdin=subprocess.DEVNULL)
+            proc = subprocess.run([*cmd, "-c", BOOTSTRAP], capture_output=True, timeout=timeout,
+                                  cwd=cwd, env=run_env, input=source.encode("utf-8"))
         except FileNotFoundError:
             raise InputError(where, "no such interpreter") from None
         except PermissionError:
@@ -168,14 +198,22 @@ def probe_interpreter(cmd: Sequence[str], *, env: Mapping[str, str] | None = Non
             raise InputError(where, f"cannot run ({exc.strerror or exc})") from None
         except subprocess.TimeoutExpired:
             raise InputError(where, f"the probe did not finish within {timeout:g} s") from None
+    stdout = proc.stdout
+    header = _HEADER.match(stdout)
+    if header:
+        stdout = stdout[header.end():].lstrip(b"\r\n")
+        version = tuple(int(header.group(n)) for n in (1, 2, 3))
+        reason = unsupported_reason(where, header.group(4).decode("ascii", "replace"), version)
+        if reason:
+            raise InputError(where, reason)
     if proc.returncode != 0:
         if proc.returncode < 0:
             raise InputError(where, f"the probe was killed by signal {-proc.returncode}")
         tail = _last_line(proc.stderr) or _last_line(proc.stdout)
         raise InputError(where, f"not a working Python 3.9+ interpreter (exit {proc.returncode}: {tail or 'no output'})")
-    snapshot = parse_probe_output(proc.stdout, where=where)
+    snapshot = parse_probe_output(stdout, where=where)
     if cache_file is not None:
-        _probe_cache_write(cache_file, proc.stdout, snapshot)
+        _probe_cache_write(cache_file, stdout, snapshot)
     return snapshot
 
 
@@ -257,7 +295,7 @@ def parse_probe_output(stdout: bytes | str, *, where: str) -> EnvSnapshot:
 
 def interpreter_from_facts(facts: Mapping[str, Any]) -> Interpreter:
     version = tuple(int(v) for v in facts["version"][:3])
-    if version < (3, 9) or facts.get("implementation") != "cpython":
+    if unsupported_reason("it", str(facts.get("implementation")), version):
         raise ValueError(f"unsupported interpreter {facts.get('implementation')} {version}")
     return Interpreter(
         executable=facts.get("executable"),
