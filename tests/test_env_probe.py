@@ -278,7 +278,28 @@ def test_probe_cache_follows_the_environment(tmp_path, monkeypatch):
     assert len(calls) == 3                                     # other environment variables: other answer
 
 
-# -- an interpreter ft-audit does not audit ---------------------------------------------------
+# -- first-run paths: a relative --python, an interpreter ft-audit does not audit ------------
+
+def test_relative_python_path_is_the_users_not_the_probes(tmp_path, monkeypatch, capsys):
+    """`ft-audit env --python .venv/bin/python` (the README's example) from the project folder:
+    the probe runs in a temporary folder, so the path is resolved against the user's, keeping
+    the venv's symlink (a resolved path would be the base interpreter, not the venv)."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "proj" / ".venv")], check=True)
+    site = next((tmp_path / "proj" / ".venv" / "lib").glob("python3.*/site-packages"))
+    info = site / "demo-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n")
+    (info / "RECORD").write_text("demo-1.0.dist-info/METADATA,,\n")
+    monkeypatch.chdir(tmp_path / "proj")
+    assert cli_main(["env", "--python", ".venv/bin/python", "--no-pypi", "--no-compat", "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    venv = str(tmp_path / "proj" / ".venv")
+    assert doc["interpreter"]["executable"] == f"{venv}/bin/python"
+    assert doc["interpreter"]["prefix"] == venv and doc["interpreter"]["environment_dirs"] == [str(site)]
+    assert [d["name"] for d in doc["distributions"]] == ["demo"]
+    assert envsource.interpreter_command(".venv/bin/python") == [f"{venv}/bin/python"]
+    assert envsource.interpreter_command("python3") == ["python3"]     # a bare name: the PATH lookup
+
 
 def _old_python(version: str) -> Path | None:
     from tests.support.pyenv import pyenv_root

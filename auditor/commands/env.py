@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         if args.target:
             raise InputError("--target", "only with --path (with --python the interpreter says what it is)")
-        cmd = [args.python] if args.python else envsource.current_python()
+        cmd = envsource.interpreter_command(args.python) if args.python else envsource.current_python()
         snapshot = envsource.probe_interpreter(cmd, timeout=args.probe_timeout, cache=not args.no_cache)
         warning = envsource.active_environment_warning(snapshot.interpreter)
         if warning:

@@ -153,6 +153,16 @@ BOOTSTRAP = (
 _HEADER = re.compile(rb"ft-audit-interpreter (\d+)\.(\d+)\.(\d+) (\S+)")
 
 
+def interpreter_command(path: str) -> list[str]:
+    """The argv prefix for `--python PATH`. A path with a folder in it is made absolute against
+    the current folder, since the probe and --verify run from a temporary folder; abspath, not
+    realpath: a venv's python is a symlink whose location is what makes it the venv's. A bare
+    name (`python3.13`) is left to the PATH lookup."""
+    if os.sep in path or (os.altsep and os.altsep in path):
+        return [os.path.abspath(path)]
+    return [path]
+
+
 def unsupported_reason(where: str, implementation: str, version: tuple[int, ...]) -> str | None:
     """None for an interpreter ft-audit audits, else the one-line reason it does not."""
     low, high = SUPPORTED_VERSIONS
