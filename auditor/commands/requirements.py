@@ -53,6 +53,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="comma-separated; exit 1 when a package has one of: " + ", ".join(FAIL_ON_TOKENS)
                              + f" ('none' never fails; default: {DEFAULT_FAIL_ON})")
     parser.add_argument("--jobs", type=int, default=0, metavar="N", help="concurrent HTTP requests (default 24)")
+    parser.add_argument("--skip-editable", action="store_true",
+                        help="skip editable (-e), VCS, URL and local-path requirements (listed under 'skipped') "
+                             "instead of reporting them as not checked (exit 2)")
 
 
 def parse_fail_on(value: str) -> frozenset[str]:
@@ -74,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("ft-audit requirements", "nothing to check: give -r FILE, pyproject.toml, pylock.toml or uv.lock")
     audit = audit_requirements(inputs, python=args.target, platforms=args.platform, deep=args.deep,
                                transitive=not args.no_deps, index_url=args.index_url, offline=args.offline,
-                               use_compat=not args.no_compat, workers=args.jobs or None)
+                               use_compat=not args.no_compat, workers=args.jobs or None,
+                               skip_editable=args.skip_editable)
     doc = audit.to_json()
     if args.format == "json":
         sys.stdout.write(render.render_json(doc))
@@ -133,7 +137,7 @@ class RequirementsAudit:
 def audit_requirements(inputs: Sequence[str | Path], *, python: str | None = None, platforms: Sequence[str] = (),
                        deep: bool = False, transitive: bool = True, index_url: str | None = None,
                        offline: bool = False, use_compat: bool = True, client=None, workers: int | None = None,
-                       progress: bool | None = None) -> RequirementsAudit:
+                       progress: bool | None = None, skip_editable: bool = False) -> RequirementsAudit:
     from auditor.progress import Progress
     from auditor.pypi import DEFAULT_INDEX_URL, DEFAULT_JSON_URL, PyPIClient
     from auditor.http import HttpClient
@@ -143,8 +147,13 @@ def audit_requirements(inputs: Sequence[str | Path], *, python: str | None = Non
     reqs = read_inputs(list(inputs))
     targets = [make_target(python, p) for p in (platforms or [None])]
     incomplete: list[tuple[str, str]] = list(reqs.problems)
+    not_on_index: list[tuple[str, str]] = []     # editable / VCS / URL / local path, with --skip-editable
     for entry in reqs.unchecked:
-        incomplete.append((entry.origin, f"cannot check {entry.raw}: {entry.unchecked}"))
+        if skip_editable:
+            not_on_index.append((entry.origin, f"{entry.raw}: {entry.unchecked} (--skip-editable)"))
+        else:
+            incomplete.append((entry.origin, f"cannot check {entry.raw}: {entry.unchecked} "
+                                             "(--skip-editable skips such requirements)"))
     notes = list(reqs.notes) + [f"--extra-index-url {url} ignored: only one index is consulted (a project found "
                                 "only there is reported as unknown)" for url in reqs.extra_index_urls]
     if client is None:
@@ -159,7 +168,8 @@ def audit_requirements(inputs: Sequence[str | Path], *, python: str | None = Non
         finally:
             fetcher.close()
     if not reqs.requirements and not incomplete:
-        incomplete.append((", ".join(map(str, inputs)), "no requirement to check"))
+        incomplete.append((", ".join(map(str, inputs)), "no requirement to check" + (
+            f" ({len(not_on_index)} skipped by --skip-editable)" if not_on_index else "")))
     per_target = [assess_resolution(r) for r in resolutions]
     packages = merge_targets(per_target, [t.platform for t in targets])
     if deep:
@@ -173,7 +183,7 @@ def audit_requirements(inputs: Sequence[str | Path], *, python: str | None = Non
             if item not in seen:
                 seen.add(item)
                 incomplete.append(item)
-    skipped = []
+    skipped = list(not_on_index)
     for resolution in resolutions:
         skipped += [s for s in resolution.skipped if s not in skipped]
     if not packages and not incomplete:

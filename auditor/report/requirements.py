@@ -98,7 +98,7 @@ def render_markdown(doc: Mapping[str, Any]) -> str:
             p["name"], p["version"], p["status"], p.get("min_ft_version") or "", p.get("suggestion") or "",
             _ft_cell(p, inspected), "; ".join(p.get("blocked_by") or ()))) + " |")
     if doc.get("skipped"):
-        out += ["", "### Skipped for this target", ""] + [f"- `{_md(s['where'])}`: {_md(s['reason'])}" for s in doc["skipped"]]
+        out += ["", "### Skipped", ""] + [f"- `{_md(s['where'])}`: {_md(s['reason'])}" for s in doc["skipped"]]
     if doc.get("notes"):
         out += ["", "### Notes", ""] + [f"- {_md(n)}" for n in doc["notes"]]
     if doc.get("stale"):
