@@ -728,11 +728,7 @@ def _abi_info(image: BinaryImage, addr: int, f: ModuleFacts) -> None:
 
 
 def _single_phase(image: BinaryImage, init: "InitExport", imports: frozenset[str], f: ModuleFacts) -> None:
-    meaning, src = kb.absent_default("single_phase_subinterpreters")
-    f.multiple_interpreters = MultipleInterpreters.NOT_SUPPORTED
-    f.mi_reason = ""
-    f.mi_evidence.append(Evidence("multiple_interpreters", "loader-rule",
-                                  "single-phase init: rejected where check_multi_interp_extensions is on", src))
+    _no_slots_single_phase(f, "single-phase init: rejected where check_multi_interp_extensions is on")
     setgil = kb.load("slots")["set_gil_function"]["name"]
     if setgil not in imports:
         f.gil = GilDeclaration.UNDECLARED
@@ -765,6 +761,15 @@ def _single_phase(image: BinaryImage, init: "InitExport", imports: frozenset[str
     f.gil_evidence.append(Evidence("gil", "call", f.gil_reason, "capi-reference 1.5"))
 
 
+def _no_slots_single_phase(f: ModuleFacts, rule: str) -> None:
+    """A single-phase def carries no slots, so it declares nothing; CPython's rejection of
+    such modules in sub-interpreters is evidence for the verdict, not a declaration."""
+    _meaning, src = kb.absent_default("single_phase_subinterpreters")
+    f.multiple_interpreters = MultipleInterpreters.UNDECLARED
+    f.mi_reason = "single-phase init: no Py_mod_multiple_interpreters slot"
+    f.subinterp_evidence.append(Evidence("subinterpreters", "loader-rule", rule, src))
+
+
 def _is_cffi_module(image: BinaryImage, imports: frozenset[str]) -> bool:
     """A cffi out-of-line module: its PyInit_* only imports _cffi_backend and calls
     _init_cffi_1_0_external_module; it creates no module itself."""
@@ -777,11 +782,8 @@ def _is_cffi_module(image: BinaryImage, imports: frozenset[str]) -> bool:
 def _cffi_declarations(f: ModuleFacts) -> None:
     """Sub-interpreters and GIL of a module _cffi_backend creates with PyModule_Create2."""
     rule = kb.cffi_rule()
-    meaning, src = kb.absent_default("single_phase_subinterpreters")
-    f.multiple_interpreters, f.mi_reason = MultipleInterpreters.NOT_SUPPORTED, ""
-    f.mi_evidence.append(Evidence("multiple_interpreters", "loader-rule",
-                                  "single-phase init (created by _cffi_backend): rejected where "
-                                  "check_multi_interp_extensions is on", src))
+    _no_slots_single_phase(f, "single-phase init (created by _cffi_backend): rejected where "
+                              "check_multi_interp_extensions is on")
     votes = {v for v, _why in f.abi_votes}
     built_ft = (votes.pop() if len(votes) == 1 else None) if votes else claim_is_free_threaded(f.claimed)
     if built_ft is False:
@@ -833,13 +835,13 @@ def _framework_guards(image: BinaryImage, f: ModuleFacts) -> None:
     for d in kb.framework_defaults():
         if d.framework != f.framework or d.field != "multiple_interpreters":
             continue
-        if d.when == "no-multiple-interpreters-slot" and f.multiple_interpreters == MultipleInterpreters.UNDECLARED:
+        if (d.when == "no-multiple-interpreters-slot" and f.init != InitStyle.SINGLE_PHASE
+                and f.multiple_interpreters == MultipleInterpreters.UNDECLARED):
             if d.marker is None or image.contains(d.marker):
-                f.multiple_interpreters = d.value
-                f.mi_reason = f"{f.framework}: {d.why}"
-                f.mi_evidence.append(Evidence("multiple_interpreters", "framework-default", d.why, d.source))
+                f.subinterp_refusal = f"{f.framework}: {d.why}"
+                f.subinterp_evidence.append(Evidence("subinterpreters", "framework-default", d.why, d.source))
         elif d.when == "single-phase" and f.init == InitStyle.SINGLE_PHASE:
-            f.mi_evidence.append(Evidence("multiple_interpreters", "framework-default", d.why, d.source))
+            f.subinterp_evidence.append(Evidence("subinterpreters", "framework-default", d.why, d.source))
 
 
 # ------------------------------------------------------------------ ABI

@@ -52,6 +52,9 @@ class GilDeclaration:
 
 
 class MultipleInterpreters:
+    """What the binary declares in Py_mod_multiple_interpreters, like GilDeclaration: never
+    what CPython or a framework then does (that is the Subinterpreters verdict)."""
+
     NOT_SUPPORTED = "not-supported"
     SUPPORTED = "supported"
     PER_INTERPRETER_GIL = "per-interpreter-gil"

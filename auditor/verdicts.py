@@ -15,14 +15,17 @@ free_threading
   6. free-threaded ABI and gil used / undeclared        -> reenables-gil
   7. free-threaded ABI and gil unknown                  -> unknown (why the gil is unknown)
 
-subinterpreters
+subinterpreters (from the init style, the declaration and the framework's behaviour; the
+`multiple_interpreters` fact is only what the binary declares)
   1. the file could not be read                         -> unknown
   2. single-phase init                                  -> not-supported
   3. Py_mod_multiple_interpreters = 2                   -> own-gil
-  4. = 1, or multi-phase without the slot (CPython's
-     default SUPPORTED)                                 -> shared-gil-only
-  5. = 0, or a framework guard/default says so          -> not-supported
-  6. anything else                                      -> unknown (why)
+  4. = 1                                                -> shared-gil-only
+  5. no slot, and the framework refuses a second
+     interpreter at run time (Cython's check)           -> not-supported
+  6. no slot (CPython's default SUPPORTED)              -> shared-gil-only
+  7. = 0                                                -> not-supported
+  8. anything else                                      -> unknown (why)
 """
 
 from __future__ import annotations
@@ -49,8 +52,11 @@ class ModuleFacts:
     init_reason: str = ""
     gil: str = GilDeclaration.UNKNOWN
     gil_reason: str = ""
-    multiple_interpreters: str = MultipleInterpreters.UNKNOWN
+    multiple_interpreters: str = MultipleInterpreters.UNKNOWN   # what the binary declares, only
     mi_reason: str = ""
+    # A framework's run-time refusal of a second interpreter that no slot shows (Cython's
+    # single-interpreter check): the one-line reason, or "" when there is none.
+    subinterp_refusal: str = ""
     claimed: str | None = None
     shows_ft: bool | None = None        # what the binary shows about its ABI
     abi_reason: str = ""
@@ -61,7 +67,8 @@ class ModuleFacts:
     evidence: list[Evidence] = field(default_factory=list)
     abi_evidence: list[Evidence] = field(default_factory=list)
     gil_evidence: list[Evidence] = field(default_factory=list)
-    mi_evidence: list[Evidence] = field(default_factory=list)
+    mi_evidence: list[Evidence] = field(default_factory=list)          # the declaration
+    subinterp_evidence: list[Evidence] = field(default_factory=list)   # loader rules, framework behaviour
     hazards: tuple[str, ...] = ()
     port_markers: tuple[str, ...] = ()
     errors: list[str] = field(default_factory=list)
@@ -114,20 +121,20 @@ def free_threading_verdict(f: ModuleFacts) -> Verdict:
 
 
 def subinterpreters_verdict(f: ModuleFacts) -> Verdict:
-    ev = tuple(f.mi_evidence)
+    ev = tuple(f.mi_evidence) + tuple(f.subinterp_evidence)
     if not f.readable:
         return Verdict(Subinterpreters.UNKNOWN, f"could not read the module: {_first(f.errors)}", ev)
     mi = f.multiple_interpreters
-    if f.init == InitStyle.SINGLE_PHASE and mi in (MultipleInterpreters.NOT_SUPPORTED,
-                                                  MultipleInterpreters.UNKNOWN,
-                                                  MultipleInterpreters.UNDECLARED):
+    if f.init == InitStyle.SINGLE_PHASE:
         return Verdict(Subinterpreters.NOT_SUPPORTED,
                        f"single-phase init ({f.init_reason}): rejected by isolated and strict "
-                       f"sub-interpreters{'; ' + f.mi_reason if f.mi_reason else ''}", ev)
+                       f"sub-interpreters", ev)
     if mi == MultipleInterpreters.PER_INTERPRETER_GIL:
         return Verdict(Subinterpreters.OWN_GIL, f.mi_reason, ev)
     if mi == MultipleInterpreters.SUPPORTED:
         return Verdict(Subinterpreters.SHARED_GIL_ONLY, f.mi_reason, ev)
+    if mi == MultipleInterpreters.UNDECLARED and f.subinterp_refusal:
+        return Verdict(Subinterpreters.NOT_SUPPORTED, f.subinterp_refusal, ev)
     if mi == MultipleInterpreters.UNDECLARED:
         return Verdict(Subinterpreters.SHARED_GIL_ONLY,
                        "no Py_mod_multiple_interpreters slot: CPython defaults to SUPPORTED "

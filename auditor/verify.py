@@ -444,15 +444,11 @@ def compare(report: ModuleReport, runtime: RuntimeResult, *, free_threaded: bool
 
     if runtime.gil is not None and not free_threaded or runtime.gil is not None and report.init != InitStyle.SINGLE_PHASE:
         check("gil", report.gil, runtime.gil)
-    # Only a multi-phase def carries the slot; for single-phase modules the inspector reports
-    # the effective answer (not-supported), which the sub-interpreter check below proves.
-    if runtime.multiple_interpreters is not None and runtime.has_slots:
-        static_mi = report.multiple_interpreters
-        if runtime.multiple_interpreters == MultipleInterpreters.UNDECLARED and _mi_from_framework_default(report):
-            # The inspector reports the framework's effective answer (e.g. Cython's one-interpreter
-            # guard) where the def has no slot; the slot fact it rests on is "absent".
-            static_mi = MultipleInterpreters.UNDECLARED
-        check("multiple_interpreters", static_mi, runtime.multiple_interpreters)
+    # Both sides are the declaration: the static slot value (or undeclared) against the slot
+    # walked in the loaded def (a single-phase def has none: undeclared on both sides). What
+    # CPython or a framework then does is the sub-interpreter check below.
+    if runtime.multiple_interpreters is not None:
+        check("multiple_interpreters", report.multiple_interpreters, runtime.multiple_interpreters)
     observed_init = runtime_init(runtime)
     if observed_init is not None and report.init != InitStyle.EXPORT_HOOK:
         static = InitStyle.MULTI_PHASE if report.init == InitStyle.RUNTIME_DEF else report.init
@@ -481,11 +477,6 @@ def compare(report: ModuleReport, runtime: RuntimeResult, *, free_threaded: bool
         else:
             check("subinterpreters", static, observed_si)
     return Comparison(tuple(checked), tuple(diffs), tuple(gaps))
-
-
-def _mi_from_framework_default(report: ModuleReport) -> bool:
-    evidence = list(report.evidence) + list(report.subinterpreters.evidence)
-    return any(e.topic == "multiple_interpreters" and e.kind == "framework-default" for e in evidence)
 
 
 def runtime_init(runtime: RuntimeResult) -> str | None:

@@ -66,8 +66,11 @@ def test_cffi_module_is_single_phase_created_by_cffi_backend():
     # m_size -1, gil undeclared, refused by both kinds of sub-interpreter).
     r = member_report(ZSTD, "zstandard/_cffi.cpython-313-x86_64-linux-gnu.so")
     assert r.framework == "cffi"
-    assert (r.init, r.gil, r.multiple_interpreters) == ("single-phase", "undeclared", "not-supported")
+    # a single-phase def has no slots: the declaration is absent; the refusal is the verdict
+    assert (r.init, r.gil, r.multiple_interpreters) == ("single-phase", "undeclared", "undeclared")
     assert (r.free_threading.value, r.subinterpreters.value) == ("not-built-for-ft", "not-supported")
+    assert any(e.topic == "subinterpreters" and e.kind == "loader-rule" and "_cffi_backend" in e.detail
+               for e in r.subinterpreters.evidence)
     assert any(e.kind == "framework-default" and "PyModule_Create" in e.detail for e in r.evidence)
     assert any("cannot call PyUnstable_Module_SetGIL" in e.detail for e in r.free_threading.evidence)
 
@@ -81,7 +84,7 @@ def test_cffi_gil_on_a_free_threaded_build_is_left_to_cffi_backend():
     f.abi_votes.append((True, "imports _Py_DecRefShared"))
     f.shows_ft, f.abi_reason = True, "imports _Py_DecRefShared"
     _cffi_declarations(f)
-    assert (f.gil, f.multiple_interpreters) == ("unknown", "not-supported")
+    assert (f.gil, f.multiple_interpreters) == ("unknown", "undeclared")
     verdict = free_threading_verdict(f)
     assert verdict.value == "unknown" and "_cffi_backend" in verdict.reason
 

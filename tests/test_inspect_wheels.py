@@ -23,16 +23,18 @@ def member_report(key: str, member: str):
     return inspect_module(data, display=member, module_name=module_name_from_path(member))
 
 
-# key, member, init, gil, multiple_interpreters, framework, free_threading, subinterpreters
+# key, member, init, gil, multiple_interpreters (the declaration: single-phase defs and Cython's
+# guarded modules declare nothing; the refusal is in subinterpreters), framework, free_threading,
+# subinterpreters
 CASES = [
     ("lxml-6.1.3-cp314t-manylinux-x86_64", "lxml/etree.cpython-314t-x86_64-linux-gnu.so",
-     "multi-phase", "used", "not-supported", "cython", "reenables-gil", "not-supported"),
+     "multi-phase", "used", "undeclared", "cython", "reenables-gil", "not-supported"),
     ("lxml-6.1.3-cp314-manylinux-x86_64", "lxml/etree.cpython-314-x86_64-linux-gnu.so",
-     "multi-phase", "undeclared", "not-supported", "cython", "not-built-for-ft", "not-supported"),
+     "multi-phase", "undeclared", "undeclared", "cython", "not-built-for-ft", "not-supported"),
     ("psutil-7.2.2-cp314t-manylinux-x86_64", "psutil/_psutil_linux.cpython-314t-x86_64-linux-gnu.so",
-     "single-phase", "not-used", "not-supported", "c", "ready", "not-supported"),
+     "single-phase", "not-used", "undeclared", "c", "ready", "not-supported"),
     ("psutil-7.2.2-cp36-abi3-manylinux-x86_64", "psutil/_psutil_linux.abi3.so",
-     "single-phase", "undeclared", "not-supported", "c", "not-built-for-ft", "not-supported"),
+     "single-phase", "undeclared", "undeclared", "c", "not-built-for-ft", "not-supported"),
     ("markupsafe-3.0.4-cp314t-manylinux-x86_64", "markupsafe/_speedups.cpython-314t-x86_64-linux-gnu.so",
      "multi-phase", "not-used", "per-interpreter-gil", "c", "ready", "own-gil"),
     ("markupsafe-3.0.4-cp315t-manylinux-x86_64", "markupsafe/_speedups.cpython-315t-x86_64-linux-gnu.so",
@@ -53,9 +55,9 @@ CASES = [
     ("rpds-py-2026.9.1-cp315t-manylinux-x86_64", "rpds/rpds.cpython-315t-x86_64-linux-gnu.so",
      "export-hook", "not-used", "undeclared", "pyo3", "ready", "shared-gil-only"),
     ("charset-normalizer-3.5.3-cp314t-manylinux-x86_64", "charset_normalizer/md.cpython-314t-x86_64-linux-gnu.so",
-     "multi-phase", "not-used", "not-supported", "cython", "ready", "not-supported"),
+     "multi-phase", "not-used", "undeclared", "cython", "ready", "not-supported"),
     ("msgpack-1.2.4-cp314t-manylinux-x86_64", "msgpack/_cmsgpack.cpython-314t-x86_64-linux-gnu.so",
-     "multi-phase", "not-used", "not-supported", "cython", "ready", "not-supported"),
+     "multi-phase", "not-used", "undeclared", "cython", "ready", "not-supported"),
     ("cryptography-50.0.2-cp315-abi3.abi3t-manylinux-x86_64", "cryptography/hazmat/bindings/_rust.abi3t.so",
      "export-hook", "not-used", "undeclared", "pyo3", "ready", "shared-gil-only"),
 ]
@@ -136,6 +138,17 @@ def test_gemmi_nanobind_without_gil_slot_reenables_the_gil():
     report = member_report("gemmi-0.7.5-cp314t-manylinux-x86_64", "gemmi/gemmi_ext.cpython-314t-x86_64-linux-gnu.so")
     assert report.free_threading.reason.startswith("declares nothing about the GIL")
     assert "PyUnstable_TryIncRef" in report.port_markers
+
+
+def test_cython_guard_decides_the_verdict_not_the_declaration():
+    # lxml.etree has no Py_mod_multiple_interpreters slot (declares nothing); Cython's
+    # single-interpreter check refuses a second interpreter, and the evidence says so
+    report = member_report("lxml-6.1.3-cp314t-manylinux-x86_64", "lxml/etree.cpython-314t-x86_64-linux-gnu.so")
+    assert report.multiple_interpreters == "undeclared"
+    assert report.subinterpreters.value == "not-supported"
+    assert report.subinterpreters.reason.startswith("cython: Cython without module state refuses")
+    kinds = [(e.topic, e.kind) for e in report.subinterpreters.evidence]
+    assert kinds == [("multiple_interpreters", "loader-rule"), ("subinterpreters", "framework-default")]
 
 
 def test_mypyc_stub_points_at_its_shared_library():

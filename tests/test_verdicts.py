@@ -50,10 +50,12 @@ def test_never_ready_without_a_gil_declaration():
 @pytest.mark.parametrize("kw,value,reason_part", [
     (dict(readable=False, errors=["m.so: bad"]), "unknown", "could not read"),
     (dict(init="single-phase", init_reason="imports PyModule_Create2",
-          multiple_interpreters="not-supported"), "not-supported", "single-phase init"),
+          multiple_interpreters="undeclared"), "not-supported", "single-phase init (imports PyModule_Create2)"),
     (dict(multiple_interpreters="per-interpreter-gil", mi_reason="slot = 2"), "own-gil", "slot = 2"),
     (dict(multiple_interpreters="supported", mi_reason="slot = 1"), "shared-gil-only", "slot = 1"),
     (dict(multiple_interpreters="undeclared"), "shared-gil-only", "defaults to SUPPORTED"),
+    (dict(multiple_interpreters="undeclared", subinterp_refusal="cython: Interpreter change detected"),
+     "not-supported", "cython: Interpreter change detected"),
     (dict(multiple_interpreters="not-supported", mi_reason="slot = 0"), "not-supported", "slot = 0"),
     (dict(init="runtime-def", multiple_interpreters="unknown", mi_reason="built at run time"),
      "unknown", "built at run time"),
@@ -62,6 +64,23 @@ def test_subinterpreter_rules(kw, value, reason_part):
     verdict = subinterpreters_verdict(facts(**kw))
     assert verdict.value == value
     assert reason_part in verdict.reason
+
+
+def test_framework_refusal_does_not_override_a_declared_slot():
+    # the refusal applies only where the binary declares nothing: a declared slot decides
+    refusal = "cython: Interpreter change detected"
+    declared = facts(multiple_interpreters="per-interpreter-gil", mi_reason="slot = 2", subinterp_refusal=refusal)
+    assert subinterpreters_verdict(declared).value == "own-gil"
+    unknown = facts(multiple_interpreters="unknown", mi_reason="set at run time", subinterp_refusal=refusal)
+    assert subinterpreters_verdict(unknown).value == "unknown"
+
+
+def test_subinterpreter_verdict_carries_declaration_and_behaviour_evidence():
+    slot = Evidence("multiple_interpreters", "loader-rule", "no Py_mod_multiple_interpreters slot")
+    guard = Evidence("subinterpreters", "framework-default", "Interpreter change detected")
+    verdict = subinterpreters_verdict(facts(multiple_interpreters="undeclared", subinterp_refusal="cython: x",
+                                            mi_evidence=[slot], subinterp_evidence=[guard]))
+    assert (verdict.value, verdict.evidence) == ("not-supported", (slot, guard))
 
 
 def test_verdicts_carry_their_evidence():
