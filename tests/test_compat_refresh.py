@@ -158,6 +158,31 @@ def test_unreachable_source_is_said_once_and_the_rest_goes_on(server, env, capsy
     assert read_census(env / "census.json")["packages"]["markupsafe"]["latest"] == "3.0.4"
 
 
+def test_no_community_source_readable_is_exit_2(env, capsys, monkeypatch):
+    """Both live sources on a closed port of 127.0.0.1: the refresh read nothing, so it could
+    not check (exit 2) and says so once per source; the census alone is not asked for."""
+    import socket
+
+    import auditor.http
+
+    monkeypatch.setattr(auditor.http.time, "sleep", lambda seconds: None)   # the retries' back-off
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{sock.getsockname()[1]}"   # bound, never listening: refused
+        assert main(["data", "refresh", "--no-census", "--source-url", f"tracking={closed}/tracking.md",
+                     "--source-url", f"wheels={closed}/results.json"]) == 2
+    captured = capsys.readouterr()
+    errors = [line for line in captured.err.splitlines() if line.startswith("ft-audit: error: ")]
+    assert len(errors) == 2
+    assert errors[0].startswith(f"ft-audit: error: py-free-threading tracking table unreachable ({closed}/tracking.md")
+    assert errors[1].startswith(f"ft-audit: error: free-threaded-wheels list unreachable ({closed}/results.json")
+    assert all(line.endswith("; no previous import to fall back on") for line in errors)
+    assert "ft-audit: note:" not in captured.err
+    assert "tracking table: not updated" in captured.out and "wheels list: not updated" in captured.out
+    assert load_community()[0].imports == {}
+
+
 def test_truncated_download_keeps_the_previous_import(server, env, capsys):
     assert main(["data", "refresh", "--no-census",
                  "--from-file", f"wheels={EXCERPTS / 'results.json'}",
@@ -233,11 +258,12 @@ def test_lookups_do_not_retry_an_unreachable_source_for_an_hour(server, env):
     urls = {"tracking": f"{server.url}/community/tracking.md", "wheels": f"{server.url}/community/results.json"}
     http = HttpClient(retries=0)
     _, first = refresh_community(urls=urls, http=http, quiet_after_failure=3600)
-    assert len(first.notes) == 1 and "tracking table unreachable" in first.notes[0]
+    assert len(first.unreachable) == 1 and "tracking table unreachable" in first.unreachable[0]
+    assert first.notes == [] and not first.nothing_read()
     assert first.updated == ["wheels"]
     _, second = refresh_community(urls=urls, http=http, quiet_after_failure=3600)
     assert server.hits("/community/tracking.md") == 1
-    assert second.notes == [second.notes[0]] and "not retried" in second.notes[0]
+    assert len(second.unreachable) == 1 and "not retried" in second.unreachable[0]
     # an explicit refresh always tries again, and a success clears the mark
     del server.fail["/community/tracking.md"]
     data, third = refresh_community(urls=urls, http=http)

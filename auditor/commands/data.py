@@ -192,11 +192,16 @@ def _refresh(args: argparse.Namespace) -> int:
         with Progress(len(SOURCES), "community") as bar:
             _, outcome = refresh_community(from_files=from_files, urls=urls, http=http,
                                            on_source=lambda s: bar.advance(note=s))
-        for note in outcome.notes:  # an unreachable live source: said once, not an error
+        for note in outcome.notes:
             print(f"ft-audit: note: {note}", file=sys.stderr)
+        # An unreachable live source is a note while another one was read; when none could
+        # be read, the refresh checked nothing: each is an error, and the exit code 2.
+        nothing_read = outcome.nothing_read()
+        for line in outcome.unreachable:
+            print(f"ft-audit: {'error' if nothing_read else 'note'}: {line}", file=sys.stderr)
         for error in outcome.errors:
             print(f"ft-audit: error: {error}", file=sys.stderr)
-        problems += len(outcome.errors)
+        problems += len(outcome.errors) + (len(outcome.unreachable) if nothing_read else 0)
         for source in SOURCES:
             state = ("imported" if source in outcome.updated else "unchanged" if source in outcome.unchanged
                      else "not updated")

@@ -128,8 +128,13 @@ class CommunityRefresh:
 
     updated: list[str] = field(default_factory=list)      # sources imported anew
     unchanged: list[str] = field(default_factory=list)    # fetched, same content as before
-    notes: list[str] = field(default_factory=list)        # unreachable live sources (not errors)
+    notes: list[str] = field(default_factory=list)        # stored data problems, stale copies
+    unreachable: list[str] = field(default_factory=list)  # one line per live source not fetched (or not retried)
     errors: list[str] = field(default_factory=list)       # unreadable input: format changed, bad file
+
+    def nothing_read(self) -> bool:
+        """Sources were tried and not one could be read (fetched or from a file)."""
+        return bool(self.unreachable or self.errors) and not (self.updated or self.unchanged)
 
 
 def refresh_community(
@@ -170,14 +175,14 @@ def refresh_community(
                 url = source_url(source, urls)
                 failed_at = data.unreachable.get(source)
                 if quiet_after_failure and failed_at and (age_days(failed_at) or 0) * 86400 < quiet_after_failure:
-                    outcome.notes.append(f"{SOURCE_TITLES[source]} was unreachable at {failed_at[:16]}; "
+                    outcome.unreachable.append(f"{SOURCE_TITLES[source]} was unreachable at {failed_at[:16]}; "
                                          f"not retried{keep}")
                     continue
                 client = http or HttpClient()
                 try:
                     response = client.get(url, max_age=max_age)
                 except ServiceError as exc:
-                    outcome.notes.append(f"{SOURCE_TITLES[source]} unreachable ({exc.one_line()}){keep}")
+                    outcome.unreachable.append(f"{SOURCE_TITLES[source]} unreachable ({exc.one_line()}){keep}")
                     data.unreachable[source] = now_iso()
                     changed = True
                     continue

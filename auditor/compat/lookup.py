@@ -476,6 +476,7 @@ def load_compat(*, allow_network: bool = False) -> CompatData:
         community, outcome = refresh_community(http=HttpClient(retries=1, timeout=10),
                                                quiet_after_failure=3600)
         notes.extend(outcome.notes)
+        notes.extend(outcome.unreachable)
         notes.extend(outcome.errors)
     else:
         community, problems = load_community()
