@@ -740,11 +740,11 @@ def _single_phase(image: BinaryImage, init: "InitExport", imports: frozenset[str
     if not calls:
         f.gil = GilDeclaration.UNKNOWN
         f.gil_reason = (f"imports {setgil} but no call to it was found in {init.symbol} "
-                        f"or its direct callees ({image.arch})")
+                        f"or the functions it calls, {disasm.MAX_DEPTH} levels deep ({image.arch})")
         f.gil_evidence.append(Evidence("gil", "call", f.gil_reason))
         return
     values = {c.value for c in calls}
-    where = ", ".join(f"{c.call_addr:#x}{' (in callee ' + hex(c.function) + ')' if c.in_callee else ''}" for c in calls)
+    where = ", ".join(_call_site(c) for c in calls)
     if len(values) == 1 and None not in values:
         (value,) = values
         named = kb.slot_value_names(kb.PY_MOD_GIL).get(value)
@@ -768,6 +768,15 @@ def _no_slots_single_phase(f: ModuleFacts, rule: str) -> None:
     f.multiple_interpreters = MultipleInterpreters.UNDECLARED
     f.mi_reason = "single-phase init: no Py_mod_multiple_interpreters slot"
     f.subinterp_evidence.append(Evidence("subinterpreters", "loader-rule", rule, src))
+
+
+def _call_site(call: disasm.SetGilCall) -> str:
+    """Where a SetGIL call is: its address, and the function holding it when that is not the
+    init function itself (with how many calls below it, past the first level)."""
+    if not call.in_callee:
+        return f"{call.call_addr:#x}"
+    deep = f", {call.depth} calls deep" if call.depth > 1 else ""
+    return f"{call.call_addr:#x} (in callee {call.function:#x}{deep})"
 
 
 def _is_cffi_module(image: BinaryImage, imports: frozenset[str]) -> bool:

@@ -1,11 +1,14 @@
 """Find the constant second argument of calls to PyUnstable_Module_SetGIL.
 
 Single-phase modules declare free-threading support in code, not data:
-`PyUnstable_Module_SetGIL(m, Py_MOD_GIL_NOT_USED)` inside `PyInit_<name>`. This module
-scans a bounded window of machine code (the init function, and one level of direct callees)
-for a call whose target is the SetGIL stub (PLT entry, or an indirect call through its GOT
-slot), then walks back from the call to the instruction that set the second-argument
-register. No general disassembler: a handful of encodings, each a small pure function.
+`PyUnstable_Module_SetGIL(m, Py_MOD_GIL_NOT_USED)` inside `PyInit_<name>`, or in the module
+init function it calls (C++ projects: PyInit -> init function -> helper; MSVC: a PyInit
+that is a lone `jmp` to the real init). This module scans bounded windows of machine code
+(the init function, then the functions it calls or tail-calls, level by level, up to
+MAX_DEPTH levels, MAX_WALK_FUNCTIONS functions and MAX_WALK_BYTES bytes) for a call or tail
+call whose target is the SetGIL stub (PLT entry / Mach-O stub / PE import thunk, or an
+indirect call through its GOT / IAT slot), then walks back from the call to the instruction
+that set the second-argument register. No general disassembler: a handful of encodings, each a small pure function.
 
 Supported: x86-64 (`mov esi, imm32`, `xor esi, esi`, `mov rsi, imm32`; edx/rdx for the
 Microsoft x64 convention of PE files), aarch64
@@ -19,13 +22,16 @@ import re
 import struct
 import sys
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import Callable, Container, Iterator, Mapping
 
 from auditor.binary.base import ARCH_AARCH64, ARCH_I686, ARCH_X86_64, TEXT, BinaryImage
 
 DEFAULT_WINDOW = 4096      # bytes scanned when the symbol size is unknown
 MAX_WINDOW = 64 * 1024     # never scan more than this per function
-MAX_CALLEES = 24           # direct callees followed (one level)
+MAX_CALLEES = 24           # callees followed per function
+MAX_DEPTH = 3              # call levels below the init function searched for SetGIL
+MAX_WALK_FUNCTIONS = 64    # functions scanned in one call-tree walk, all levels together
+MAX_WALK_BYTES = 256 * 1024  # code bytes read in one call-tree walk
 BACKTRACK = 48             # bytes (x86) searched backwards from a call for the argument
 
 
@@ -34,7 +40,11 @@ class SetGilCall:
     call_addr: int              # address of the call instruction
     function: int               # start of the function containing it
     value: int | None           # the constant 2nd argument, None if set at run time
-    in_callee: bool             # found in a direct callee rather than the init function itself
+    depth: int                  # call levels below the init function (0: in the init itself)
+
+    @property
+    def in_callee(self) -> bool:
+        return self.depth > 0
 
 
 # ---------------------------------------------------------------- x86-64 encodings (pure)
@@ -236,18 +246,49 @@ def a64_second_arg(code: bytes, end: int) -> tuple[int | None, bool]:
 def find_set_gil_calls(image: BinaryImage, function: int, stubs: Mapping[int, str],
                        target: str = "PyUnstable_Module_SetGIL",
                        follow_callees: bool = True) -> list[SetGilCall]:
-    """Calls to `target` in the function at `function` (and, if none there, in its direct
-    callees), each with the constant 2nd argument or None."""
+    """Calls to `target` in the function at `function`, each with the constant 2nd argument
+    or None. When the function has none, the functions it calls are searched level by level
+    (call_levels); the first level with a call gives the answer."""
     targets = {a for a, name in stubs.items() if name == target}
     if not targets:
         return []
-    found, callees = _scan_function(image, function, targets, False, stubs)
-    if found or not follow_callees:
-        return found
-    for callee in callees[:MAX_CALLEES]:
-        sub, _ = _scan_function(image, callee, targets, True, stubs)
-        found.extend(sub)
-    return found
+    for depth, level in enumerate(call_levels(image, function, stubs,
+                                              MAX_DEPTH if follow_callees else 0)):
+        found = [call for fn, code in level
+                 for call in _scan_function(image, fn, code, targets, depth, stubs)]
+        if found:
+            return found
+    return []
+
+
+def call_levels(image: BinaryImage, function: int, skip: Container[int] = (),
+                max_depth: int = MAX_DEPTH) -> Iterator[list[tuple[int, bytes]]]:
+    """(address, code window) of the function (level 0), then of the functions it calls, then
+    of the ones those call, up to `max_depth` levels below it. Each function once; at most
+    MAX_WALK_FUNCTIONS functions and MAX_WALK_BYTES bytes of code in all, so a hostile or
+    huge call graph costs a bounded amount. Addresses in `skip` (import stubs) are not
+    entered. Lazy: a caller that stops at a level reads nothing deeper."""
+    code = _window(image, function)
+    level = [(function, code)]
+    seen = {function}
+    functions, budget = 1, MAX_WALK_BYTES - len(code)
+    for _depth in range(max_depth):
+        yield level
+        below: list[tuple[int, bytes]] = []
+        for fn, body in level:
+            for callee in _function_and_callees(image, body, fn, skip)[1:]:
+                if callee in seen:
+                    continue
+                if functions >= MAX_WALK_FUNCTIONS or budget <= 0:
+                    break
+                seen.add(callee)
+                callee_code = _window(image, callee)
+                functions, budget = functions + 1, budget - len(callee_code)
+                below.append((callee, callee_code))
+        if not below:
+            return
+        level = below
+    yield level
 
 
 def read_code(image: BinaryImage, addr: int, size: int) -> bytes:
@@ -264,12 +305,11 @@ def _window(image: BinaryImage, function: int) -> bytes:
     return read_code(image, function, min(size or DEFAULT_WINDOW, MAX_WINDOW))
 
 
-def _scan_function(image: BinaryImage, function: int, targets: set[int],
-                   in_callee: bool, stubs: Mapping[int, str] = {}) -> tuple[list[SetGilCall], list[int]]:
-    code = _window(image, function)
+def _scan_function(image: BinaryImage, function: int, code: bytes, targets: set[int],
+                   depth: int, stubs: Mapping[int, str]) -> list[SetGilCall]:
+    """Calls and tail calls to one of `targets` in the code window of one function."""
     arch = image.arch
     found: list[SetGilCall] = []
-    callees: list[int] = []
     if arch in (ARCH_X86_64, ARCH_I686):
         got_base = image.got_base
         if arch == ARCH_X86_64:
@@ -289,32 +329,29 @@ def _scan_function(image: BinaryImage, function: int, targets: set[int],
                 continue
             dest, indirect = hit
             if dest in targets:
+                if _is_stub_entry(stubs, code, i, function):
+                    continue   # the window ran into the stub itself: a jump to the import, no call
                 value, _ok = second_arg(code, i, prev_call_end)
-                found.append(SetGilCall(function + i, function, value, in_callee))
+                found.append(SetGilCall(function + i, function, value, depth))
                 prev_call_end = i + (6 if indirect else 5)
                 continue
-            if code[i] != 0xE8:
-                continue
-            if dest in stubs:
+            if code[i] == 0xE8 and (dest in stubs or image.section_kind(dest) == TEXT):
                 prev_call_end = i + 5
-            elif image.section_kind(dest) == TEXT:
-                prev_call_end = i + 5
-                if dest != function and len(callees) < MAX_CALLEES and dest not in callees:
-                    callees.append(dest)
     elif arch == ARCH_AARCH64:
         for i in range(0, len(code) - 3, 4):
             (word,) = struct.unpack_from("<I", code, i)
             hit = a64_branch_target(word, function + i)
-            if hit is None:
-                continue
-            dest, is_call = hit
-            if dest in targets:
+            if hit is not None and hit[0] in targets:
                 value, _ok = a64_second_arg(code, i)
-                found.append(SetGilCall(function + i, function, value, in_callee))
-            elif (is_call and len(callees) < MAX_CALLEES and dest not in callees
-                  and image.section_kind(dest) == TEXT):
-                callees.append(dest)
-    return found, callees
+                found.append(SetGilCall(function + i, function, value, depth))
+    return found
+
+
+def _is_stub_entry(stubs: Mapping[int, str], code: bytes, i: int, function: int) -> bool:
+    """Is the jump at code[i] an import stub (Mach-O __stubs, PE `jmp [IAT]` thunk, whose
+    REX.W prefix starts the entry)? A window without a known function size can run into
+    the stub section; the stub is where a call goes, not a call."""
+    return function + i in stubs or (i > 0 and code[i - 1] == 0x48 and function + i - 1 in stubs)
 
 
 # ---------------------------------------------------------------- slot arrays built in code
@@ -357,33 +394,48 @@ _RIP_MODRM = rb"[\x05\x0d\x15\x1d\x25\x2d\x35\x3d]"
 _X86_RIP_STORE_RX = re.compile(rb"(?=(\xc7\x05|\x48\xc7\x05|[\x48\x4c]\x89" + _RIP_MODRM +
                                rb"|\x0f[\x11\x29]" + _RIP_MODRM + rb"))")
 _X86_CALL_RX = re.compile(rb"(?=([\xe8\xe9]|\xff[\x15\x25\x90-\x93\x95-\x97]))")
-_X86_E8_RX = re.compile(rb"\xe8")
+_X86_BRANCH_RX = re.compile(rb"[\xe8\xe9]")
 
 
-def _x86_direct_callees(image: BinaryImage, code: bytes, function: int, limit: int) -> list[int]:
-    """Targets of `call rel32` in code that land in executable sections (bounded)."""
-    out: list[int] = []
-    for m in _X86_E8_RX.finditer(code):
+def _x86_branches(code: bytes, function: int) -> Iterator[tuple[int, bool]]:
+    """(target, is_call) of every `call rel32` / `jmp rel32` in code (x86-64 and i686
+    share the encoding)."""
+    for m in _X86_BRANCH_RX.finditer(code):
         i = m.start()
-        if i + 5 > len(code) or len(out) >= limit:
+        if i + 5 > len(code):
             break
-        dest = function + i + 5 + struct.unpack_from("<i", code, i + 1)[0]
-        if dest != function and dest not in out and image.section_kind(dest) == TEXT:
-            out.append(dest)
-    return out
+        yield function + i + 5 + struct.unpack_from("<i", code, i + 1)[0], code[i] == 0xE8
 
 
-def _function_and_callees(image: BinaryImage, code: bytes, function: int) -> list[int]:
-    """`function` and up to MAX_CALLEES functions it calls directly (x86-64 or aarch64)."""
-    queue = [function]
-    if image.arch == ARCH_X86_64:
-        queue.extend(_x86_direct_callees(image, code, function, MAX_CALLEES))
-        return queue
+def _a64_branches(code: bytes, function: int) -> Iterator[tuple[int, bool]]:
+    """(target, is_call) of every `bl` / `b` in code."""
     for i in range(0, len(code) - 3, 4):
         hit = a64_branch_target(struct.unpack_from("<I", code, i)[0], function + i)
-        if hit and hit[1] and len(queue) <= MAX_CALLEES and hit[0] not in queue \
-                and image.section_kind(hit[0]) == TEXT:
-            queue.append(hit[0])
+        if hit is not None:
+            yield hit
+
+
+def _function_and_callees(image: BinaryImage, code: bytes, function: int,
+                          skip: Container[int] = ()) -> list[int]:
+    """`function` and up to MAX_CALLEES functions it calls (x86-64, i686 or aarch64): direct
+    calls, and tail calls, a jump that leaves the code window (an MSVC PyInit is often a
+    lone `jmp` to the real init). Targets in `skip` (import stubs) and outside executable
+    sections are left out."""
+    queue = [function]
+    if image.arch in (ARCH_X86_64, ARCH_I686):
+        branches = _x86_branches(code, function)
+    elif image.arch == ARCH_AARCH64:
+        branches = _a64_branches(code, function)
+    else:
+        return queue
+    end = function + len(code)
+    for dest, is_call in branches:
+        if len(queue) > MAX_CALLEES:
+            break
+        if not is_call and function <= dest < end:
+            continue                                    # a jump inside the function
+        if dest not in queue and dest not in skip and image.section_kind(dest) == TEXT:
+            queue.append(dest)
     return queue
 
 
