@@ -89,8 +89,8 @@ def rollup(reports: Sequence[ModuleReport]) -> tuple[str, str, str]:
         evidence = f"all {len(modules)} extension module(s) keep the GIL off"
     else:
         others = sum(1 for m in modules if m.free_threading.value == ft.free_threading.value) - 1
-        more = f" (and {others} more)" if others else ""
-        evidence = f"{ft.name}: {ft.free_threading.reason}{more}"
+        more = f" and {others} more module(s)" if others else ""
+        evidence = f"{ft.name}{more}: {ft.free_threading.reason}"
     return ft.free_threading.value, si.subinterpreters.value, evidence
 
 
@@ -112,15 +112,14 @@ def census_verdict(census: Any, wheel: WheelFile) -> WheelVerdict | None:
         when = f", {deep.inspected_at[:10]}" if deep.inspected_at else ""
         if deep.free_threading == FreeThreading.REENABLES_GIL and deep.reenables_gil:
             names = deep.reenables_gil
-            who = names[0] + (f" and {len(names) - 1} more" if len(names) > 1 else "")
-            evidence = f"{who} re-enable{'s' if len(names) == 1 else ''} the GIL"
+            evidence = names[0] + (f" and {len(names) - 1} more module(s)" if len(names) > 1 else "")
         elif deep.free_threading == FreeThreading.READY:
             evidence = f"all {deep.modules} extension module(s) keep the GIL off"
         else:
             counts = ", ".join(f"{n} {v}" for v, n in sorted(deep.verdicts.items()))
             evidence = f"{deep.modules} module(s): {counts}" if counts else f"{deep.modules} module(s)"
         return WheelVerdict(wheel.filename, deep.free_threading, deep.subinterpreters,
-                            f"{evidence} (ft-audit census of this file{when})", FROM_CENSUS)
+                            f"{evidence}; ft-audit census of this file{when}", FROM_CENSUS)
     return None
 
 

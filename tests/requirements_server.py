@@ -5,8 +5,10 @@ Also serves broken answers for the bad-input tests: /simple/http-500/ answers 50
 JSON without a 'files' list, /simple/slow/ answers after 2 s. Every other unknown project is a 404.
 
 `RecordedIndex(wheels={"lxml": [path, ...]})` adds projects whose page is built from local wheel
-files (e.g. pinned real wheels from tests.support.wheels), served in full (no range requests,
-no PEP 658 file): the client then has to download the wheel to read its METADATA.
+files (e.g. pinned real wheels from tests.support.wheels), served in full (no PEP 658 file): the
+client then has to download the wheel to read its METADATA. With `ranges=True` those files also
+answer HTTP range requests (`range_bytes` counts the bytes served that way); `ranges="short"`
+answers every range one byte short.
 """
 
 from __future__ import annotations
@@ -32,6 +34,26 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def _send_file(self, body: bytes) -> None:
+        """A local wheel: whole, or the asked range when the index was started with ranges=True.
+        ranges="short" answers one byte less than asked (a lying server)."""
+        mode = self.server.ranges  # type: ignore[attr-defined]
+        wanted = self.headers.get("Range", "")
+        if not mode or not wanted.startswith("bytes="):
+            return self._send(200, body)
+        first_text, _, last_text = wanted[len("bytes="):].partition("-")
+        first, last = int(first_text), min(int(last_text), len(body) - 1)
+        self.server.range_bytes += last - first + 1  # type: ignore[attr-defined]
+        part = body[first:last + 1]
+        if mode == "short":
+            part = part[:-1]
+        self.send_response(206)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Range", f"bytes {first}-{last}/{len(body)}")
+        self.send_header("Content-Length", str(len(part)))
+        self.end_headers()
+        self.wfile.write(part)
 
     def do_GET(self) -> None:
         self.server.requests.append(self.path)  # type: ignore[attr-defined]
@@ -62,7 +84,7 @@ class _Handler(BaseHTTPRequestHandler):
             for local in self.server.wheels.values():  # type: ignore[attr-defined]
                 for wheel in local:
                     if wheel.name == parts[1]:
-                        return self._send(200, wheel.read_bytes())
+                        return self._send_file(wheel.read_bytes())
             path = RECORDED / "files" / parts[1]
             if path.is_file() and path.name.endswith(".metadata"):
                 return self._send(200, path.read_bytes())
@@ -76,8 +98,10 @@ class _QuietServer(ThreadingHTTPServer):
 
 
 class RecordedIndex:
-    def __init__(self, wheels: dict[str, list[Path]] | None = None) -> None:
+    def __init__(self, wheels: dict[str, list[Path]] | None = None, *, ranges: bool | str = False) -> None:
         self.server = _QuietServer(("127.0.0.1", 0), _Handler)
+        self.server.ranges = ranges  # type: ignore[attr-defined]
+        self.server.range_bytes = 0  # type: ignore[attr-defined]
         self.server.requests = []  # type: ignore[attr-defined]
         self.server.wheels = wheels or {}  # type: ignore[attr-defined]
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
@@ -85,6 +109,10 @@ class RecordedIndex:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}/simple"
+
+    @property
+    def range_bytes(self) -> int:
+        return self.server.range_bytes  # type: ignore[attr-defined]
 
     @property
     def requests(self) -> list[str]:

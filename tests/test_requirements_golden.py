@@ -24,7 +24,9 @@ def index(tmp_path, monkeypatch):
 
 
 def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(["requirements", *argv])
+    # The recording holds index pages and METADATA files, not wheels: binary verdicts come from
+    # the census only (tests/test_requirements_deep.py reads real wheels through a local index).
+    code = main(["requirements", *argv, "--no-download"])
     out = capsys.readouterr()
     return code, out.out, out.err
 
@@ -80,7 +82,13 @@ def test_golden_hand_checked_facts(index, capsys):
     assert any("exceptiongroup" in s["reason"] and "excludes 3.14t" in s["reason"] for s in doc["skipped"])
     # Nothing unknown is shown as clean.
     assert [i["where"] for i in doc["incomplete"]] == ["RECORDED/requirements.txt:10"]
-    assert all(p["free_threading"] is None for p in doc["packages"])   # only --deep fills it
+    # Every package carries a verdict; a wheel the census did not inspect (and --no-download kept
+    # unread) is "unknown" and listed in a note, never "ready".
+    verdicts = {p["name"]: (p["free_threading"], p["verdict_source"]) for p in doc["packages"]}
+    assert verdicts["msgpack"] == ("unknown", "not-read")
+    assert verdicts["certifi"] == ("ready", "index") and verdicts["bcrypt"] == ("not-built-for-ft", "index")
+    assert verdicts["markupsafe"] == ("unknown", "index")          # sdist-only: nothing compiled to inspect
+    assert any("charset-normalizer, msgpack, zope-interface" in n for n in doc["notes"])
     assert code == 2
 
 

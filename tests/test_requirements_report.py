@@ -25,9 +25,9 @@ def document(*packages: dict, **extra) -> dict:
 
 DEEP = document(
     package("abi3pkg", "abi3-only", free_threading="not-built-for-ft",
-            deep_reason="no wheel built for the free-threaded ABI"),
+            evidence="no wheel built for the free-threaded ABI"),
     package("ftpkg", "ft-wheel", wheel="ftpkg-1.0-cp314-cp314t-manylinux_2_28_x86_64.whl",
-            free_threading="ready", subinterpreters="own-gil", deep_reason="all 1 extension module(s) keep the GIL off"),
+            free_threading="ready", subinterpreters="own-gil", evidence="all 1 extension module(s) keep the GIL off"),
     package("lost", "ft-wheel", wheel="lost-1.0-cp314-cp314t-manylinux_2_28_x86_64.whl"),
 )
 
@@ -35,11 +35,11 @@ DEEP = document(
 def test_a_missing_verdict_is_said_with_its_reason():
     text = render_text(DEEP)
     assert "None" not in text
-    assert ("deep: free-threading: not-built-for-ft, sub-interpreters: not checked "
+    assert ("binary: free-threading: not-built-for-ft, sub-interpreters: not checked "
             "(no wheel built for the free-threaded ABI)\n") in text
-    assert "deep: free-threading: ready, sub-interpreters: own-gil (all 1 extension module(s) keep the GIL off)\n" in text
-    # A package the inspection left without any verdict is not silently shown as if --deep were off.
-    assert ("deep: free-threading: not checked (no wheel of this package was inspected), "
+    assert "binary: free-threading: ready, sub-interpreters: own-gil (all 1 extension module(s) keep the GIL off)\n" in text
+    # A package the inspection left without any verdict is not silently shown as if it had none to give.
+    assert ("binary: free-threading: not checked (no wheel of this package was inspected), "
             "sub-interpreters: not checked (no wheel of this package was inspected)") in text
     markdown = render_markdown(DEEP)
     assert "None" not in markdown
@@ -49,7 +49,7 @@ def test_a_missing_verdict_is_said_with_its_reason():
 def test_without_inspection_no_verdict_line_and_no_none():
     doc = document(package("plain", "sdist-only", requested_by=[]), target={})
     text = render_text(doc)
-    assert "deep:" not in text and "None" not in text
+    assert "binary:" not in text and "None" not in text
     assert text.startswith("Target unknown (unknown ABI) on no platform: 1 package(s), 1 not ready")
     assert "None" not in render_markdown(doc)
 
@@ -74,7 +74,7 @@ def test_deep_text_on_an_abi3_only_pin_has_no_none(index, tmp_path, capsys):
     reqs = tmp_path / "requirements.txt"
     reqs.write_text("bcrypt==4.1.2\n")
     main(["requirements", str(reqs), "--target", "3.14t", "--platform", "manylinux_2_28_x86_64",
-          "--index-url", index.url, "--deep", "--no-compat"])
+          "--index-url", index.url, "--deep", "--no-compat", "--no-download"])
     text = capsys.readouterr().out
-    assert "bcrypt 4.1.2" in text and "      deep: free-threading: " in text
+    assert "bcrypt 4.1.2" in text and "      binary: free-threading: " in text
     assert "None" not in text

@@ -2,7 +2,7 @@
 
 The edge: reads the inputs (auditor.sources.requirements), resolves them for each target
 platform (auditor.resolve), classifies each resolved release (auditor.migration, pure),
-optionally downloads and inspects the wheels (--deep), cross-references the compatibility data,
+reads each chosen wheel's extension modules (auditor.wheel_verdicts), cross-references the compatibility data,
 and renders (auditor.report.requirements). Exit codes: 0 nothing selected by --fail-on,
 1 something selected, 2 anything could not be checked (the report then says "incomplete").
 """
@@ -40,9 +40,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--platform", action="append", default=[], metavar="TAG",
                         help="target platform (repeatable): manylinux_2_28_x86_64, manylinux2014_aarch64, "
                              "musllinux_1_2_x86_64, macosx_14_0_arm64, win_amd64 ...; default: this machine")
+    parser.add_argument("--no-download", action="store_true",
+                        help="do not read wheels: binary verdicts come only from the census and earlier reads, and "
+                             "the report lists which are missing (default: read each chosen wheel's extension "
+                             "modules with HTTP range requests)")
     parser.add_argument("--deep", action="store_true",
-                        help="download the chosen wheels (hash-checked, cached) and inspect every extension module: "
-                             "does the GIL stay off, which sub-interpreters can import it")
+                        help=argparse.SUPPRESS)   # the old opt-in spelling: reading wheels is now the default
     parser.add_argument("--no-deps", action="store_true", help="do not resolve transitive dependencies")
     parser.add_argument("--index-url", metavar="URL", default=None,
                         help="PEP 691 simple index (default: an --index-url line of the input, else PyPI)")
@@ -75,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     inputs = [*args.requirement_files, *args.inputs]
     if not inputs:
         raise InputError("ft-audit requirements", "nothing to check: give -r FILE, pyproject.toml, pylock.toml or uv.lock")
-    audit = audit_requirements(inputs, python=args.target, platforms=args.platform, deep=args.deep,
+    audit = audit_requirements(inputs, python=args.target, platforms=args.platform, download=not args.no_download,
                                transitive=not args.no_deps, index_url=args.index_url, offline=args.offline,
                                use_compat=not args.no_compat, workers=args.jobs or None,
                                skip_editable=args.skip_editable)
@@ -135,7 +138,7 @@ class RequirementsAudit:
 
 
 def audit_requirements(inputs: Sequence[str | Path], *, python: str | None = None, platforms: Sequence[str] = (),
-                       deep: bool = False, transitive: bool = True, index_url: str | None = None,
+                       download: bool = True, transitive: bool = True, index_url: str | None = None,
                        offline: bool = False, use_compat: bool = True, client=None, workers: int | None = None,
                        progress: bool | None = None, skip_editable: bool = False) -> RequirementsAudit:
     from auditor.progress import Progress
@@ -172,8 +175,7 @@ def audit_requirements(inputs: Sequence[str | Path], *, python: str | None = Non
             f" ({len(not_on_index)} skipped by --skip-editable)" if not_on_index else "")))
     per_target = [assess_resolution(r) for r in resolutions]
     packages = merge_targets(per_target, [t.platform for t in targets])
-    if deep:
-        _deep(packages, resolutions, client, incomplete)
+    attach_binary_verdicts(packages, resolutions, client, incomplete, notes, download=download)
     attach_blockers(packages)
     if use_compat:
         _compat(packages, incomplete)
@@ -224,8 +226,11 @@ def assess_resolution(resolution) -> dict[str, dict[str, Any]]:
             "min_ft_version": str(ft.first) if ft.first else None,
             "newest_ft_version": str(ft.newest) if ft.newest else None,
             "suggestion": migration.suggestion(name, pkg.version, verdict.status, spec, ft, target, required_by),
-            "free_threading": None,
+            "free_threading": None,          # binary verdicts: attach_binary_verdicts
             "subinterpreters": None,
+            "evidence": None,
+            "verdict_source": None,
+            "bytes_read": 0,
             "blocked_by": [],
             "modules": [],
             "_children": sorted(pkg.children),
@@ -290,76 +295,69 @@ def attach_blockers(packages: list[dict[str, Any]]) -> None:
         package.pop("_children", None)
 
 
-# ------------------------------------------------------------------ --deep
-def _deep(packages: list[dict[str, Any]], resolutions, client, incomplete: list[tuple[str, str]]) -> None:
-    from concurrent.futures import ThreadPoolExecutor
+# ------------------------------------------------------------------ binary verdicts
+def attach_binary_verdicts(packages: list[dict[str, Any]], resolutions, client, incomplete: list[tuple[str, str]],
+                           notes: list[str], *, download: bool) -> None:
+    """Every package gets `free_threading` / `subinterpreters` with `evidence` and `verdict_source`.
 
+    A package with a wheel for the target is judged by that wheel's modules (auditor.wheel_verdicts:
+    census of the same file, verdict cache, range reads, download); the others by what the
+    index shows (pure Python, no free-threaded wheel, only an sdist).
+    """
     from auditor.model import FreeThreading, Subinterpreters
+    from auditor.wheel_verdicts import FROM_CENSUS, NOT_READ, WheelFile, census_entries, wheel_verdicts
 
     lead = resolutions[0] if resolutions else None
-    jobs = []
+    wanted: dict[str, WheelFile] = {}
     for package in packages:
         status = package["status"]
+        package.update(free_threading=None, subinterpreters=None, evidence=None, verdict_source=None, bytes_read=0)
         if status in (migration.PURE_PYTHON, migration.PURE_FALLBACK_ONLY):
-            package["free_threading"] = FreeThreading.READY
-            package["subinterpreters"] = Subinterpreters.OWN_GIL
-            package["deep_reason"] = "no extension modules (pure Python)"
-        elif status in (migration.ABI3_ONLY, migration.NO_RELEASE) or (status == migration.GIL_WHEEL and lead and lead.target.free_threaded):
-            package["free_threading"] = FreeThreading.NOT_BUILT_FOR_FT
-            package["deep_reason"] = "no wheel built for the free-threaded ABI"
+            package.update(free_threading=FreeThreading.READY, subinterpreters=Subinterpreters.OWN_GIL,
+                           evidence="no extension modules (pure Python)", verdict_source="index")
+        elif status in (migration.ABI3_ONLY, migration.NO_RELEASE) or (
+                status == migration.GIL_WHEEL and lead and lead.target.free_threaded):
+            package.update(free_threading=FreeThreading.NOT_BUILT_FOR_FT, subinterpreters=None,
+                           evidence="no wheel built for the free-threaded ABI", verdict_source="index")
         elif status == migration.SDIST_ONLY:
-            package["free_threading"] = FreeThreading.UNKNOWN
-            package["subinterpreters"] = Subinterpreters.UNKNOWN
-            package["deep_reason"] = "only an sdist: nothing compiled to inspect"
+            package.update(free_threading=FreeThreading.UNKNOWN, subinterpreters=Subinterpreters.UNKNOWN,
+                           evidence="only an sdist: nothing compiled to inspect", verdict_source="index")
         if package.get("wheel") and status in (migration.FT_WHEEL, migration.GIL_WHEEL):
             index = next((r.indexes[package["name"]] for r in resolutions if package["name"] in r.indexes), None)
             if index is not None and package["wheel"] in index.entries:
-                jobs.append((package, index.dist_file(package["wheel"])))
-    if not jobs:
+                dist = index.dist_file(package["wheel"])
+                wanted[package["name"]] = WheelFile(package["name"], dist.filename, dist.url, dist.sha256, dist.size)
+    if not wanted:
         return
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        results = list(pool.map(lambda job: _inspect_remote_wheel(client, job[1]), jobs))
-    for (package, dist), (modules, error) in zip(jobs, results):
-        if error:
-            incomplete.append((dist.filename, error))
-            package["free_threading"] = FreeThreading.UNKNOWN
-            package["subinterpreters"] = Subinterpreters.UNKNOWN
-            package["deep_reason"] = error
+    verdicts = wheel_verdicts(wanted.values(), http=client.http, census=census_entries(wanted),
+                              download=download and not client.http.offline)
+    missing = []
+    for package in packages:
+        wheel = wanted.get(package["name"])
+        if wheel is None:
             continue
-        package["modules"] = [m.to_json() for m in modules]
-        package["free_threading"], package["subinterpreters"], package["deep_reason"] = rollup(modules)
+        verdict = verdicts[wheel.filename]
+        package.update(free_threading=verdict.free_threading, subinterpreters=verdict.subinterpreters,
+                       evidence=verdict.evidence, verdict_source=verdict.source, bytes_read=verdict.bytes_read,
+                       modules=list(verdict.modules))
+        if verdict.not_read:
+            package["not_read"] = list(verdict.not_read)
+        if verdict.error:
+            incomplete.append((wheel.filename, verdict.error))
+        elif verdict.source == NOT_READ:
+            missing.append(package["name"])
+    if missing:
+        notes.append(f"no binary verdict for {len(missing)} package(s) without downloads (--no-download / "
+                     f"--offline; the census did not inspect those files): {', '.join(sorted(missing))}")
+    read = [v for v in verdicts.values() if v.bytes_read]
+    if read:
+        total = sum(v.bytes_read for v in read)
+        notes.append(f"read {len(read)} wheel(s) for their modules: {_size(total)} fetched; "
+                     f"{sum(1 for v in verdicts.values() if v.source == FROM_CENSUS)} verdict(s) from the census")
 
 
-def rollup(modules) -> tuple[str, str, str]:
-    """A package's verdicts are its worst module's (auditor.envaudit order)."""
-    from auditor.envaudit import FT_ORDER, SUBINTERP_ORDER
-    from auditor.model import FreeThreading, Subinterpreters
-
-    if not modules:
-        return FreeThreading.READY, Subinterpreters.OWN_GIL, "the wheel has no extension modules"
-    ft = min(modules, key=lambda m: FT_ORDER.index(m.free_threading.value))
-    si = min(modules, key=lambda m: SUBINTERP_ORDER.index(m.subinterpreters.value))
-    reason = f"{ft.name}: {ft.free_threading.reason}"
-    if ft.free_threading.value == FreeThreading.READY:
-        reason = f"all {len(modules)} extension module(s) keep the GIL off"
-    elif ft.free_threading.value == FreeThreading.REENABLES_GIL:
-        reason = f"wheel exists, re-enables the GIL ({reason})"
-    return ft.free_threading.value, si.subinterpreters.value, reason
-
-
-def _inspect_remote_wheel(client, dist) -> tuple[list, str | None]:
-    from auditor.cache import cache_dir
-    from auditor.commands.wheel import inspect_member
-    from auditor.sources.wheel import HASH_AUDITED, read_wheel
-
-    try:
-        path = client.http.download(dist.url, dist.sha256, cache_dir("wheels") / dist.filename)
-        with read_wheel(path, hashes=HASH_AUDITED) as contents:
-            abis = frozenset(t.split("-")[1] for t in contents.filename_tags)
-            modules = [inspect_member(ext, abis)[1] for ext in contents.extensions]
-        return modules, None
-    except AuditError as exc:
-        return [], exc.one_line()
+def _size(n: int) -> str:
+    return f"{n / (1 << 20):.1f} MB" if n >= 1 << 20 else f"{n / 1024:.0f} kB"
 
 
 # ------------------------------------------------------------------ compatibility data

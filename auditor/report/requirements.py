@@ -32,16 +32,16 @@ VERDICT_KEYS = ("free_threading", "subinterpreters")
 
 
 def _has_verdicts(doc: Mapping[str, Any]) -> bool:
-    """The wheels were inspected (--deep): some package carries a verdict."""
+    """Some package carries a verdict (always, unless nothing could be looked up)."""
     return any(p.get(k) is not None for p in doc["packages"] for k in VERDICT_KEYS)
 
 
 def _ft_cell(p: Mapping[str, Any], inspected: bool = True) -> str:
     """The verdicts; a missing one says so and why ("not checked (...)"), never "None".
-    Empty when nothing was inspected for this document (no --deep)."""
+    Empty when no package of this document carries a verdict."""
     if not inspected and all(p.get(k) is None for k in VERDICT_KEYS):
         return ""
-    missing = f"not checked ({p.get('deep_reason') or 'no wheel of this package was inspected'})"
+    missing = f"not checked ({p.get('evidence') or 'no wheel of this package was inspected'})"
     ft, si = p.get("free_threading"), p.get("subinterpreters")
     return (f"free-threading: {missing if ft is None else ft}, "
             f"sub-interpreters: {missing if si is None else si}")
@@ -58,7 +58,7 @@ def render_text(doc: Mapping[str, Any]) -> str:
         lines.append(f"{head} {detail}".rstrip())
         if inspected:
             complete = all(p.get(k) is not None for k in VERDICT_KEYS)   # else the reason is in the cell
-            lines.append(f"      deep: {_ft_cell(p)}" + (f" ({p['deep_reason']})" if complete and p.get("deep_reason") else ""))
+            lines.append(f"      binary: {_ft_cell(p)}" + (f" ({p['evidence']})" if complete and p.get("evidence") else ""))
         if p.get("suggestion"):
             lines.append(f"      suggestion: {p['suggestion']}")
         for chain in p.get("blocked_by") or ():

@@ -72,6 +72,13 @@ class RangeFile(io.RawIOBase):
         buffer[: len(data)] = data
         return len(data)
 
+    def expect(self, offset: int, length: int) -> None:
+        """The caller is about to read about `length` bytes at `offset` (a member's local header
+        and data, from the central directory): fetch them in one request."""
+        end = min(self.size, offset + length)
+        if 0 <= offset < end:
+            self._bytes(offset, end)
+
     # -- fetching -------------------------------------------------------------------------
 
     def _bytes(self, start: int, end: int) -> bytes:

@@ -356,6 +356,9 @@ def _read_members(archive, infos, path, filename, filename_tags, project, versio
                     tempdir = tempfile.TemporaryDirectory(prefix="ft-audit-wheel-")
                 # A flat, generated name: the member name never becomes a path on disk.
                 spill = Path(tempdir.name) / f"member-{len(extensions)}{PurePosixPath(name).suffix}"
+            if stream is not None and hasattr(stream, "expect"):
+                # A remote stream fetches the local header and the data in one request.
+                stream.expect(info.header_offset, 30 + len(name.encode()) + len(info.extra) + info.compress_size + 256)
             try:
                 if raw is not None and spill is None and _fast_path_applies(info) \
                         and info.file_size <= limits.spill_bytes:
