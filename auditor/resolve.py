@@ -89,6 +89,15 @@ def parse_python(text: str | None) -> tuple[tuple[int, int], bool]:
     return (3, minor), ft
 
 
+def parse_ft_python(text: str) -> tuple[int, int]:
+    """A free-threaded target: "3.14t" / "3.14" / "cp314t" -> (3, 14). The t may be left out
+    (a free-threaded target is meant either way), but the version must have such a build."""
+    (major, minor), _ = parse_python(text)
+    if minor not in FT_MINORS:
+        raise InputError("--target", f"3.{minor} has no free-threaded build (3.13t to 3.15t)")
+    return major, minor
+
+
 _LEGACY_MANYLINUX = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}
 _DEFAULT_GLIBC = 39
 # Platform tags PyPI accepts wheels for (warehouse's upload check): a tag outside these has no

@@ -333,3 +333,66 @@ def test_old_and_foreign_interpreters_without_pyenv(tmp_path):
     assert envsource.unsupported_reason("py", "CPython", (3, 16, 0)) == "ft-audit audits CPython 3.9-3.15; py is Python 3.16.0"
     assert envsource.unsupported_reason("py", "CPython", (3, 9, 0)) is None
     assert envsource.unsupported_reason("py", "cpython", (3, 15, 0)) is None
+
+
+# -- --target: the interpreter option's one name ---------------------------------------------
+
+@pytest.fixture
+def venv_with_module(tmp_path):
+    """A real venv whose one distribution owns a real extension module (a copy of the stdlib's
+    _csv, built for this interpreter's GIL ABI): it needs a free-threaded wheel from PyPI."""
+    import _csv
+    import sysconfig
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = next((venv / "lib").glob("python3.*/site-packages"))
+    name = f"_fast{sysconfig.get_config_var('EXT_SUFFIX')}"
+    (site / "demo").mkdir()
+    (site / "demo" / name).write_bytes(Path(_csv.__file__).read_bytes())
+    info = site / "demo-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: demo\nVersion: 1.0\n")
+    (info / "RECORD").write_text(f"demo/{name},,\ndemo-1.0.dist-info/METADATA,,\n")
+    return venv / "bin" / "python"
+
+
+def _offer_targets(argv, capsys) -> list[str]:
+    # --offline with an empty cache: every PyPI lookup fails, and is shown per asked target
+    assert cli_main([*argv, "--offline", "--no-compat", "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    (demo,) = [d for d in doc["distributions"] if d["name"] == "demo"]
+    return [offer["target"] for offer in demo["ft_offers"]]
+
+
+def test_target_names_the_free_threaded_interpreters_to_ask_pypi_about(venv_with_module, capsys):
+    python = str(venv_with_module)
+    assert _offer_targets(["env", "--python", python], capsys) == ["cp314t"]          # 3.11: the default
+    assert _offer_targets(["env", "--python", python, "--target", "3.15t,3.13"], capsys) == ["cp315t", "cp313t"]
+    assert _offer_targets(["env", "--python", python, "--target", "cp315t", "--target", "3.13t"],
+                          capsys) == ["cp315t", "cp313t"]
+    # the old spelling stays, alone or with the new one
+    assert _offer_targets(["env", "--python", python, "--ft-target", "3.14"], capsys) == ["cp314t"]
+    assert _offer_targets(["env", "--python", python, "--target", "3.15", "--ft-target", "3.14"],
+                          capsys) == ["cp315t", "cp314t"]
+    for bad, reason in [("3.12", "3.12 has no free-threaded build (3.13t to 3.15t)"),
+                        ("3.12t", "3.12 has no free-threaded build (3.13t to 3.15t)"),
+                        ("3.16t", "3.16 is not supported (3.9 to 3.15)"),
+                        ("fourteen", "expected a CPython version like 3.14t or 3.13, got 'fourteen'")]:
+        assert cli_main(["env", "--python", python, "--target", f"3.14,{bad}", "--no-compat"]) == 2
+        assert capsys.readouterr().err == f"ft-audit: error: --target: {reason}\n"
+
+
+def test_target_with_path_is_the_folders_interpreter(tmp_path, capsys):
+    site = make_site(tmp_path)
+    assert cli_main(["env", "--path", str(site), "--target", "3.13", "--target", "3.14t", "--no-pypi"]) == 2
+    assert capsys.readouterr().err.startswith("ft-audit: error: --target: with --path, one: the interpreter the folder")
+    assert cli_main(["env", "--path", str(site), "--target", "3.13,3.14t", "--no-pypi"]) == 2
+    assert "with --path, one" in capsys.readouterr().err
+    argv = ["env", "--path", str(site), "--target", "3.14t", "--offline", "--no-compat", "--format", "json"]
+    for extra, targets in [([], ["cp314t"]), (["--ft-target", "3.15t"], ["cp315t"])]:
+        assert cli_main([*argv, *extra]) == 0
+        doc = json.loads(capsys.readouterr().out)
+        assert doc["interpreter"]["label"] == "3.14t"
+        (good,) = [d for d in doc["distributions"] if d["name"] == "good"]
+        assert [offer["target"] for offer in good["ft_offers"]] == targets

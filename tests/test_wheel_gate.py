@@ -303,6 +303,24 @@ def test_require_ft_sibling(tmp_path, capsys):
     assert main(["wheel", gil, ft, "--require-ft", "3.14", "--ignore", "FTW402"]) == 0
 
 
+def test_target_is_require_ft(capsys):
+    """`--target` is the interpreter option's one name across commands; for `wheel` it is
+    `--require-ft` (which stays), the version read by the one parser (auditor.resolve)."""
+    gil, ft = str(require_wheel(MARKUPSAFE_GIL)), str(require_wheel(MARKUPSAFE_T))
+    for spelling in ("3.14", "3.14t", "cp314t"):
+        assert main(["wheel", gil, "--target", spelling, "--format", "json"]) == 1
+        doc = json.loads(capsys.readouterr().out)
+        assert [f["code"] for f in doc["wheels"][0]["findings"]] == ["FTW501"]
+    assert main(["wheel", gil, ft, "--target", "3.14t", "--ignore", "FTW402"]) == 0
+    assert main(["wheel", gil, "--target", "3.13"]) == 0         # no 3.13 wheel here: no sibling needed
+    capsys.readouterr()
+    assert main(["wheel", gil, "--target", "3.12"]) == 2
+    assert capsys.readouterr().err == "ft-audit: error: --target: 3.12 has no free-threaded build (3.13t to 3.15t)\n"
+    assert main(["wheel", gil, "--require-ft", "three"]) == 2
+    assert capsys.readouterr().err == ("ft-audit: error: --target: expected a CPython version like 3.14t or 3.13, "
+                                       "got 'three'\n")
+
+
 def test_nothing_to_check_is_exit_2(tmp_path, capsys):
     assert main(["wheel", str(tmp_path)]) == 2
     assert capsys.readouterr().err == f"ft-audit: error: {tmp_path}: folder holds no .whl files\n"

@@ -38,8 +38,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="audit the environment of this interpreter (a venv's python, a 3.14t build, 3.9-3.15); "
                             "default: the interpreter running ft-audit")
     where.add_argument("--path", metavar="DIR", help="audit a site-packages folder; needs --target")
-    parser.add_argument("--target", metavar="VERSION",
-                        help="with --path: the interpreter the folder is for, e.g. 3.13, 3.14t, cp315t")
+    parser.add_argument("--target", action="append", metavar="VERSION",
+                        help="the free-threaded interpreter(s) to ask PyPI about for a GIL environment, e.g. "
+                             "3.14t (repeatable or comma-separated; default: the same minor version if 3.13+, "
+                             "and 3.14); with --path: the one interpreter the folder is for, e.g. 3.13, 3.14t, cp315t")
     parser.add_argument("--target-platform", metavar="PLAT", default=None,
                         help="with --path: sysconfig platform, e.g. linux-x86_64 (default), macosx-11.0-arm64, win-amd64")
     parser.add_argument("--format", choices=("text", "json", "markdown"), default="text")
@@ -52,8 +54,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="per-module timeout for --verify (default 30)")
     parser.add_argument("--jobs", type=int, default=None, metavar="N", help="parallel workers (default: CPU count)")
     parser.add_argument("--ft-target", action="append", metavar="3.X",
-                        help="free-threaded interpreter(s) to ask PyPI about for a GIL environment "
-                             "(default: the same minor version if 3.13+, and 3.14)")
+                        help="the old name of --target for the free-threaded interpreter(s) to ask PyPI about; "
+                             "with --path, where --target names the folder's interpreter, the way to name them")
     parser.add_argument("--offline", action="store_true", help="PyPI answers from the cache only")
     parser.add_argument("--no-pypi", action="store_true", help="do not ask PyPI about free-threaded wheels")
     parser.add_argument("--no-compat", action="store_true", help="do not cross-reference the compatibility data")
@@ -72,17 +74,36 @@ def parse_fail_on(value: str) -> list[str]:
     return tokens
 
 
+def parse_ft_targets(values: Sequence[str]) -> list[str]:
+    """`--target 3.14t,3.15 --target cp313t` -> ["3.14", "3.15", "3.13"]: free-threaded
+    interpreters, checked by the one version parser (auditor.resolve)."""
+    from auditor.resolve import parse_ft_python
+
+    out: list[str] = []
+    for value in values:
+        for item in value.split(","):
+            if item.strip():
+                label = "{}.{}".format(*parse_ft_python(item))
+                if label not in out:
+                    out.append(label)
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     fail_on = parse_fail_on(args.fail_on or "")
     notes: list[str] = []
+    targets = args.target or []
     if args.path:
-        if not args.target:
+        if not targets:
             raise InputError("--path", "needs --target (the interpreter the folder is for, e.g. --target 3.14t)")
-        snapshot = envsource.snapshot_from_path(args.path, args.target, platform_tag=args.target_platform)
+        if len(targets) > 1 or "," in targets[0]:
+            raise InputError("--target", "with --path, one: the interpreter the folder is for (name the "
+                                         "free-threaded ones to ask PyPI about with --ft-target)")
+        snapshot = envsource.snapshot_from_path(args.path, targets[0], platform_tag=args.target_platform)
+        ft_targets = parse_ft_targets(args.ft_target or [])
         cmd = None
     else:
-        if args.target:
-            raise InputError("--target", "only with --path (with --python the interpreter says what it is)")
+        ft_targets = parse_ft_targets([*targets, *(args.ft_target or [])])
         cmd = envsource.interpreter_command(args.python) if args.python else envsource.current_python()
         snapshot = envsource.probe_interpreter(cmd, timeout=args.probe_timeout, cache=not args.no_cache)
         warning = envsource.active_environment_warning(snapshot.interpreter)
@@ -90,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
             notes.append(warning)
     audit = audit_snapshot(snapshot, cmd=cmd, verify=args.verify, verify_timeout=args.verify_timeout,
                            jobs=args.jobs, ask_pypi=not args.no_pypi, offline=args.offline,
-                           ft_targets=args.ft_target, use_compat=not args.no_compat,
+                           ft_targets=ft_targets or None, use_compat=not args.no_compat,
                            use_cache=not args.no_cache, notes=notes,
                            progress_stream=sys.stderr)
     from auditor.report import env as report

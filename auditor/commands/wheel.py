@@ -34,8 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="only wheels with a platform tag matching GLOB (e.g. 'manylinux*x86_64')")
     parser.add_argument("--abi", action="append", default=[], metavar="GLOB",
                         help="only wheels with an ABI tag matching GLOB (e.g. 'cp314*')")
-    parser.add_argument("--require-ft", metavar="3.X", type=_python_version,
-                        help="every GIL wheel for CPython 3.X needs a free-threaded sibling in the set (FTW501)")
+    parser.add_argument("--target", "--require-ft", dest="require_ft", metavar="3.X",
+                        help="the free-threaded interpreter the wheels are for (3.14 or 3.14t): every GIL wheel "
+                             "for CPython 3.X needs a free-threaded sibling in the set (FTW501)")
     parser.add_argument("--ignore", action="append", default=[], metavar="CODE",
                         help="drop findings with this code (repeatable or comma-separated)")
     parser.add_argument("--format", choices=("text", "json", "markdown"), default="text",
@@ -47,14 +48,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jobs", type=int, default=0, metavar="N",
                         help="parallel workers (default: number of CPUs)")
     parser.add_argument("--offline", action="store_true", help="--pypi from the cache only")
-
-
-def _python_version(text: str) -> tuple[int, int]:
-    try:
-        major, minor = (int(p) for p in text.split("."))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a version like 3.14, got {text!r}") from None
-    return major, minor
 
 
 @dataclass(frozen=True)
@@ -79,9 +72,14 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.paths and not args.pypi:
         raise InputError("ft-audit wheel", "give wheel files or folders, or --pypi NAME")
+    require_ft = None
+    if args.require_ft:
+        from auditor.resolve import parse_ft_python
+
+        require_ft = parse_ft_python(args.require_ft)
     options = AuditOptions(
         ignore=frozenset(c.strip().upper() for item in args.ignore for c in item.split(",") if c.strip()),
-        require_ft=args.require_ft,
+        require_ft=require_ft,
         jobs=args.jobs,
         hashes=args.record_hashes,
     )
