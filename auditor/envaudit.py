@@ -67,13 +67,18 @@ class FtOffer:
     latest_version_with_wheel: str | None = None
     latest_version: str | None = None
     note: str = ""
+    # The offered wheel's binary verdicts (auditor.wheel_verdicts), when there is one.
+    free_threading: str | None = None
+    subinterpreters: str | None = None
+    evidence: str | None = None
+    verdict_source: str | None = None
 
     @property
     def text(self) -> str:
         if self.pinned_has_wheel is None:
             return f"{self.target}: unknown ({self.note})" if self.note else f"{self.target}: unknown"
         if self.pinned_has_wheel:
-            return f"{self.target}: {self.pinned_version} has a wheel"
+            return f"{self.target}: {self.pinned_version} has a wheel{self._verdict_text()}"
         if self.first_version_with_wheel:
             return (f"{self.target}: none for {self.pinned_version}; first in {self.first_version_with_wheel},"
                     f" latest {self.latest_version_with_wheel}")
@@ -81,6 +86,19 @@ class FtOffer:
             return (f"{self.target}: none for {self.pinned_version} or later;"
                     f" last in {self.latest_version_with_wheel}")
         return f"{self.target}: no wheel in any release"
+
+    def _verdict_text(self) -> str:
+        """What the offered wheel's modules say, so a tag is never the whole answer."""
+        ft, why = self.free_threading, self.evidence or ""
+        if ft is None:
+            return ""
+        if ft == FreeThreading.READY:
+            return " that keeps the GIL off"
+        if ft == FreeThreading.REENABLES_GIL:
+            return f", but it re-enables the GIL ({why})"
+        if ft == FreeThreading.NOT_BUILT_FOR_FT:
+            return f", but its modules are not built for the free-threaded ABI ({why})"
+        return f"; its modules were not judged ({why})" if why else "; its modules were not judged"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -92,6 +110,10 @@ class FtOffer:
             "latest_version_with_wheel": self.latest_version_with_wheel,
             "latest_version": self.latest_version,
             "note": self.note,
+            "free_threading": self.free_threading,
+            "subinterpreters": self.subinterpreters,
+            "evidence": self.evidence,
+            "verdict_source": self.verdict_source,
         }
 
 
@@ -508,12 +530,14 @@ def summarize(interp: Interpreter, audits: Sequence[DistributionAudit], orphans:
     offers: dict[str, dict[str, int]] = {}
     for d in with_ext:
         for o in d.ft_offers:
-            slot = offers.setdefault(o.target, {"pinned_has_wheel": 0, "newer_version_has_wheel": 0,
-                                                "no_wheel": 0, "unknown": 0})
+            slot = offers.setdefault(o.target, {"pinned_has_wheel": 0, "pinned_wheel_reenables_gil": 0,
+                                                "newer_version_has_wheel": 0, "no_wheel": 0, "unknown": 0})
             if o.pinned_has_wheel is None:
                 slot["unknown"] += 1
             elif o.pinned_has_wheel:
                 slot["pinned_has_wheel"] += 1
+                if o.free_threading == FreeThreading.REENABLES_GIL:
+                    slot["pinned_wheel_reenables_gil"] += 1
             elif o.first_version_with_wheel:
                 slot["newer_version_has_wheel"] += 1
             else:
