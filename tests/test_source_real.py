@@ -115,7 +115,37 @@ def test_psutil_is_ported_except_one_sequence_fast(sdist_root):
 def test_markupsafe_2_1_single_phase_without_setgil(sdist_root):
     top = sdist_root("markupsafe-old")
     report = lint_paths([top], LintOptions(use_config=False))
-    assert rel(report, top) == [("src/markupsafe/_speedups.c", 314, "FTS302")]
+    # _speedups.c:193, in escape():  id_html = PyUnicode_InternFromString("__html__");
+    # a lazily filled function-static cache; `markup` (line 14) is set in init_constants(),
+    # which only PyInit__speedups calls
+    assert rel(report, top) == [("src/markupsafe/_speedups.c", 193, "FTS304"),
+                                ("src/markupsafe/_speedups.c", 314, "FTS302")]
+    fts304 = report.findings[0]
+    assert fts304.message.startswith("escape() writes the function-static PyObject *id_html after "
+                                     "module init with no lock or critical section held")
+
+
+def test_regex_lazy_error_cache_is_guarded_by_its_pymutex(sdist_root, tmp_path):
+    top = sdist_root("regex")
+    # ensure_error_exception() fills the global error_exception under a PyMutex (the unmodified
+    # file has no FTS303, see above); it is reached from PyInit__regex only through re_alloc's
+    # error path, and re_alloc is called everywhere, so it is not init code. Without the lock:
+    original = (top / "src" / "_regex.c").read_text()
+    seeded = original.replace("    PyMutex_Lock(&init_mutex);\n", "", 1)
+    assert seeded != original
+    src = tmp_path / "src"
+    src.mkdir()
+    for header in (top / "src").glob("*.h"):
+        (src / header.name).write_text(header.read_text())
+    (src / "_regex.c").write_text(seeded)
+    report = lint_paths([src], LintOptions(use_config=False))
+    line = next(n for n, text in enumerate(seeded.splitlines(), 1)
+                if "error_exception = get_object(" in text)
+    assert line == 2106
+    (finding,) = [f for f in report.findings if f.rule.startswith("FTS3")]
+    assert (Path(finding.path).name, finding.line, finding.rule) == ("_regex.c", line, "FTS303")
+    assert finding.message.startswith("ensure_error_exception() writes the process-global "
+                                      "PyObject *error_exception")
 
 
 def test_msgpack_1_0_without_directive_and_generated_code_skipped(sdist_root):

@@ -32,7 +32,8 @@ def actual(path: Path) -> set[tuple[int, str]]:
 
 
 C_FIXTURES = ["regions.c", "borrowed.c", "multiphase_no_gil_slot.c", "single_phase.c",
-              "single_phase_ok.c", "gil_lie.c", "isolation.c", "suppressed.c", "broken.c", "raii.cpp"]
+              "single_phase_ok.c", "gil_lie.c", "global_writes.c", "isolation.c", "suppressed.c",
+              "broken.c", "raii.cpp"]
 CYTHON_FIXTURES = ["no_directive.pyx", "parallel.pyx", "subinterp_memview.pyx", "clean.pyx",
                    "included.pxi", "suppressed.pyx"]
 
@@ -75,6 +76,67 @@ def test_borrowed_findings_carry_the_strong_replacement():
     assert fixes[17].startswith("use PyDict_GetItemStringRef")
     assert fixes[19].startswith("use PyWeakref_GetRef")
     assert fixes[23] == "use PySys_GetAttr"
+
+
+def test_static_object_writes_name_the_function_and_the_variable():
+    report = lint_paths([FIXTURES / "global_writes.c"], LintOptions(use_config=False))
+    by_line = {f.line: f for f in report.findings if f.rule == "FTS304"}
+    assert by_line[27].message.startswith("lazy() writes the process-global PyObject *cache after "
+                                          "module init with no lock or critical section held")
+    assert by_line[40].message.startswith("reset() writes the process-global PyTypeObject *heap_type")
+    assert by_line[49].message.startswith("function_static() writes the function-static PyObject "
+                                          "*interned")
+    assert (by_line[37].column, by_line[27].column) == (14, 9)     # Py_CLEAR(cache): at `cache`
+    assert {f.severity for f in by_line.values()} == {"warning"}
+
+
+@pytest.mark.parametrize("declaration, rules, extra", [
+    # the promise is broken: error; `ignore[FTS304]` (line 116) does not cover FTS303
+    ("{Py_mod_gil, Py_MOD_GIL_NOT_USED},", {"FTS303"}, {(116, "FTS303")}),
+    ("{Py_mod_gil, Py_MOD_GIL_USED},", set(), set()),     # the GIL it keeps serialises the writes
+])
+def test_the_gil_declaration_picks_the_rule_for_unlocked_writes(tmp_path, declaration, rules, extra):
+    original = (FIXTURES / "global_writes.c").read_text()
+    text = original.replace("    {Py_mod_exec, exec_mod},\n",
+                            f"    {{Py_mod_exec, exec_mod}},\n    {declaration}\n", 1)
+    assert text != original
+    path = tmp_path / "global_writes.c"
+    path.write_text(text)
+    report = lint_paths([path], LintOptions(use_config=False))
+    fts304_lines = {line for line, rule in expected(FIXTURES / "global_writes.c") if rule == "FTS304"}
+    assert {(f.line, f.rule) for f in report.findings} == {(line, r) for line in fts304_lines
+                                                           for r in rules} | extra
+
+
+def test_init_helpers_are_followed_across_files(tmp_path):
+    (tmp_path / "module.c").write_text(
+        "int add_exceptions(PyObject *m);\n"
+        "PyObject *get_error(void);\n"
+        "static PyObject *run(PyObject *self, PyObject *arg) { return get_error(); }\n"
+        "static PyMethodDef methods[] = {{\"run\", run, METH_O, NULL}, {NULL}};\n"
+        "static struct PyModuleDef def = {PyModuleDef_HEAD_INIT, \"m\", NULL, -1, methods};\n"
+        "PyMODINIT_FUNC PyInit_m(void) {\n"
+        "    PyObject *m = PyModule_Create(&def);\n"
+        "    PyUnstable_Module_SetGIL(m, Py_MOD_GIL_NOT_USED);\n"
+        "    if (add_exceptions(m) < 0 || get_error() == NULL) return NULL;\n"
+        "    return m;\n"
+        "}\n")
+    (tmp_path / "helpers.c").write_text(
+        "PyObject *ZombieError = NULL;\n"
+        "static PyObject *error_type;\n"
+        "int add_exceptions(PyObject *m) {\n"                 # called only from PyInit_m
+        "    ZombieError = PyErr_NewException(\"m.Zombie\", NULL, NULL);\n"
+        "    return PyModule_AddObjectRef(m, \"Zombie\", ZombieError);\n"
+        "}\n"
+        "PyObject *get_error(void) {\n"                      # also called by a method: runs later
+        "    if (error_type == NULL)\n"
+        "        error_type = PyErr_NewException(\"m.Error\", NULL, NULL);\n"
+        "    return error_type;\n"
+        "}\n")
+    both = lint_paths([tmp_path], LintOptions(use_config=False))
+    assert [(Path(f.path).name, f.line, f.rule) for f in both.findings] == [("helpers.c", 9, "FTS304")]
+    alone = lint_paths([tmp_path / "helpers.c"], LintOptions(use_config=False))
+    assert [(f.line, f.rule) for f in alone.findings] == [(4, "FTS304"), (9, "FTS304")]
 
 
 def test_broken_c_gives_partial_result_and_note():

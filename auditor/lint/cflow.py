@@ -7,12 +7,15 @@ Along the way it keeps an abstract state per program point:
 
   rel   ACQUIRED, RELEASED, or MAYBE (released on some path: after `if (c) Py_UNBLOCK_THREADS`)
   cs    how many critical sections are held
+  locks how many mutexes are held (PyMutex_Lock, PyThread_acquire_lock, pthread_mutex_lock,
+        C++ lock guards): they serialise writes, but do not lock a container for FTS2xx
   dead  after return/goto/break/continue until the next label
 
 Branches are joined; an `if` that re-acquires while the state is MAYBE is assumed to test the
 same condition that released (the `if (release) ... if (release) ...` idiom) and yields
 ACQUIRED. Loops join their entry and exit states. The walk reports every call (with the state
-at the call) and every jump that leaves a released region.
+at the call), every jump that leaves a released region, and the lock state at each use of a
+`watched` name (the process-global objects whose writes FTS303/FTS304 judge).
 """
 
 from __future__ import annotations
@@ -35,6 +38,14 @@ _ACQUIRE_CALLS = frozenset({"PyEval_RestoreThread", "PyEval_AcquireThread"})
 _CS_BEGIN_CALLS = frozenset({"PyCriticalSection_Begin", "PyCriticalSection2_Begin",
                              "PyCriticalSection_BeginMutex", "PyCriticalSection2_BeginMutex"})
 _CS_END_CALLS = frozenset({"PyCriticalSection_End", "PyCriticalSection2_End"})
+LOCK_CALLS = frozenset({"PyMutex_Lock", "PyThread_acquire_lock", "PyThread_acquire_lock_timed",
+                        "pthread_mutex_lock", "EnterCriticalSection", "AcquireSRWLockExclusive",
+                        "mtx_lock"})
+UNLOCK_CALLS = frozenset({"PyMutex_Unlock", "PyThread_release_lock", "pthread_mutex_unlock",
+                          "LeaveCriticalSection", "ReleaseSRWLockExclusive", "mtx_unlock"})
+LOCK_GUARDS = frozenset({"lock_guard", "unique_lock", "scoped_lock"})   # C++ RAII: held to `}`
+# Any of these in a function body means some of its statements may run under a lock.
+GUARD_NAMES = CS_OPENERS | _CS_BEGIN_CALLS | LOCK_CALLS | LOCK_GUARDS
 RETURN_MACROS = frozenset({"Py_RETURN_NONE", "Py_RETURN_TRUE", "Py_RETURN_FALSE",
                            "Py_RETURN_NOTIMPLEMENTED", "Py_RETURN_RICHCOMPARE"})
 _STATEMENT_WORDS = frozenset({"if", "for", "while", "do", "switch", "return", "goto", "break",
@@ -55,7 +66,7 @@ def is_call(tokens, j: int) -> bool:
 
 
 class State:
-    __slots__ = ("rel", "why", "gen", "lexical", "cs", "dead")
+    __slots__ = ("rel", "why", "gen", "lexical", "cs", "locks", "dead")
 
     def __init__(self) -> None:
         self.rel = ACQUIRED
@@ -63,12 +74,13 @@ class State:
         self.gen = 0                     # release generation (which region we are in)
         self.lexical = False             # released by Py_BEGIN_ALLOW_THREADS (brace-scoped)
         self.cs = 0
+        self.locks = 0
         self.dead = False
 
     def copy(self) -> "State":
         s = State.__new__(State)
-        s.rel, s.why, s.gen, s.lexical, s.cs, s.dead = (
-            self.rel, self.why, self.gen, self.lexical, self.cs, self.dead)
+        s.rel, s.why, s.gen, s.lexical, s.cs, s.locks, s.dead = (
+            self.rel, self.why, self.gen, self.lexical, self.cs, self.locks, self.dead)
         return s
 
 
@@ -86,6 +98,7 @@ def _join(states: list[State]) -> State:
             else:
                 out.rel = MAYBE
         out.cs = min(out.cs, s.cs)
+        out.locks = min(out.locks, s.locks)
     return out
 
 
@@ -97,6 +110,19 @@ class Call:
     why: Token | None
     cs: int
     args: tuple[Token, ...]        # the first argument's tokens (for PyDict_Next(kwds, ...))
+
+
+@dataclass(frozen=True)
+class Access:
+    """A use of a watched name, with what is held there."""
+
+    token: Token
+    cs: int
+    locks: int
+
+    @property
+    def guarded(self) -> bool:
+        return self.cs > 0 or self.locks > 0
 
 
 @dataclass(frozen=True)
@@ -119,8 +145,11 @@ class _Breakable:
 class FlowWalker:
     def __init__(self, tokens: list[Token], releasers: frozenset[str] = frozenset(),
                  acquirers: frozenset[str] = frozenset(), entered_released: bool = False,
-                 unsettling: frozenset[str] = frozenset()) -> None:
+                 unsettling: frozenset[str] = frozenset(),
+                 watched: frozenset[str] = frozenset()) -> None:
         self.t = tokens
+        self.watched = watched
+        self.accesses: list[Access] = []
         self.unsettling = unsettling        # project functions after which the state is MAYBE
         self.n = len(tokens)
         self.st = State()
@@ -133,7 +162,7 @@ class FlowWalker:
         self.calls: list[Call] = []
         self.jumps: list[Jump] = []
         self.breakables: list[_Breakable] = []
-        self.scopes: list[list] = []        # [entry_state, raii_released]
+        self.scopes: list[list] = []        # [entry_state, raii_released, raii_locked]
         self.switch_entries: list[State] = []
         self.labels: dict[str, int] = {}
         self.acquire_points: list[int] = []
@@ -152,7 +181,7 @@ class FlowWalker:
 
     # -- driver ---------------------------------------------------------------------------
     def walk(self) -> None:
-        self.scopes.append([self.st.copy(), False])
+        self.scopes.append([self.st.copy(), False, False])
         i = 0
         while i < self.n:
             i = self._statements(i, frozenset())
@@ -229,11 +258,13 @@ class FlowWalker:
         return self._expression(i)
 
     def _compound(self, i: int) -> int:
-        self.scopes.append([self.st.copy(), False])
+        self.scopes.append([self.st.copy(), False, False])
         j = self._statements(i + 1, frozenset())
-        entry, raii = self.scopes.pop()
+        entry, raii, raii_locked = self.scopes.pop()
         if raii and not self.st.dead:              # an RAII guard's destructor restores the state
             self.st.rel, self.st.why, self.st.lexical = entry.rel, entry.why, entry.lexical
+        if raii_locked and not self.st.dead:       # a lock guard's destructor unlocks
+            self.st.locks = entry.locks
         return j + 1
 
     def _gil_region(self, i: int) -> int:
@@ -441,6 +472,9 @@ class FlowWalker:
         t = self.t
         tok = t[j]
         name = tok[1]
+        if name in self.watched:
+            self.accesses.append(Access(tok, self.st.cs, self.st.locks))
+            return
         call = is_call(t, j)
         if name == "Py_UNBLOCK_THREADS":
             self._release(tok, lexical=False)
@@ -465,6 +499,11 @@ class FlowWalker:
                 self.exit_states.append(self.st.copy())
             self.st.dead = True
             return
+        if name in LOCK_GUARDS and not call:
+            self.st.locks += 1
+            if self.scopes:
+                self.scopes[-1][2] = True
+            return
         if not call:
             return
         if name in _RELEASE_CALLS or name in self.releasers:
@@ -479,6 +518,10 @@ class FlowWalker:
             self.st.cs += 1
         elif name in _CS_END_CALLS:
             self.st.cs = max(0, self.st.cs - 1)
+        elif name in LOCK_CALLS:
+            self.st.locks += 1
+        elif name in UNLOCK_CALLS:
+            self.st.locks = max(0, self.st.locks - 1)
         self._record_call(j, name)
 
     def _record_call(self, j: int, name: str) -> None:
@@ -512,8 +555,9 @@ class FlowWalker:
 
 def walk(tokens: list[Token], releasers: frozenset[str] = frozenset(),
          acquirers: frozenset[str] = frozenset(), entered_released: bool = False,
-         unsettling: frozenset[str] = frozenset()) -> FlowWalker:
-    w = FlowWalker(tokens, releasers, acquirers, entered_released, unsettling)
+         unsettling: frozenset[str] = frozenset(),
+         watched: frozenset[str] = frozenset()) -> FlowWalker:
+    w = FlowWalker(tokens, releasers, acquirers, entered_released, unsettling, watched)
     w.walk()
     return w
 

@@ -10,7 +10,8 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from auditor.lint.capi import is_capi
-from auditor.lint.cflow import ACQUIRED, MAYBE, RELEASED, Call, is_call, summarize, walk
+from auditor.lint.cflow import (ACQUIRED, GUARD_NAMES, MAYBE, RELEASED, Call, is_call, summarize,
+                                walk)
 from auditor.lint.cmacros import STATE_NAMES, MacroTable
 from auditor.lint.cpreproc import Preprocessed
 from auditor.lint.cstructure import Declaration, Function, Structure, scan
@@ -46,9 +47,95 @@ class CResult:
 
 @dataclass(frozen=True)
 class GlobalObject:
+    """A `PyObject *` (or `PyTypeObject *`) with static storage: one per process."""
+
     name: str
     token: Token
     type_name: str
+    function: str = ""      # the function a function-`static` belongs to; "" at file scope
+
+    @property
+    def described(self) -> str:
+        where = "function-static" if self.function else "process-global"
+        return f"{where} {self.type_name} *{self.name}"
+
+
+@dataclass(frozen=True)
+class ModuleTables:
+    """The module-definition tables of one file."""
+
+    slot_arrays: tuple[tuple[Declaration, Token], ...]            # PyModuleDef_Slot x[] = {...}
+    module_defs: tuple[tuple[Declaration, Token, tuple[list[Token], ...]], ...]   # PyModuleDef x = {...}
+    lifecycle: frozenset[str]   # PyInit_* and every name in those tables (exec, create, m_free...)
+
+
+def module_tables(code: list[Token], structure: Structure) -> ModuleTables:
+    """Slot arrays and PyModuleDef definitions, and the functions they (and PyInit_*) name."""
+    lifecycle = {fn.name for fn in structure.functions if fn.name.startswith("PyInit_")}
+    slot_arrays: list[tuple[Declaration, Token]] = []
+    module_defs: list[tuple[Declaration, Token, tuple[list[Token], ...]]] = []
+    for d in structure.declarations:
+        if d.init_start < 0:
+            continue
+        head = [t for t in code[d.start:d.init_start] if t[0] == IDENT]
+        head_names = [t[1] for t in head]
+        init = code[d.init_start + 1:d.init_end]
+        if "PyModuleDef_Slot" in head_names or "PySlot" in head_names:
+            if "PySlot" in head_names and not any(t[1].startswith("Py_mod_") for t in init):
+                continue
+            slot_arrays.append((d, head[-1]))
+            lifecycle.update(t[1] for t in init if t[0] == IDENT)
+        elif "PyModuleDef" in head_names:
+            module_defs.append((d, head[-1], tuple(_split_top(init))))
+            lifecycle.update(t[1] for t in init if t[0] == IDENT)
+    return ModuleTables(tuple(slot_arrays), tuple(module_defs), frozenset(lifecycle))
+
+
+def _file_calls(cfile: "CFile", structure: Structure) -> dict[str, list[Call]]:
+    """Each function's calls, unordered and without GIL state: enough for reachability."""
+    out: dict[str, list[Call]] = {}
+    for fn in structure.functions:
+        calls = cfile.flat_calls.get(fn.start)
+        if calls is None:
+            calls = cfile.flat_calls[fn.start] = _flat_calls(cfile.pre.code[fn.start + 1:fn.end])
+        out.setdefault(fn.name, []).extend(calls)
+    return out
+
+
+def find_init_phase(files: list["CFile"]) -> frozenset[str]:
+    """Functions that run only while a module is created or torn down: PyInit_*, the functions
+    a PyModuleDef or slot array names (Py_mod_exec, m_free...), and project functions whose
+    every caller is one of these, across every file (psutil's PyInit_* calls helpers in other
+    files that create its exception objects). They run once per module object, before other
+    threads can reach it, so their writes to static objects are not races. A helper that is
+    also called from elsewhere (regex's re_alloc, whose error path fills a lazy cache), or
+    that a method or type table names, runs later too: it is not init."""
+    roots: set[str] = set()
+    tabled: set[str] = set()     # named by a PyMethodDef/PyType_Slot/... table: called later
+    callers: dict[str, set[str]] = {}
+    callees: dict[str, set[str]] = {}
+    for cfile in files:
+        code = cfile.pre.code
+        structure = cfile.structure if cfile.structure is not None else scan(code)
+        tables = module_tables(code, structure)
+        roots |= tables.lifecycle
+        module_decls = {d.start for d, _ in tables.slot_arrays} | {
+            d.start for d, _, _ in tables.module_defs}
+        for d in structure.declarations:
+            if d.init_start >= 0 and d.start not in module_decls:
+                tabled.update(t[1] for t in code[d.init_start + 1:d.init_end] if t[0] == IDENT)
+        for name, calls in _file_calls(cfile, structure).items():
+            callees.setdefault(name, set()).update(c.name for c in calls)
+            for c in calls:
+                callers.setdefault(c.name, set()).add(name)
+    init = {name for name in roots if name in callees}
+    todo = deque(init)
+    while todo:
+        for g in callees.get(todo.popleft(), ()):
+            if g not in init and g in callees and g not in tabled and callers[g] <= init:
+                init.add(g)
+                todo.append(g)
+    return frozenset(init)
 
 
 @dataclass(frozen=True)
@@ -166,8 +253,10 @@ def find_gil_users(files: list[CFile], macros: MacroTable, wrappers: GilWrappers
 
 class _Checker:
     def __init__(self, cfile: CFile, macros: MacroTable, project_functions: frozenset[str],
-                 wrappers: GilWrappers, gil_users: dict[str, GilUse] | None = None) -> None:
+                 wrappers: GilWrappers, gil_users: dict[str, GilUse] | None = None,
+                 init_phase: frozenset[str] | None = None) -> None:
         self.f = cfile
+        self.init_phase = init_phase if init_phase is not None else find_init_phase([cfile])
         self.code = cfile.pre.code
         self.macros = macros
         self.project_functions = project_functions
@@ -289,30 +378,24 @@ class _Checker:
             t[1] for d in structure.declarations for t in code[d.start:d.end] if t[0] == IDENT}
         declares_not_used = "Py_MOD_GIL_NOT_USED" in names_in_code or self._macro_mentions(
             names_in_code, "Py_MOD_GIL_NOT_USED")
+        # an explicit Py_MOD_GIL_USED (and no NOT_USED): the module keeps the GIL on purpose
+        declares_used = not declares_not_used and (
+            "Py_MOD_GIL_USED" in names_in_code or self._macro_mentions(names_in_code, "Py_MOD_GIL_USED"))
         multi_interp = bool({"Py_MOD_PER_INTERPRETER_GIL_SUPPORTED",
                              "Py_MOD_MULTIPLE_INTERPRETERS_SUPPORTED"} & names_in_code)
-        lifecycle: set[str] = {fn.name for fn in structure.functions if fn.name.startswith("PyInit_")}
-        slot_arrays: list[tuple[Declaration, Token]] = []
-        module_defs: list[tuple[Declaration, Token, list[list[Token]]]] = []
-        for d in structure.declarations:
-            if d.init_start < 0:
-                continue
-            head = [t for t in code[d.start:d.init_start] if t[0] == IDENT]
-            head_names = [t[1] for t in head]
-            init = code[d.init_start + 1:d.init_end]
-            if "PyModuleDef_Slot" in head_names or "PySlot" in head_names:
-                if "PySlot" in head_names and not any(t[1].startswith("Py_mod_") for t in init):
+        tables = module_tables(code, structure)
+        slot_arrays, module_defs = tables.slot_arrays, tables.module_defs
+        if multi_interp:
+            for d in structure.declarations:
+                if d.init_start < 0:
                     continue
-                slot_arrays.append((d, head[-1]))
-                lifecycle.update(t[1] for t in init if t[0] == IDENT)
-            elif "PyModuleDef" in head_names:
-                module_defs.append((d, head[-1], _split_top(init)))
-                lifecycle.update(t[1] for t in init if t[0] == IDENT)
-            elif "PyTypeObject" in head_names and multi_interp and "*" not in [
-                    t[1] for t in code[d.start:d.init_start]] and "extern" not in head_names:
-                self.add("FTS401", head[-1],
-                         f"static type {head[-1][1]} in a module that declares multiple-interpreter "
-                         f"support; it is shared by every interpreter")
+                head = [t for t in code[d.start:d.init_start] if t[0] == IDENT]
+                head_names = [t[1] for t in head]
+                if "PyTypeObject" in head_names and "*" not in [
+                        t[1] for t in code[d.start:d.init_start]] and "extern" not in head_names:
+                    self.add("FTS401", head[-1],
+                             f"static type {head[-1][1]} in a module that declares "
+                             f"multiple-interpreter support; it is shared by every interpreter")
 
         # FTS301: slot arrays and slot-less multi-phase defs
         for d, name_tok in slot_arrays:
@@ -356,20 +439,23 @@ class _Checker:
                          f"PyUnstable_Module_SetGIL: a free-threaded interpreter re-enables the GIL")
 
         globals_ = self._object_globals(structure)
-        # FTS303: NOT_USED declared, but a global PyObject * is written after init
-        if declares_not_used and globals_:
-            init_phase = set()
-            for name in lifecycle:
-                if name in calls_by_function:
-                    init_phase |= _reachable_functions(name, calls_by_function)
-            for fn in structure.functions:
-                if fn.name in init_phase:
-                    continue
-                for tok, g in self._global_writes(fn, globals_):
+        # FTS303 / FTS304: a static PyObject * written after init with no lock held. One check,
+        # two rules: where this file declares Py_MOD_GIL_NOT_USED the write breaks that promise
+        # (FTS303, error); where it declares nothing, the write is what stands between the module
+        # and that declaration, and races already under PYTHON_GIL=0 (FTS304, warning). An
+        # explicit Py_MOD_GIL_USED keeps the GIL, which serialises the writes: nothing to report.
+        if not declares_used:
+            for fn, tok, g in self._unguarded_object_writes(structure, globals_):
+                if declares_not_used:
                     self.add("FTS303", tok,
-                             f"{fn.name}() writes the process-global {g.type_name} *{g.name} "
-                             f"after module init, while this module declares Py_MOD_GIL_NOT_USED "
-                             f"(a data race without the GIL)")
+                             f"{fn.name}() writes the {g.described} after module init, with no "
+                             f"lock or critical section held, while this module declares "
+                             f"Py_MOD_GIL_NOT_USED (a data race without the GIL)")
+                else:
+                    self.add("FTS304", tok,
+                             f"{fn.name}() writes the {g.described} after module init with no "
+                             f"lock or critical section held: a data race on a free-threaded "
+                             f"build once the GIL is off")
         # FTS402 / FTS403: isolation breakers
         if multi_interp:
             for calls in calls_by_function.values():
@@ -418,45 +504,62 @@ class _Checker:
         out: list[GlobalObject] = []
         for d in structure.declarations:
             end = d.init_start if d.init_start >= 0 else d.end
-            toks = code[d.start:end]
-            k = 0
-            while k < len(toks) and toks[k][0] == IDENT and toks[k][1] in _STORAGE:
-                k += 1
-            if k >= len(toks) or toks[k][1] not in _OBJECT_TYPES:
-                continue
-            if any(t[1] in ("extern", "typedef") for t in toks[:k + 1]):
-                continue
-            type_name = toks[k][1]
-            for decl in _split_commas(toks[k + 1:]):
-                names = [t for t in decl if t[0] == IDENT and t[1] not in _STORAGE]
-                stars = [t for t in decl if t[1] == "*"]
-                if "(" in [t[1] for t in decl] or not stars or not names:
-                    continue
-                eq = next((n for n, t in enumerate(decl) if t[1] == "="), len(decl))
-                before = [t for t in decl[:eq] if t[0] == IDENT and t[1] not in _STORAGE]
-                if before:
-                    out.append(GlobalObject(before[-1][1], before[-1], type_name))
+            out.extend(_declared_objects(code[d.start:end]))
         return out
 
-    def _global_writes(self, fn: Function, globals_: list[GlobalObject]):
-        body = self.code[fn.start + 1:fn.end]
+    def _unguarded_object_writes(self, structure: Structure, globals_: list[GlobalObject]):
+        """(function, token, object) for each write to a static object outside the init phase
+        with neither a critical section nor a lock held at it."""
         by_name = {g.name: g for g in globals_}
-        shadowed = {body[k + 2][1] for k in range(len(body) - 2)
-                    if body[k][1] in _OBJECT_TYPES and body[k + 1][1] == "*"
-                    and body[k + 2][1] in by_name
-                    and (k == 0 or body[k - 1][1] in (";", "{", "}", "(", ",", "const", "static"))}
+        for fn in structure.functions:
+            if fn.name in self.init_phase:
+                continue
+            names = _names(self.f, fn)
+            if names.isdisjoint(by_name) and "static" not in names:
+                continue
+            writes = list(self._object_writes(fn, by_name))
+            if not writes:
+                continue
+            guarded = self._guarded_offsets(fn, names, frozenset(g.name for _, g in writes))
+            for tok, g in writes:
+                if guarded is not None and tok[2] not in guarded:
+                    yield fn, tok, g
+
+    def _object_writes(self, fn: Function, globals_by_name: dict[str, GlobalObject]):
+        """Assignments, Py_SETREF/Py_XSETREF/Py_CLEAR of the file's static objects and of the
+        function's own `static PyObject *` variables (a local of the same name shadows)."""
+        body = self.code[fn.start + 1:fn.end]
+        local_names, statics = _local_objects(body, fn.name)
+        by_name = {n: g for n, g in globals_by_name.items() if n not in local_names}
+        by_name.update((g.name, g) for g in statics)
+        if not by_name:
+            return
         for k, tok in enumerate(body):
             if tok[0] != IDENT:
                 continue
             name = tok[1]
-            if name in by_name and name not in shadowed:
+            if name in by_name:
                 nxt = body[k + 1][1] if k + 1 < len(body) else ""
                 prev = body[k - 1][1] if k else ""
                 if nxt == "=" and prev not in (".", "->", "*", "&"):
                     yield tok, by_name[name]
             elif name in _SETTERS and k + 2 < len(body) and body[k + 1][1] == "(" \
-                    and body[k + 2][1] in by_name and body[k + 2][1] not in shadowed:
+                    and body[k + 2][1] in by_name:
                 yield body[k + 2], by_name[body[k + 2][1]]
+
+    def _guarded_offsets(self, fn: Function, names: frozenset[str],
+                         watched: frozenset[str]) -> set[int] | None:
+        """Offsets of the uses of `watched` names made while a critical section or a lock is
+        held; None when the function is too deeply nested to follow (nothing is reported)."""
+        macros = self.macros
+        if names.isdisjoint(GUARD_NAMES) and names.isdisjoint(macros.expandable) \
+                and not _touches_state(names, macros, frozenset()):
+            return set()
+        try:
+            w = walk(macros.expand(self.code[fn.start + 1:fn.end]), watched=watched)
+        except RecursionError:
+            return None
+        return {a.token[2] for a in w.accesses if a.guarded and len(a.token) == 3}
 
 
 def _borrowed_message(name: str, replacement: str) -> str:
@@ -498,6 +601,49 @@ def _reachable(start: str, calls_by_function: dict[str, list[Call]]) -> set[str]
             for c in calls_by_function.get(f, ())}
 
 
+def _declared_objects(toks: list[Token], function: str = "") -> list[GlobalObject]:
+    """The `PyObject *` / `PyTypeObject *` variables one declaration declares (its tokens up to
+    `;`); none for extern or typedef declarations, prototypes and function pointers."""
+    k = 0
+    while k < len(toks) and toks[k][0] == IDENT and toks[k][1] in _STORAGE:
+        k += 1
+    if k >= len(toks) or toks[k][1] not in _OBJECT_TYPES:
+        return []
+    if any(t[1] in ("extern", "typedef") for t in toks[:k + 1]):
+        return []
+    type_name = toks[k][1]
+    out = []
+    for decl in _split_commas(toks[k + 1:]):
+        names = [t for t in decl if t[0] == IDENT and t[1] not in _STORAGE]
+        stars = [t for t in decl if t[1] == "*"]
+        if "(" in [t[1] for t in decl] or not stars or not names:
+            continue
+        eq = next((n for n, t in enumerate(decl) if t[1] == "="), len(decl))
+        before = [t for t in decl[:eq] if t[0] == IDENT and t[1] not in _STORAGE]
+        if before:
+            out.append(GlobalObject(before[-1][1], before[-1], type_name, function))
+    return out
+
+
+def _local_objects(body: list[Token], function: str) -> tuple[set[str], list[GlobalObject]]:
+    """Names of `PyObject *` variables a function body declares (they shadow file-scope ones),
+    and which of its declarations are `static` (one per process, like a global)."""
+    names: set[str] = set()
+    statics: list[GlobalObject] = []
+    n = len(body)
+    for k in range(n - 2):
+        text = body[k][1]
+        if text in _OBJECT_TYPES and body[k + 1][1] == "*" and body[k + 2][0] == IDENT \
+                and (k == 0 or body[k - 1][1] in (";", "{", "}", "(", ",", "const", "static")):
+            names.add(body[k + 2][1])
+        elif text == "static" and (k == 0 or body[k - 1][1] in (";", "{", "}")):
+            j = k
+            while j < n and body[j][1] not in (";", "{", "}"):
+                j += 1
+            statics.extend(_declared_objects(body[k:j], function))
+    return names, statics
+
+
 def _split_commas(toks: list[Token]) -> list[list[Token]]:
     parts: list[list[Token]] = [[]]
     depth = 0
@@ -529,5 +675,8 @@ def _def_field(fields: list[list[Token]], name: str, position: int) -> list[Toke
 
 def check_c_file(cfile: CFile, macros: MacroTable, project_functions: frozenset[str],
                  wrappers: GilWrappers | None = None,
-                 gil_users: dict[str, GilUse] | None = None) -> CResult:
-    return _Checker(cfile, macros, project_functions, wrappers or GilWrappers(), gil_users).run()
+                 gil_users: dict[str, GilUse] | None = None,
+                 init_phase: frozenset[str] | None = None) -> CResult:
+    """`init_phase`: see find_init_phase (over every file of the run); this file's own when None."""
+    return _Checker(cfile, macros, project_functions, wrappers or GilWrappers(), gil_users,
+                    init_phase).run()

@@ -15,7 +15,7 @@ from pathlib import Path
 from auditor.lint import config as cfg
 from auditor.lint.cmacros import MacroTable
 from auditor.lint.cpreproc import preprocess
-from auditor.lint.crules import CFile, check_c_file, find_gil_users, find_gil_wrappers
+from auditor.lint.crules import CFile, check_c_file, find_gil_users, find_gil_wrappers, find_init_phase
 from auditor.lint.cstructure import scan
 from auditor.lint.ctokens import LineIndex, tokenize
 from auditor.lint.cython_rules import CythonUnavailable, check_cython
@@ -219,10 +219,12 @@ class _Run:
         project_functions = frozenset(functions)
         wrappers = find_gil_wrappers([c for _, c, _ in c_files], table)
         gil_users = find_gil_users([c for _, c, _ in c_files], table, wrappers)
+        init_phase = find_init_phase([c for _, c, _ in c_files])
         for loaded, cfile, sup in c_files:
             diagnostics = list(loaded.diagnostics)
             try:
-                result = check_c_file(cfile, table, project_functions, wrappers, gil_users)
+                result = check_c_file(cfile, table, project_functions, wrappers, gil_users,
+                                      init_phase)
             except Exception as exc:   # a bug in a rule must not stop the run
                 diagnostics.append(SourceDiagnostic(cfile.path, f"internal error while checking: "
                                                     f"{type(exc).__name__}: {exc}", checked=False))

@@ -105,6 +105,15 @@ RULES: tuple[Rule, ...] = (
          "two threads can race, leak or free the object twice.",
          "Move the object into module state (PyModule_GetState) set up in Py_mod_exec, or guard the "
          "write with a PyMutex / critical section (PyMutex, 3.13) or a once-flag.", "3.13", "error"),
+    Rule("FTS304", "Unlocked write to a static PyObject * after init",
+         "A function outside module initialisation assigns a file-scope or function-static "
+         "PyObject * (lazy caches, Py_SETREF, Py_CLEAR) with no lock or critical section held. "
+         "The module does not declare Py_MOD_GIL_NOT_USED yet (else this is FTS303), so the GIL "
+         "still serialises it, but it races as soon as the GIL is off (PYTHON_GIL=0, or once "
+         "the module declares it): two threads can leak the object or free it twice.",
+         "Move the object into module state (PyModule_GetState) set up in Py_mod_exec, or hold a "
+         "PyMutex (3.13) or Py_BEGIN_CRITICAL_SECTION around the check and the write; then "
+         "declare Py_MOD_GIL_NOT_USED.", "3.13", "warning"),
     # -- 4xx: sub-interpreter isolation -------------------------------------------------------
     Rule("FTS401", "Static type in a module that declares multiple-interpreter support",
          "A static PyTypeObject is shared by every interpreter in the process and cannot reach "
