@@ -415,9 +415,11 @@ def gather_ft_offers(snapshot: EnvSnapshot, files: Sequence[ExtensionFile], repo
     platforms = platform_tags_for(interp)
     failures: list[str] = []
 
+    projects: dict[str, Any] = {}
+
     def one(key: str) -> tuple[str, list[FtOffer]]:
         try:
-            project = client.project_files(key)
+            project = projects[key] = client.project_files(key)
         except AuditError as exc:
             failures.append(exc.one_line())
             return key, [FtOffer(f"cp{t[0]}{t[1]}t", needs[key], None, note=exc.reason[:120]) for t in targets]
@@ -429,7 +431,53 @@ def gather_ft_offers(snapshot: EnvSnapshot, files: Sequence[ExtensionFile], repo
     if failures:
         notes.append(f"PyPI: {len(failures)} of {len(needs)} lookups failed, shown as unknown "
                      f"(first: {failures[0]})")
-    return results, notes
+    results, verdict_notes = judge_offered_wheels(results, projects, client, offline=offline)
+    return results, notes + verdict_notes
+
+
+def judge_offered_wheels(offers: dict[str, list[FtOffer]], projects: Mapping[str, Any], client, *,
+                         offline: bool) -> tuple[dict[str, list[FtOffer]], list[str]]:
+    """Each offered wheel gets its modules' verdicts (auditor.wheel_verdicts: census of the same
+    file, verdict cache, range reads of the extension members): a tag alone is a claim."""
+    import dataclasses
+
+    from auditor.wheel_verdicts import NOT_READ, WheelFile, census_entries, wheel_verdicts
+
+    wanted: dict[tuple[str, str], WheelFile] = {}
+    for key, key_offers in offers.items():
+        files = {f.filename: f for f in projects[key].wheels()} if key in projects else {}
+        for offer in key_offers:
+            dist = files.get(offer.pinned_wheel) if offer.pinned_wheel else None
+            if dist is not None:
+                wanted[(key, offer.target)] = WheelFile(key, dist.filename, dist.url, dist.sha256, dist.size)
+    if not wanted:
+        return offers, []
+    verdicts = wheel_verdicts(wanted.values(), http=client.http, census=census_entries({k for k, _ in wanted}),
+                              download=not offline)
+    judged: dict[str, list[FtOffer]] = {}
+    errors, not_read = [], []
+    for key, key_offers in offers.items():
+        judged[key] = []
+        for offer in key_offers:
+            wheel = wanted.get((key, offer.target))
+            if wheel is None:
+                judged[key].append(offer)
+                continue
+            verdict = verdicts[wheel.filename]
+            if verdict.error:
+                errors.append(verdict.error)
+            elif verdict.source == NOT_READ:
+                not_read.append(f"{key} {offer.target}")
+            judged[key].append(dataclasses.replace(
+                offer, free_threading=verdict.free_threading, subinterpreters=verdict.subinterpreters,
+                evidence=verdict.evidence, verdict_source=verdict.source))
+    notes = []
+    if errors:
+        notes.append(f"{len(errors)} offered wheel(s) could not be read, shown as not judged (first: {errors[0]})")
+    if not_read:
+        notes.append(f"--offline: {len(not_read)} offered wheel(s) not judged (no census or cached verdict): "
+                     + ", ".join(not_read))
+    return judged, notes
 
 
 # -- compatibility data ---------------------------------------------------------------------
