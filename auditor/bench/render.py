@@ -9,6 +9,7 @@ from pathlib import Path
 
 from auditor.bench.conclude import cell_label, fmt_time
 from auditor.bench.model import BenchReport
+from auditor.model import SCHEMA
 
 
 def render_text(report: BenchReport) -> str:
@@ -85,7 +86,7 @@ def emit(report: BenchReport, fmt: str, plot_path: str | None, prog: str) -> int
     code: 0 every mode agreed, 1 a mode returned a different result, 2 the plot failed.
     Shared by `ft-audit bench` and `python -m auditor.bench`."""
     if fmt == "json":
-        json.dump(report.to_dict(), sys.stdout, indent=1)
+        json.dump({"schema": SCHEMA, **report.to_dict()}, sys.stdout, indent=1)
         sys.stdout.write("\n")
     else:
         sys.stdout.write(render_text(report))
