@@ -17,6 +17,7 @@ from auditor.bench.engines import chunks
 from auditor.bench.model import BenchReport
 from auditor.bench.render import render_text
 from auditor.cli import main
+from tests.support.json_schema import assert_valid
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = Path(os.environ.get("FT_AUDIT_TEST_CACHE", "~/.cache/ft-audit-tests")).expanduser()
@@ -39,7 +40,9 @@ def quick_report() -> BenchReport:
     out = subprocess.run([sys.executable, "-m", "auditor", "bench", "--quick", "--format", "json", "--no-progress"],
                          capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert out.returncode == 0, out.stderr
-    return BenchReport.from_dict(json.loads(out.stdout))
+    doc = json.loads(out.stdout)
+    assert_valid(doc, "bench")          # the ft-audit/1 JSON Schema (auditor/schema)
+    return BenchReport.from_dict(doc)
 
 
 def test_chunks_cover_the_range_exactly():

@@ -23,7 +23,9 @@ import pytest
 
 from auditor.commands.env import audit_snapshot
 from auditor.model import Subinterpreters as SI
+from auditor.report.env import render_json
 from auditor.sources.env import probe_interpreter
+from tests.support.json_schema import assert_valid
 from tests.support.pyenv import pyenv_python
 from tests.support.unavailable import skip_or_fail
 
@@ -124,6 +126,10 @@ def test_static_matches_runtime_in_a_real_venv(minor):
     assert dists["markupsafe"].subinterpreters.value == SI.OWN_GIL
     assert audit.summary["verify"]["disagree"] == 0
     assert audit.orphans == ()
+    # the JSON document, with the runtime results and comparisons, against the ft-audit/1 schema
+    doc = json.loads(render_json(audit))
+    assert any("static_vs_runtime" in m for d in doc["distributions"] for m in d["modules"])
+    assert_valid(doc, "env")
 
 
 @pytest.mark.network
