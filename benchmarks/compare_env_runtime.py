@@ -65,7 +65,7 @@ def main() -> int:
     parser.add_argument("--json", help="write the full audit JSON here")
     args = parser.parse_args()
 
-    from auditor.commands.env import audit_snapshot
+    from auditor.audit.env import audit_snapshot
     from auditor.sources.env import probe_interpreter
 
     target = args.venv_python or str(ensure_venv(args.python or find_python313()) / "bin" / "python")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from auditor.cli import main as cli_main
-from auditor.commands.env import audit_snapshot
+from auditor.audit.env import audit_snapshot
 from auditor.errors import InputError
 from auditor.sources import env as envsource
 from tests.support.pyenv import pyenv_python
@@ -228,7 +228,7 @@ def test_active_venv_warning(monkeypatch, tmp_path):
 
 
 def test_module_report_cache_reuses_unchanged_files_only(tmp_path, monkeypatch):
-    from auditor.commands import env as envcmd
+    from auditor.audit import env as envcmd
 
     monkeypatch.setenv("FT_AUDIT_CACHE_DIR", str(tmp_path / "cache"))
     site = make_site(tmp_path)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from auditor.commands.env import audit_snapshot
+from auditor.audit.env import audit_snapshot
 from auditor.model import Subinterpreters as SI
 from auditor.report.env import render_json
 from auditor.sources.env import probe_interpreter

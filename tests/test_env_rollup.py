@@ -13,7 +13,8 @@ import json
 import pytest
 
 from auditor import envaudit
-from auditor.commands.env import default_ft_targets, ft_offer_for, parse_fail_on
+from auditor.audit.env import default_ft_targets, ft_offer_for
+from auditor.commands.env import parse_fail_on
 from auditor.errors import InputError
 from auditor.model import Abi, FreeThreading as FT, ModuleReport, Subinterpreters as SI, Verdict
 from auditor.pypi import parse_simple_json
@@ -244,7 +245,7 @@ def test_compat_cross_reference_is_shown_and_disagreements_flagged(monkeypatch):
     from types import SimpleNamespace
 
     import auditor.compat.lookup as lookup
-    from auditor.commands.env import gather_compat
+    from auditor.audit.env import gather_compat
 
     seen = {}
 
@@ -280,7 +281,7 @@ def test_compat_cross_reference_is_shown_and_disagreements_flagged(monkeypatch):
 
 def test_compat_unavailable_is_a_note(monkeypatch):
     import auditor.compat.lookup as lookup
-    from auditor.commands.env import gather_compat
+    from auditor.audit.env import gather_compat
 
     def broken(allow_network=False):
         raise ValueError("census file is not JSON\nmore")

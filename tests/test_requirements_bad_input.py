@@ -9,7 +9,8 @@ import json
 import pytest
 
 from auditor.cli import main
-from auditor.commands.requirements import audit_requirements, exit_code
+from auditor.audit.requirements import audit_requirements
+from auditor.commands.requirements import exit_code
 from auditor.http import HttpClient
 from auditor.pypi import PyPIClient
 from tests.requirements_server import RecordedIndex

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from auditor.commands.requirements import audit_requirements
+from auditor.audit.requirements import audit_requirements
 
 pytestmark = pytest.mark.network
 REAL = Path(__file__).parent / "fixtures" / "requirements" / "real-world.txt"

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from auditor.commands.requirements import audit_requirements, exit_code
+from auditor.audit.requirements import audit_requirements
+from auditor.commands.requirements import exit_code
 from auditor.pypi import PyPIClient
 from auditor.http import HttpClient
 from tests.requirements_server import RecordedIndex

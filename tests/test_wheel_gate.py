@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from auditor.cli import main
-from auditor.commands.wheel import AuditOptions, audit_paths, audit_wheel_file
+from auditor.audit.wheels import AuditOptions, audit_paths, audit_wheel_file
 from tests.support.wheels import require_wheel
 from tests.test_wheel_archive import build_wheel
 

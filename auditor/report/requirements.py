@@ -1,6 +1,6 @@
 """Rendering for `ft-audit requirements`: JSON (the contract), text and Markdown.
 
-Formatters only render the document built by auditor.commands.requirements; they compute
+Formatters only render the document built by auditor.audit.requirements; they compute
 nothing but layout.
 """
 

@@ -1,0 +1,445 @@
+"""The environment audit: inspect every extension file of a probed environment (in parallel,
+with a per-file report cache), ask the index what free-threaded wheels it offers and judge
+them, join the compatibility data and, on request, the runtime proof; auditor.envaudit rolls
+the result up into an EnvAudit.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, Mapping, Sequence
+
+from packaging.version import InvalidVersion, Version
+
+from auditor import envaudit
+from auditor.envaudit import FtOffer
+from auditor.errors import AuditError, InputError
+from auditor.model import FreeThreading, ModuleReport
+from auditor.progress import Progress
+from auditor.sources import env as envsource
+from auditor.sources.env import EnvSnapshot, ExtensionFile, Interpreter
+
+PARALLEL_THRESHOLD = 24          # below this, a process pool costs more than it saves
+
+
+def audit_snapshot(snapshot: EnvSnapshot, *, cmd: Sequence[str] | None = None, verify: bool = False,
+                   verify_timeout: float = 30.0, verify_env: Mapping[str, str] | None = None,
+                   jobs: int | None = None, ask_pypi: bool = True, offline: bool = False,
+                   ft_targets: Sequence[str] | None = None, use_compat: bool = True, use_cache: bool = True,
+                   notes: Sequence[str] = (), progress_stream=None) -> envaudit.EnvAudit:
+    """The whole audit of one snapshot (the library entry point used by the CLI and tests)."""
+    notes = list(notes)
+    errors: list[str] = []
+    files = envsource.collect_extension_files(snapshot)
+    cache = ReportCache(snapshot.interpreter.environment_dirs) if use_cache else None
+    reports = inspect_files(files, jobs=jobs, progress_stream=progress_stream, cache=cache)
+    offers: dict[str, list[FtOffer]] = {}
+    if ask_pypi:
+        offers, pypi_notes = gather_ft_offers(snapshot, files, reports, ft_targets=ft_targets, offline=offline)
+        notes.extend(pypi_notes)
+    compat: dict[str, tuple[Any, list[str]]] = {}
+    if use_compat:
+        compat, compat_notes = gather_compat(snapshot, files, reports)
+        notes.extend(compat_notes)
+    runtime: dict[str, tuple[Any, Any]] = {}
+    if verify:
+        if cmd is None:
+            notes.append("--verify needs an interpreter (--python); a folder audited with --path is not run")
+        else:
+            runtime = verify_files(cmd, snapshot.interpreter, files, reports, env=verify_env,
+                                   timeout=verify_timeout, jobs=jobs, progress_stream=progress_stream)
+            if snapshot.interpreter.free_threaded is False:
+                notes.append("runtime proof on a GIL build: the GIL question is checked from the module "
+                             "definitions' slots, not from sys._is_gil_enabled()")
+    return envaudit.audit_environment(snapshot, files, reports, ft_offers=offers, compat=compat,
+                                      runtime=runtime, notes=notes, errors=errors, verified=bool(verify and cmd))
+
+
+# -- inspection in parallel -----------------------------------------------------------------
+def _inspect_chunk(items: Sequence[tuple[str, str, str]]) -> list[tuple[str, ModuleReport]]:
+    from auditor.inspect import inspect_module   # imported on use: other commands do not pay for it
+
+    return [(path, inspect_module(path, display=rel, module_name=module)) for path, rel, module in items]
+
+
+def inspector_fingerprint() -> str:
+    """Changes whenever the inspector, its rules, its readers or its knowledge change."""
+    import hashlib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for pattern in ("inspect.py", "verdicts.py", "model.py", "binary/*.py", "knowledge/*.json", "knowledge/*.py"):
+        for path in sorted(root.glob(pattern)):
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:20]
+
+
+def _file_key(path: str) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+class ReportCache:
+    """Module reports of one environment, keyed by file identity (inode, size, mtime) and the
+    inspector fingerprint, so a second audit of an unchanged environment re-reads nothing.
+
+    Stored with pickle in ft-audit's own user cache dir (frozen dataclasses round-trip
+    exactly); an unreadable or foreign cache file is ignored and rewritten."""
+
+    def __init__(self, directories: Sequence[str]) -> None:
+        import hashlib
+
+        from auditor.cache import cache_dir
+
+        self.fingerprint = inspector_fingerprint()
+        key = hashlib.sha256("\0".join([self.fingerprint, *directories]).encode()).hexdigest()[:24]
+        self.path = cache_dir("env-reports") / f"{key}.pickle"
+        self.entries: dict[str, tuple[tuple[int, int, int], ModuleReport]] = {}
+        self.dirty = False
+        try:
+            import pickle
+
+            with open(self.path, "rb") as handle:
+                data = pickle.load(handle)
+            if isinstance(data, dict) and data.get("fingerprint") == self.fingerprint:
+                self.entries = data["entries"]
+        except Exception:  # missing, truncated or from another version: start afresh
+            self.entries = {}
+
+    def get(self, path: str) -> ModuleReport | None:
+        hit = self.entries.get(path)
+        if hit is None:
+            return None
+        return hit[1] if hit[0] == _file_key(path) else None
+
+    def put(self, path: str, report: ModuleReport) -> None:
+        key = _file_key(path)
+        if key is not None and not report.errors:
+            self.entries[path] = (key, report)
+            self.dirty = True
+
+    def save(self, keep: set[str]) -> None:
+        import pickle
+        import tempfile
+
+        if not self.dirty and set(self.entries) <= keep:
+            return
+        entries = {p: e for p, e in self.entries.items() if p in keep}
+        try:
+            with tempfile.NamedTemporaryFile("wb", dir=self.path.parent, delete=False) as handle:
+                pickle.dump({"fingerprint": self.fingerprint, "entries": entries}, handle,
+                            protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(handle.name, self.path)
+        except OSError:
+            pass    # a read-only cache only costs speed
+
+
+def inspect_files(files: Sequence[ExtensionFile], *, jobs: int | None = None, progress_stream=None,
+                  cache: ReportCache | None = None) -> dict[str, ModuleReport]:
+    """path -> ModuleReport, from the cache when the file is unchanged."""
+    out: dict[str, ModuleReport] = {}
+    todo = []
+    for f in files:
+        hit = cache.get(f.path) if cache is not None else None
+        if hit is not None:
+            out[f.path] = hit
+        else:
+            todo.append(f)
+    fresh = _inspect_uncached(todo, jobs=jobs, progress_stream=progress_stream)
+    out.update(fresh)
+    if cache is not None:
+        for path, report in fresh.items():
+            cache.put(path, report)
+        cache.save({f.path for f in files})
+    return out
+
+
+def _inspect_uncached(files: Sequence[ExtensionFile], *, jobs: int | None = None,
+                      progress_stream=None) -> dict[str, ModuleReport]:
+    """Parallel on large environments: threads when ft-audit itself runs with the GIL off
+    (3.13t+), else worker processes (fork, before any thread starts), since the inspector is
+    pure Python and threads would take turns on a GIL build. Chunks are balanced by file
+    size so one huge module does not stall a worker."""
+    items = [(f.path, f.relpath, f.module) for f in files]
+    jobs = jobs or os.cpu_count() or 1
+    out: dict[str, ModuleReport] = {}
+    import multiprocessing
+    from concurrent.futures import ThreadPoolExecutor
+
+    gil_off = not getattr(sys, "_is_gil_enabled", lambda: True)()
+    with Progress(len(items), "inspecting", stream=progress_stream) as progress:
+        use_pool = jobs > 1 and len(items) >= PARALLEL_THRESHOLD and (
+            gil_off or "fork" in multiprocessing.get_all_start_methods())
+        if not use_pool:
+            for item in items:
+                out.update(_inspect_chunk([item]))
+                progress.advance(1, item[2])
+            return out
+        sizes = {}
+        for path, _, _ in items:
+            try:
+                sizes[path] = os.stat(path).st_size
+            except OSError:
+                sizes[path] = 0
+        n_chunks = jobs * 4
+        chunks: list[list[tuple[str, str, str]]] = [[] for _ in range(n_chunks)]
+        loads = [0] * n_chunks
+        for item in sorted(items, key=lambda i: -sizes[i[0]]):
+            k = loads.index(min(loads))
+            chunks[k].append(item)
+            loads[k] += sizes[item[0]] + 65536   # fixed per-file cost
+        from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+
+        pool_type: Executor = (ThreadPoolExecutor(max_workers=jobs) if gil_off else
+                               ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork")))
+        with pool_type as pool:
+            futures = [pool.submit(_inspect_chunk, chunk) for chunk in chunks if chunk]
+            for future in as_completed(futures):
+                done = future.result()
+                out.update(done)
+                progress.advance(len(done))
+    return out
+
+
+# -- PyPI: what the free-threaded interpreter would get -----------------------------------
+def default_ft_targets(interp: Interpreter, requested: Sequence[str] | None) -> list[tuple[int, int]]:
+    if requested:
+        out = []
+        for value in requested:
+            text = value.strip().lower().removeprefix("cp").rstrip("t")
+            try:
+                major, minor = (int(x) for x in (text.split(".") if "." in text else (text[0], text[1:])))
+            except ValueError:
+                raise InputError(f"--ft-target {value}", "expected a version like 3.14") from None
+            if (major, minor) < (3, 13):
+                raise InputError(f"--ft-target {value}", "free-threaded builds exist from 3.13")
+            out.append((major, minor))
+        return out
+    if interp.free_threaded:
+        return [(3, interp.minor)]
+    out = [(3, interp.minor)] if interp.minor >= 13 else []
+    if interp.minor < 14:
+        out.append((3, 14))
+    return out
+
+
+def platform_tags_for(interp: Interpreter) -> list[str]:
+    """Platform tags of the audited interpreter. Same machine as ft-audit: packaging computes
+    them (manylinux/musllinux); otherwise fall back to the sysconfig platform."""
+    from packaging import tags
+    import sysconfig
+
+    if interp.probed and interp.platform == sysconfig.get_platform() and interp.pointer_bits == (64 if sys.maxsize > 2**32 else 32):
+        return list(tags.platform_tags())
+    plat = interp.platform.replace("-", "_").replace(".", "_")
+    if plat.startswith("linux_"):
+        arch = plat[len("linux_"):]
+        glibc = interp.glibc or "2.17"
+        major, minor = (int(x) for x in glibc.split(".")[:2])
+        many = [f"manylinux_{major}_{m}_{arch}" for m in range(minor, 4, -1)]
+        legacy = {"manylinux_2_17_": "manylinux2014_", "manylinux_2_12_": "manylinux2010_", "manylinux_2_5_": "manylinux1_"}
+        extra = [t.replace(k, v) for t in many for k, v in legacy.items() if t.startswith(k)]
+        return [plat, *many, *extra]
+    return [plat]
+
+
+def ft_offer_for(project, version: str | None, target: tuple[int, int], platforms: Sequence[str]) -> FtOffer:
+    """Pure: does this project's file list hold a wheel for cp3XYt on these platforms?"""
+    from packaging import tags
+
+    abi = f"cp{target[0]}{target[1]}t"
+    supported = set(tags.cpython_tags(target, abis=[abi], platforms=platforms))
+    versions_with: list[Version] = []
+    pinned_wheel = None
+    pinned = None
+    try:
+        pinned = Version(version) if version else None
+    except InvalidVersion:
+        pinned = None
+    for f in project.wheels():
+        if f.yanked or f.version is None or not (f.tags & supported):
+            continue
+        # A wheel that also runs on the GIL build (py3-none-any) says nothing about free threading.
+        if not any(t.abi in (abi, "abi3t") for t in f.tags):
+            continue
+        versions_with.append(f.version)
+        if pinned is not None and f.version == pinned and pinned_wheel is None:
+            pinned_wheel = f.filename
+    finals = sorted({v for v in versions_with if not v.is_prerelease}) or sorted(set(versions_with))
+    latest = max((v for v in project.versions if not v.is_prerelease), default=None)
+    later = [v for v in finals if pinned is None or v >= pinned]
+    return FtOffer(
+        target=abi,
+        pinned_version=version,
+        pinned_has_wheel=pinned_wheel is not None,
+        pinned_wheel=pinned_wheel,
+        first_version_with_wheel=str(later[0]) if later else None,
+        latest_version_with_wheel=str(finals[-1]) if finals else None,
+        latest_version=str(latest) if latest else None,
+        note="stale PyPI answer (offline or unreachable)" if project.stale else "",
+    )
+
+
+def gather_ft_offers(snapshot: EnvSnapshot, files: Sequence[ExtensionFile], reports: Mapping[str, ModuleReport],
+                     *, ft_targets: Sequence[str] | None, offline: bool) -> tuple[dict[str, list[FtOffer]], list[str]]:
+    interp = snapshot.interpreter
+    targets = default_ft_targets(interp, ft_targets)
+    if not targets:
+        return {}, []
+    needs: dict[str, str | None] = {}
+    versions = {d.key: d.version for d in snapshot.distributions}
+    for f in files:
+        if f.owner is None or not f.loadable or envaudit.is_helper_library(reports[f.path]):
+            continue
+        if interp.free_threaded and reports[f.path].free_threading.value == FreeThreading.READY:
+            continue
+        needs.setdefault(f.owner, versions.get(f.owner))
+    if not needs:
+        return {}, []
+    from concurrent.futures import ThreadPoolExecutor
+
+    from auditor.pypi import PyPIClient
+
+    client = PyPIClient(offline=offline)
+    platforms = platform_tags_for(interp)
+    failures: list[str] = []
+
+    projects: dict[str, Any] = {}
+
+    def one(key: str) -> tuple[str, list[FtOffer]]:
+        try:
+            project = projects[key] = client.project_files(key)
+        except AuditError as exc:
+            failures.append(exc.one_line())
+            return key, [FtOffer(f"cp{t[0]}{t[1]}t", needs[key], None, note=exc.reason[:120]) for t in targets]
+        return key, [ft_offer_for(project, needs[key], t, platforms) for t in targets]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = dict(pool.map(one, sorted(needs)))
+    notes = []
+    if failures:
+        notes.append(f"PyPI: {len(failures)} of {len(needs)} lookups failed, shown as unknown "
+                     f"(first: {failures[0]})")
+    results, verdict_notes = judge_offered_wheels(results, projects, client, offline=offline)
+    return results, notes + verdict_notes
+
+
+def judge_offered_wheels(offers: dict[str, list[FtOffer]], projects: Mapping[str, Any], client, *,
+                         offline: bool) -> tuple[dict[str, list[FtOffer]], list[str]]:
+    """Each offered wheel gets its modules' verdicts (auditor.wheel_verdicts: census of the same
+    file, verdict cache, range reads of the extension members): a tag alone is a claim."""
+    import dataclasses
+
+    from auditor.wheel_verdicts import NOT_READ, WheelFile, census_entries, wheel_verdicts
+
+    wanted: dict[tuple[str, str], WheelFile] = {}
+    for key, key_offers in offers.items():
+        files = {f.filename: f for f in projects[key].wheels()} if key in projects else {}
+        for offer in key_offers:
+            dist = files.get(offer.pinned_wheel) if offer.pinned_wheel else None
+            if dist is not None:
+                wanted[(key, offer.target)] = WheelFile(key, dist.filename, dist.url, dist.sha256, dist.size)
+    if not wanted:
+        return offers, []
+    verdicts = wheel_verdicts(wanted.values(), http=client.http, census=census_entries({k for k, _ in wanted}),
+                              download=not offline)
+    judged: dict[str, list[FtOffer]] = {}
+    errors, not_read = [], []
+    for key, key_offers in offers.items():
+        judged[key] = []
+        for offer in key_offers:
+            wheel = wanted.get((key, offer.target))
+            if wheel is None:
+                judged[key].append(offer)
+                continue
+            verdict = verdicts[wheel.filename]
+            if verdict.error:
+                errors.append(verdict.error)
+            elif verdict.source == NOT_READ:
+                not_read.append(f"{key} {offer.target}")
+            judged[key].append(dataclasses.replace(
+                offer, free_threading=verdict.free_threading, subinterpreters=verdict.subinterpreters,
+                evidence=verdict.evidence, verdict_source=verdict.source))
+    notes = []
+    if errors:
+        notes.append(f"{len(errors)} offered wheel(s) could not be read, shown as not judged (first: {errors[0]})")
+    if not_read:
+        notes.append(f"--offline: {len(not_read)} offered wheel(s) not judged (no census or cached verdict): "
+                     + ", ".join(not_read))
+    return judged, notes
+
+
+# -- compatibility data ---------------------------------------------------------------------
+def gather_compat(snapshot: EnvSnapshot, files: Sequence[ExtensionFile],
+                  reports: Mapping[str, ModuleReport]) -> tuple[dict[str, tuple[Any, list[str]]], list[str]]:
+    try:
+        from auditor.compat.lookup import ObservedEvidence, load_compat
+    except ImportError as exc:  # the data layer is optional for an env audit
+        return {}, [f"compatibility data unavailable ({exc})"]
+    try:
+        data = load_compat(allow_network=False)
+    except Exception as exc:  # broken data must not end the audit
+        return {}, [f"compatibility data unreadable: {str(exc).splitlines()[0][:160]}"]
+    notes = list(getattr(data, "notes", []) or [])[:3]
+    stale = data.staleness_note()
+    if stale:
+        notes.append(stale)
+    interp = snapshot.interpreter
+    worst: dict[str, str] = {}
+    order = envaudit.FT_ORDER
+    for f in files:
+        if f.owner and f.loadable and not envaudit.is_helper_library(reports[f.path]):
+            value = reports[f.path].free_threading.value
+            if f.owner not in worst or order.index(value) < order.index(worst[f.owner]):
+                worst[f.owner] = value
+    out: dict[str, tuple[Any, list[str]]] = {}
+    for d in snapshot.distributions:
+        if d.key not in worst:
+            continue     # pure Python: the tracker's view adds nothing to the evidence
+        try:
+            record = data.lookup(d.name, d.version)
+        except Exception as exc:
+            notes.append(f"compatibility lookup of {d.name} failed: {exc}")
+            continue
+        observed = worst[d.key] if interp.free_threaded else None
+        try:
+            messages = [x.message for x in record.disagreements(ObservedEvidence(observed, d.version))]
+        except Exception as exc:
+            messages = []
+            notes.append(f"compatibility check of {d.name} failed: {exc}")
+        tracker = record.tracker
+        census = record.census
+        doc = {
+            "tracker_status": tracker.status if tracker else None,
+            "tracker_first_version": tracker.first_version if tracker else None,
+            "wheels_list_free_threaded_wheel": record.wheels_list.free_threaded_wheel if record.wheels_list else None,
+            "census_first_ft_version": dict(census.first_ft_version) if census else None,
+            "in_census": record.in_census,
+        }
+        if any(v for k, v in doc.items() if k != "in_census") or messages:
+            out[d.key] = (doc, messages)
+    return out, notes
+
+
+# -- runtime proof ------------------------------------------------------------------------
+def verify_files(cmd: Sequence[str], interp: Interpreter, files: Sequence[ExtensionFile],
+                 reports: Mapping[str, ModuleReport], *, env: Mapping[str, str] | None, timeout: float,
+                 jobs: int | None, progress_stream=None) -> dict[str, tuple[Any, Any]]:
+    from auditor import verify
+
+    from auditor.envaudit import is_helper_library
+
+    todo = [(f.module, f.path) for f in files if f.loadable and not is_helper_library(reports[f.path])]
+    with Progress(len(todo), "verifying", stream=progress_stream) as progress:
+        results = verify.run_many(cmd, todo, env=env, timeout=timeout, jobs=jobs,
+                                  on_done=lambda name: progress.advance(1, name))
+    out: dict[str, tuple[Any, Any]] = {}
+    for path, result in results.items():
+        out[path] = (result, verify.compare(reports[path], result, free_threaded=interp.free_threaded))
+    return out

@@ -1,0 +1,295 @@
+"""The requirements audit: resolve inputs for a target, classify each resolved release, attach
+binary verdicts, blocked-by chains and the compatibility data.
+
+auditor.sources.requirements reads the inputs, auditor.resolve resolves them per target platform,
+auditor.migration classifies (pure), auditor.wheel_verdicts judges the chosen wheels; this module
+joins them into a RequirementsAudit that auditor.report.requirements renders.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+
+from auditor import migration
+
+
+# ------------------------------------------------------------------ the audit
+@dataclass
+class RequirementsAudit:
+    targets: list[Any]
+    packages: list[dict[str, Any]]
+    incomplete: list[tuple[str, str]]
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    stale: dict[str, float] = field(default_factory=dict)      # project -> age in seconds (offline / outage)
+    index_url: str = ""
+    inputs: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        target = self.targets[0].to_json() if self.targets else {}
+        target["platforms"] = [t.platform for t in self.targets]
+        return {
+            "schema": "ft-audit/1",
+            "target": target,
+            "inputs": self.inputs,
+            "index_url": self.index_url,
+            "packages": self.packages,
+            "skipped": [{"where": w, "reason": r} for w, r in self.skipped],
+            "stale": [{"project": n, "age_seconds": round(a)} for n, a in sorted(self.stale.items())],
+            "notes": list(self.notes),
+            "incomplete": [{"where": w, "reason": r} for w, r in self.incomplete],
+        }
+
+
+def audit_requirements(inputs: Sequence[str | Path], *, python: str | None = None, platforms: Sequence[str] = (),
+                       download: bool = True, transitive: bool = True, index_url: str | None = None,
+                       offline: bool = False, use_compat: bool = True, client=None, workers: int | None = None,
+                       progress: bool | None = None, skip_editable: bool = False) -> RequirementsAudit:
+    from auditor.progress import Progress
+    from auditor.pypi import DEFAULT_INDEX_URL, DEFAULT_JSON_URL, PyPIClient
+    from auditor.http import HttpClient
+    from auditor.resolve import MAX_WORKERS, Fetcher, make_target, resolve
+    from auditor.sources.requirements import read_inputs
+
+    reqs = read_inputs(list(inputs))
+    targets = [make_target(python, p) for p in (platforms or [None])]
+    incomplete: list[tuple[str, str]] = list(reqs.problems)
+    not_on_index: list[tuple[str, str]] = []     # editable / VCS / URL / local path, with --skip-editable
+    for entry in reqs.unchecked:
+        if skip_editable:
+            not_on_index.append((entry.origin, f"{entry.raw}: {entry.unchecked} (--skip-editable)"))
+        else:
+            incomplete.append((entry.origin, f"cannot check {entry.raw}: {entry.unchecked} "
+                                             "(--skip-editable skips such requirements)"))
+    notes = list(reqs.notes) + [f"--extra-index-url {url} ignored: only one index is consulted (a project found "
+                                "only there is reported as unknown)" for url in reqs.extra_index_urls]
+    if client is None:
+        chosen = index_url or reqs.index_url or DEFAULT_INDEX_URL
+        client = PyPIClient(chosen, DEFAULT_JSON_URL if chosen == DEFAULT_INDEX_URL else None,
+                            http=HttpClient(offline=offline, pool_size=workers or MAX_WORKERS))
+    with Progress(1, "resolving", enabled=progress) as bar:
+        fetcher = Fetcher(client, workers=workers or MAX_WORKERS, on_fetch=lambda key: _tick(bar, fetcher, key))
+        try:
+            resolutions = [resolve(reqs.requirements, reqs.constraints, t, fetcher, transitive=transitive)
+                           for t in targets] if reqs.requirements else []
+        finally:
+            fetcher.close()
+    if not reqs.requirements and not incomplete:
+        incomplete.append((", ".join(map(str, inputs)), "no requirement to check" + (
+            f" ({len(not_on_index)} skipped by --skip-editable)" if not_on_index else "")))
+    per_target = [assess_resolution(r) for r in resolutions]
+    packages = merge_targets(per_target, [t.platform for t in targets])
+    attach_binary_verdicts(packages, resolutions, client, incomplete, notes, download=download)
+    attach_blockers(packages)
+    if use_compat:
+        _compat(packages, incomplete)
+    seen = set()
+    for resolution in resolutions:
+        for item in resolution.incomplete:
+            if item not in seen:
+                seen.add(item)
+                incomplete.append(item)
+    skipped = list(not_on_index)
+    for resolution in resolutions:
+        skipped += [s for s in resolution.skipped if s not in skipped]
+    if not packages and not incomplete:
+        incomplete.append((", ".join(map(str, inputs)),
+                           "nothing to check for this target: every requirement is excluded by its markers"))
+    stale = {name: idx.age_seconds for r in resolutions for name, idx in r.indexes.items() if idx.stale}
+    return RequirementsAudit(targets, packages, incomplete, skipped, stale, client.index_url.rstrip("/"),
+                             [str(p) for p in inputs], notes)
+
+
+def _tick(bar, fetcher, key) -> None:
+    bar.total = max(bar.total, len(fetcher._futures))
+    bar.advance(1, f"{key[1]}")
+
+
+# ------------------------------------------------------------------ per target -> per package
+def assess_resolution(resolution) -> dict[str, dict[str, Any]]:
+    """name -> package facts for one target (pure over the resolution and the index pages)."""
+    target = resolution.target
+    out: dict[str, dict[str, Any]] = {}
+    for name, pkg in sorted(resolution.packages.items()):
+        index = resolution.indexes.get(name)
+        if pkg.version is None or index is None:
+            continue          # could not be looked up: listed under "incomplete"
+        files = index.releases.get(pkg.version, [])
+        verdict = migration.classify(files, target)
+        ft = migration.ft_versions(index.releases, target)
+        spec = pkg.user_specifier if pkg.user_specifier is not None else pkg.specifier
+        required_by = None if pkg.user_specifier is not None else ", ".join(pkg.requested_by) or None
+        out[name] = {
+            "name": name,
+            "version": str(pkg.version),
+            "extras": sorted(pkg.extras),
+            "requested_by": list(pkg.requested_by),
+            "status": verdict.status,
+            "status_detail": verdict.detail,
+            "wheel": verdict.wheel,
+            "min_ft_version": str(ft.first) if ft.first else None,
+            "newest_ft_version": str(ft.newest) if ft.newest else None,
+            "suggestion": migration.suggestion(name, pkg.version, verdict.status, spec, ft, target, required_by),
+            "free_threading": None,          # binary verdicts: attach_binary_verdicts
+            "subinterpreters": None,
+            "evidence": None,
+            "verdict_source": None,
+            "bytes_read": 0,
+            "blocked_by": [],
+            "modules": [],
+            "_children": sorted(pkg.children),
+        }
+    return out
+
+
+def merge_targets(per_target: Sequence[Mapping[str, dict[str, Any]]], platforms: Sequence[str]) -> list[dict[str, Any]]:
+    """One entry per package; with several platforms, the worst status leads and each platform is listed."""
+    if len(per_target) == 1:
+        return list(per_target[0].values())
+    names = sorted({n for facts in per_target for n in facts})
+    merged = []
+    for name in names:
+        present = [(plat, facts[name]) for plat, facts in zip(platforms, per_target) if name in facts]
+        worst_status = migration.worst_status(f["status"] for _, f in present)
+        lead = dict(next(f for _, f in present if f["status"] == worst_status))
+        lead["platforms"] = {plat: {"version": f["version"], "status": f["status"], "wheel": f["wheel"],
+                                    "min_ft_version": f["min_ft_version"]} for plat, f in present}
+        lead["requested_by"] = sorted({r for _, f in present for r in f["requested_by"]})
+        lead["_children"] = sorted({c for _, f in present for c in f["_children"]})
+        firsts = [f["min_ft_version"] for _, f in present]
+        # A version ships FT wheels "for the target" only if it does on every platform.
+        lead["min_ft_version"] = None if None in firsts else max(firsts, key=_version_key)
+        merged.append(lead)
+    return merged
+
+
+def _version_key(text: str):
+    from packaging.version import Version
+
+    return Version(text)
+
+
+def is_blocker(package: Mapping[str, Any]) -> bool:
+    return package["status"] not in migration.READY_STATUSES or package.get("free_threading") == "reenables-gil"
+
+
+def attach_blockers(packages: list[dict[str, Any]]) -> None:
+    """blocked_by: the shortest chain to every transitive dependency that blocks the migration."""
+    by_name = {p["name"]: p for p in packages}
+    for package in packages:
+        chains: list[str] = []
+        seen = {package["name"]}
+        frontier = [(package["name"], [])]
+        while frontier:
+            next_frontier = []
+            for name, path in frontier:
+                for child in by_name.get(name, {}).get("_children", ()):
+                    if child in seen or child not in by_name:
+                        continue
+                    seen.add(child)
+                    dep = by_name[child]
+                    chain = path + [f"{child} {dep['version']}"]
+                    if is_blocker(dep):
+                        why = "re-enables the GIL" if dep.get("free_threading") == "reenables-gil" else dep["status"]
+                        chains.append(" -> ".join(chain) + f" ({why})")
+                    next_frontier.append((child, chain))
+            frontier = next_frontier
+        package["blocked_by"] = chains
+    for package in packages:
+        package.pop("_children", None)
+
+
+# ------------------------------------------------------------------ binary verdicts
+def attach_binary_verdicts(packages: list[dict[str, Any]], resolutions, client, incomplete: list[tuple[str, str]],
+                           notes: list[str], *, download: bool) -> None:
+    """Every package gets `free_threading` / `subinterpreters` with `evidence` and `verdict_source`.
+
+    A package with a wheel for the target is judged by that wheel's modules (auditor.wheel_verdicts:
+    census of the same file, verdict cache, range reads, download); the others by what the
+    index shows (pure Python, no free-threaded wheel, only an sdist).
+    """
+    from auditor.model import FreeThreading, Subinterpreters
+    from auditor.wheel_verdicts import FROM_CENSUS, NOT_READ, WheelFile, census_entries, wheel_verdicts
+
+    lead = resolutions[0] if resolutions else None
+    wanted: dict[str, WheelFile] = {}
+    for package in packages:
+        status = package["status"]
+        package.update(free_threading=None, subinterpreters=None, evidence=None, verdict_source=None, bytes_read=0)
+        if status in (migration.PURE_PYTHON, migration.PURE_FALLBACK_ONLY):
+            package.update(free_threading=FreeThreading.READY, subinterpreters=Subinterpreters.OWN_GIL,
+                           evidence="no extension modules (pure Python)", verdict_source="index")
+        elif status in (migration.ABI3_ONLY, migration.NO_RELEASE) or (
+                status == migration.GIL_WHEEL and lead and lead.target.free_threaded):
+            package.update(free_threading=FreeThreading.NOT_BUILT_FOR_FT, subinterpreters=None,
+                           evidence="no wheel built for the free-threaded ABI", verdict_source="index")
+        elif status == migration.SDIST_ONLY:
+            package.update(free_threading=FreeThreading.UNKNOWN, subinterpreters=Subinterpreters.UNKNOWN,
+                           evidence="only an sdist: nothing compiled to inspect", verdict_source="index")
+        if package.get("wheel") and status in (migration.FT_WHEEL, migration.GIL_WHEEL):
+            index = next((r.indexes[package["name"]] for r in resolutions if package["name"] in r.indexes), None)
+            if index is not None and package["wheel"] in index.entries:
+                dist = index.dist_file(package["wheel"])
+                wanted[package["name"]] = WheelFile(package["name"], dist.filename, dist.url, dist.sha256, dist.size)
+    if not wanted:
+        return
+    verdicts = wheel_verdicts(wanted.values(), http=client.http, census=census_entries(wanted),
+                              download=download and not client.http.offline)
+    missing = []
+    for package in packages:
+        wheel = wanted.get(package["name"])
+        if wheel is None:
+            continue
+        verdict = verdicts[wheel.filename]
+        package.update(free_threading=verdict.free_threading, subinterpreters=verdict.subinterpreters,
+                       evidence=verdict.evidence, verdict_source=verdict.source, bytes_read=verdict.bytes_read,
+                       modules=list(verdict.modules))
+        if verdict.not_read:
+            package["not_read"] = list(verdict.not_read)
+        if verdict.error:
+            incomplete.append((wheel.filename, verdict.error))
+        elif verdict.source == NOT_READ:
+            missing.append(package["name"])
+    if missing:
+        notes.append(f"no binary verdict for {len(missing)} package(s) without downloads (--no-download / "
+                     f"--offline; the census did not inspect those files): {', '.join(sorted(missing))}")
+    read = [v for v in verdicts.values() if v.bytes_read]
+    if read:
+        total = sum(v.bytes_read for v in read)
+        notes.append(f"read {len(read)} wheel(s) for their modules: {_size(total)} fetched; "
+                     f"{sum(1 for v in verdicts.values() if v.source == FROM_CENSUS)} verdict(s) from the census")
+
+
+def _size(n: int) -> str:
+    return f"{n / (1 << 20):.1f} MB" if n >= 1 << 20 else f"{n / 1024:.0f} kB"
+
+
+# ------------------------------------------------------------------ compatibility data
+def _compat(packages: list[dict[str, Any]], incomplete: list[tuple[str, str]]) -> None:
+    try:
+        from auditor.compat.lookup import ObservedEvidence, load_compat
+    except ImportError:
+        return
+    try:
+        data = load_compat(allow_network=False)
+    except Exception:  # broken bundled data must not end the audit; the rest stands on PyPI evidence
+        return
+    for package in packages:
+        try:
+            record = data.lookup(package["name"], package["version"])
+            observed = package.get("free_threading")
+            messages = [d.message for d in record.disagreements(ObservedEvidence(observed, package["version"]))]
+        except Exception:
+            continue
+        tracker = record.tracker
+        package["compat"] = {
+            "tracker_status": tracker.status if tracker else None,
+            "tracker_first_version": tracker.first_version if tracker else None,
+            "wheels_list_free_threaded_wheel": record.wheels_list.free_threaded_wheel if record.wheels_list else None,
+            "in_census": record.in_census,
+            "census_first_ft_version": dict(record.census.first_ft_version) if record.census else None,
+            "disagreements": messages,
+        }
