@@ -6,9 +6,10 @@ where its one --quick run happens (tests/test_bench.py), `env --verify` in tests
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
 import json
-import sys
 import zipfile
 from pathlib import Path
 
@@ -173,12 +174,11 @@ def test_data_documents(capsys):
 # ------------------------------------------------------------------ what the schema rejects, and allows
 @pytest.fixture(scope="module")
 def wheel_doc() -> dict:
-    """The JSON `ft-audit wheel` writes for the real lxml cp314t wheel (as the command renders it)."""
-    from auditor.commands.wheel import audit_wheel_file
-    from auditor.report.jsonout import dumps
-
-    report = audit_wheel_file(str(require_wheel(LXML_T)))
-    return json.loads(dumps({"wheels": [report.to_json()]}, pretty=False))
+    """What `ft-audit wheel --format json` writes for the real lxml cp314t wheel."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["wheel", str(require_wheel(LXML_T)), "--format", "json"]) == 1
+    return json.loads(out.getvalue())
 
 
 def test_a_wrong_verdict_value_fails(wheel_doc):
