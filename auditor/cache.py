@@ -6,6 +6,7 @@ then the platform's user cache dir (platformdirs).
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -21,3 +22,18 @@ def cache_dir(*parts: str) -> Path:
     path = base.joinpath(*parts)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@functools.lru_cache(maxsize=1)
+def inspector_fingerprint() -> str:
+    """Changes whenever the inspector, its rules, its readers or its knowledge change: cached
+    module reports and wheel verdicts made by another inspector are read again."""
+    import hashlib
+
+    root = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for pattern in ("inspect.py", "verdicts.py", "model.py", "binary/*.py", "knowledge/*.json", "knowledge/*.py"):
+        for path in sorted(root.glob(pattern)):
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:20]

@@ -8,7 +8,8 @@ would install, from the cheapest source that inspected that exact file:
 1. the census (bundled or refreshed) when it inspected the same file: same sha256 when the
    census recorded one, else the same PyPI file URL, which is content-addressed (its path is
    the file's blake2b-256 digest);
-2. the verdict cache (one small JSON per sha256, written by an earlier read);
+2. the verdict cache (one small JSON per sha256, written by an earlier read of the same
+   inspector: auditor.cache.inspector_fingerprint);
 3. HTTP range requests: the zip's central directory and only the extension-module members,
    through the same safe wheel reader as local wheels (a torch wheel costs kilobytes);
 4. a full download (sha256-checked, cached) when the index refuses range requests.
@@ -131,14 +132,14 @@ def _cache_path(sha256: str):
 
 
 def _cached(wheel: WheelFile) -> WheelVerdict | None:
-    from auditor import __version__
+    from auditor.cache import inspector_fingerprint
 
     if not wheel.sha256:
         return None
     try:
         doc = json.loads(_cache_path(wheel.sha256).read_text())
-        if not isinstance(doc, dict) or doc.get("schema") != CACHE_SCHEMA or doc.get("ft_audit") != __version__:
-            return None      # another inspector version may decide differently: read again
+        if not isinstance(doc, dict) or doc.get("schema") != CACHE_SCHEMA or doc.get("inspector") != inspector_fingerprint():
+            return None      # another inspector may decide differently: read again
         return WheelVerdict(str(doc["wheel"]), str(doc["free_threading"]), str(doc["subinterpreters"]),
                             str(doc["evidence"]), FROM_CACHE, tuple(doc.get("modules") or ()),
                             0, tuple(doc.get("not_read") or ()))
@@ -147,12 +148,12 @@ def _cached(wheel: WheelFile) -> WheelVerdict | None:
 
 
 def _store(wheel: WheelFile, verdict: WheelVerdict) -> None:
-    from auditor import __version__
+    from auditor.cache import inspector_fingerprint
     from auditor.http import atomic_write
 
     if not wheel.sha256 or not verdict.decided:
         return
-    doc = {"schema": CACHE_SCHEMA, "ft_audit": __version__, "wheel": verdict.wheel,
+    doc = {"schema": CACHE_SCHEMA, "inspector": inspector_fingerprint(), "wheel": verdict.wheel,
            "free_threading": verdict.free_threading, "subinterpreters": verdict.subinterpreters,
            "evidence": verdict.evidence, "modules": list(verdict.modules), "not_read": list(verdict.not_read)}
     try:

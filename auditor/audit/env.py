@@ -13,6 +13,7 @@ from typing import Any, Mapping, Sequence
 from packaging.version import InvalidVersion, Version
 
 from auditor import envaudit
+from auditor.cache import inspector_fingerprint
 from auditor.envaudit import FtOffer
 from auditor.errors import AuditError, InputError
 from auditor.model import FreeThreading, ModuleReport
@@ -61,20 +62,6 @@ def _inspect_chunk(items: Sequence[tuple[str, str, str]]) -> list[tuple[str, Mod
     from auditor.inspect import inspect_module   # imported on use: other commands do not pay for it
 
     return [(path, inspect_module(path, display=rel, module_name=module)) for path, rel, module in items]
-
-
-def inspector_fingerprint() -> str:
-    """Changes whenever the inspector, its rules, its readers or its knowledge change."""
-    import hashlib
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[1]
-    digest = hashlib.sha256()
-    for pattern in ("inspect.py", "verdicts.py", "model.py", "binary/*.py", "knowledge/*.json", "knowledge/*.py"):
-        for path in sorted(root.glob(pattern)):
-            digest.update(path.name.encode())
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:20]
 
 
 def _file_key(path: str) -> tuple[int, int, int] | None:
