@@ -6,7 +6,9 @@ Each sub-command lives in `auditor.commands.<name>` and exposes `NAME`, `HELP`,
 Exit codes (all commands):
   0  checked, nothing to report
   1  checked, findings at or above the failing threshold
-  2  could not check (bad input, service down, usage error); never 0 after checking nothing
+  2  could not check (bad input, service down, usage error, an internal error); never 0 after
+     checking nothing, and never 1: a crash is not a finding
+  130 interrupted (Ctrl-C)
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from auditor.errors import AuditError
 EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_ERROR = 2
+EXIT_INTERRUPTED = 130       # 128 + SIGINT, as shells report it
 
 COMMAND_MODULES = ("wheel", "env", "requirements", "source", "data", "bench")
 
@@ -49,6 +52,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         "per-interpreter-GIL sub-interpreters (PEP 684/734), from the compiled modules themselves.",
     )
     parser.add_argument("--version", action="version", version=f"ft-audit {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="on an internal error, show the Python traceback")
     parser.add_argument(
         "--cache-dir",
         metavar="DIR",
@@ -73,6 +78,9 @@ def _chosen_command(argv: Sequence[str]) -> str | None:
     i = 0
     while i < len(args):
         arg = args[i]
+        if arg == "--debug":
+            i += 1
+            continue
         if arg == "--cache-dir":
             i += 2
             continue
@@ -101,6 +109,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("ft-audit: interrupted", file=sys.stderr)
-        return EXIT_ERROR
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_ERROR
+    except Exception as exc:  # noqa: BLE001 - the outer guard: a crash must read as "could not check"
+        if args.debug:
+            import traceback
+
+            traceback.print_exc()
+        print(f"ft-audit: internal error: {internal_error_line(exc)} "
+              "(a bug in ft-audit: please report it with the output of --debug)", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def internal_error_line(exc: BaseException) -> str:
+    """`ValueError: ... (in auditor/sources/requirements.py:120)`: the exception and the last
+    ft-audit frame, so a report names where it happened without a traceback."""
+    import traceback
+
+    where = ""
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if "auditor" in frame.filename.replace("\\", "/").split("/") and not frame.filename.endswith("cli.py"):
+            parts = frame.filename.replace("\\", "/").split("/")
+            where = f" (in {'/'.join(parts[parts.index('auditor'):])}:{frame.lineno})"
+            break
+    text = str(exc).replace("\n", " ")
+    if len(text) > 200:
+        text = text[:200] + "…"
+    return f"{exc.__class__.__name__}: {text}{where}"

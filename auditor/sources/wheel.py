@@ -216,6 +216,8 @@ def expand_filename_tags(filename: str) -> tuple[str, ...]:
 
 def unsafe_member_reason(name: str) -> str | None:
     """Why a member name could escape or confuse an extraction folder, or None if it is safe."""
+    if not name:
+        return "empty member name"
     if "\x00" in name:
         return "NUL byte in member name"
     if "\\" in name:
@@ -292,6 +294,7 @@ def read_wheel(path: Path | str, limits: WheelLimits = DEFAULT_LIMITS, *, hashes
 
 def _read_members(archive, infos, path, filename, filename_tags, project, version, build, limits,
                   hashes, part, stream, is_module) -> WheelContents:
+    archive_size = _archive_size(path, stream)
     problems: list[ArchiveProblem] = []
     digests: dict[str, MemberDigest] = {}
     readable: list[zipfile.ZipInfo] = []
@@ -309,7 +312,7 @@ def _read_members(archive, infos, path, filename, filename_tags, project, versio
         seen.add(name)
         if info.is_dir():
             continue
-        oversized = _oversized_reason(info, limits)
+        oversized = _oversized_reason(info, limits, archive_size)
         if oversized:
             problems.append(ArchiveProblem("oversized-member", name, oversized))
             continue
@@ -403,7 +406,10 @@ def _read_members(archive, infos, path, filename, filename_tags, project, versio
         wheel_file, wheel_file_error = _parse_wheel_file(texts.get(f"{dist_info}/WHEEL"), dist_info)
         metadata = texts.get(f"{dist_info}/METADATA")
         if metadata is not None:
-            message = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(metadata, headersonly=True)
+            # Core metadata is UTF-8; bytes that are not would make the parser hand back
+            # email Header objects instead of strings.
+            text = metadata.decode("utf-8", "replace")
+            message = email.parser.Parser(policy=email.policy.compat32).parsestr(text, headersonly=True)
             metadata_name = message.get("Name")
             metadata_version = message.get("Version")
             classifiers = tuple(str(c).strip() for c in message.get_all("Classifier") or ())
@@ -441,6 +447,15 @@ def _read_members(archive, infos, path, filename, filename_tags, project, versio
     )
 
 
+def _archive_size(path: Path, stream: BinaryIO | None) -> int | None:
+    try:
+        if stream is not None:
+            return getattr(stream, "size", None) or stream.seek(0, 2)
+        return path.stat().st_size
+    except (OSError, ValueError):
+        return None
+
+
 def _overlapping_members(infos: list[zipfile.ZipInfo]) -> list[zipfile.ZipInfo]:
     """Members whose compressed data runs into the next member's local header: the trick of
     zip bombs that let many entries share one deflate stream. The end is estimated from below
@@ -454,7 +469,12 @@ def _overlapping_members(infos: list[zipfile.ZipInfo]) -> list[zipfile.ZipInfo]:
     return found
 
 
-def _oversized_reason(info: zipfile.ZipInfo, limits: WheelLimits) -> str | None:
+def _oversized_reason(info: zipfile.ZipInfo, limits: WheelLimits, archive_size: int | None = None) -> str | None:
+    if archive_size is not None and info.header_offset + info.compress_size > archive_size:
+        # Checked before any read: a zip64 entry may declare 2**40 compressed bytes in a
+        # 600-byte file, and reading that much would be attempted (and allocated) up front.
+        return (f"declares {info.compress_size} compressed bytes at offset {info.header_offset}, "
+                f"past the end of the {archive_size}-byte archive")
     if info.file_size > limits.max_member_bytes:
         return f"declares {info.file_size} bytes uncompressed (limit {limits.max_member_bytes})"
     if info.file_size > limits.ratio_floor:
