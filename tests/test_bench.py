@@ -19,6 +19,8 @@ from auditor.bench.render import render_text
 from auditor.cli import main
 from tests.support.json_schema import assert_valid
 
+pytestmark = pytest.mark.slow   # runs the parallelism benchmark: over a few seconds
+
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = Path(os.environ.get("FT_AUDIT_TEST_CACHE", "~/.cache/ft-audit-tests")).expanduser()
 

@@ -147,6 +147,7 @@ def test_second_refresh_uses_the_cache(server, env):
     assert server.hits("/community/results.json") == 1
 
 
+@pytest.mark.slow
 def test_unreachable_source_is_said_once_and_the_rest_goes_on(server, env, capsys):
     server.fail["/community/tracking.md"] = 503
     assert refresh(server, env) == 0
@@ -212,6 +213,7 @@ def test_changed_format_from_file_is_an_error_and_keeps_previous(env, tmp_path, 
     assert load_community()[0].imports["tracking"].origin == str((EXCERPTS / "tracking.md").resolve())
 
 
+@pytest.mark.slow
 def test_pypi_errors_keep_previous_entries_and_list_new_failures(server, env, capsys, monkeypatch):
     assert refresh(server, env) == 0
     first = (env / "census.json").read_bytes()

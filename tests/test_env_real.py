@@ -29,6 +29,8 @@ from tests.support.json_schema import assert_valid
 from tests.support.pyenv import pyenv_python
 from tests.support.unavailable import skip_or_fail
 
+pytestmark = pytest.mark.slow   # builds real venvs and imports every module in subprocesses: over a few seconds
+
 PINS = {
     12: {
         "contourpy==1.4.0": "875f42444c9cf48d56f724f2637e60d0f73b3b12c9041e1484580a233edf9591",

@@ -32,6 +32,8 @@ ftaudit_ext = pytest.importorskip(
     "ftaudit_ext", reason="ftaudit_ext is not built/installed: run `pip install -e .` (CI does)")
 from ftaudit_ext import _ckernels, _cykernels  # noqa: E402
 
+pytestmark = pytest.mark.slow   # builds the bundled extension for six interpreters and runs it: over a few seconds
+
 KERNELS = pytest.mark.parametrize("mod", [_ckernels, _cykernels], ids=["c", "cython"])
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from auditor.audit.requirements import audit_requirements
 
-pytestmark = pytest.mark.network
+pytestmark = [pytest.mark.network, pytest.mark.slow]   # live downloads: seconds each
 REAL = Path(__file__).parent / "fixtures" / "requirements" / "real-world.txt"
 
 

@@ -19,6 +19,8 @@ from tests.support.compile import (
 from tests.support.pyenv import pyenv_python
 from tests.support.unavailable import skip_or_fail
 
+pytestmark = pytest.mark.slow   # compiles fixtures for several interpreters: over a few seconds
+
 SINGLE_PHASE = r"""
 #include <Python.h>
 static PyObject *answer(PyObject *self, PyObject *unused) { return PyLong_FromLong(42); }
@@ -115,6 +117,7 @@ PyMODINIT_FUNC PyInit_gilmod(void) { return PyModuleDef_Init(&gilmod_def); }
 # capi reference 2.2) and prints its slots as "id value" lines.
 SLOTS_VIA_CTYPES = r"""
 import ctypes, gilmod
+
 class Slot(ctypes.Structure):
     _fields_ = [("slot", ctypes.c_int), ("value", ctypes.c_void_p)]
 class ModuleDef(ctypes.Structure):

@@ -14,7 +14,7 @@ from tests.support import sid
 from tests.support.sid import require_sid, run_sid, sid_include_dirs, sid_python_cmd
 from tests.support.unavailable import SupportUnavailable, skip_or_fail
 
-pytestmark = pytest.mark.network
+pytestmark = [pytest.mark.network, pytest.mark.slow]   # live downloads: seconds each
 
 
 @pytest.mark.parametrize("minor,patch_prefix", [(13, "3.13."), (14, "3.14."), (15, "3.15.")])

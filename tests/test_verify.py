@@ -24,6 +24,8 @@ from auditor.model import Abi, FreeThreading as FT, ModuleReport, Subinterpreter
 from auditor.sources.env import EnvSnapshot, ExtensionFile, probe_interpreter
 from tests.support.pyenv import pyenv_python
 
+pytestmark = pytest.mark.slow   # imports compiled modules in subprocesses of several interpreters: over a few seconds
+
 WARN = ("The global interpreter lock (GIL) has been enabled to load module '{}', which has not declared that it "
         "can run safely without the GIL. To override this behavior and keep the GIL disabled (at your own risk), "
         "run with PYTHON_GIL=0 or -Xgil=0.")

@@ -229,6 +229,7 @@ def _bad_input_folder(tmp_path: Path) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_bad_inputs_each_get_one_line_and_the_rest_is_audited(tmp_path, capsys):
     folder = _bad_input_folder(tmp_path)
     status = main(["wheel", str(folder), "--format", "json"])

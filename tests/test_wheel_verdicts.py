@@ -141,6 +141,7 @@ LXML_CP313_HASHES = (  # lxml 6.1.3 cp313 manylinux x86_64 wheels, from https://
 
 
 @pytest.mark.network
+@pytest.mark.slow
 def test_env_on_a_gil_venv_judges_the_offered_cp314t_wheel(tmp_path, capsys, monkeypatch):
     """The first-run reproducer: a GIL 3.13 venv with lxml 6.1.3 said "cp314t: 6.1.3 has a wheel"
     and nothing more; the offered wheel's modules re-enable the GIL."""
