@@ -22,7 +22,8 @@ from packaging.markers import InvalidMarker, UndefinedComparison, UndefinedEnvir
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from auditor.model import Finding, FreeThreading, ModuleReport, Severity, Subinterpreters, Verdict
+from auditor.finding_codes import Family, fail_on_tokens, finding_code
+from auditor.model import Finding, FreeThreading, ModuleReport, Subinterpreters, Verdict
 from auditor.sources.env import EnvSnapshot, ExtensionFile, InstalledDistribution, Interpreter
 
 # Worst first: the first value present among a distribution's modules is its verdict.
@@ -36,21 +37,13 @@ SUBINTERP_BLOCKING = (Subinterpreters.NOT_SUPPORTED, Subinterpreters.SHARED_GIL_
 FT_BLOCKING_GIL_ENV = (FreeThreading.REENABLES_GIL,)
 FT_BLOCKING_FT_ENV = (FreeThreading.REENABLES_GIL, FreeThreading.NOT_BUILT_FOR_FT)
 
-# --fail-on tokens -> finding codes they select (README, "ft-audit env").
-FINDING_CODES = {
-    "FTE101": "reenables-gil",
-    "FTE102": "not-built-for-ft",
-    "FTE103": "ft-unknown",
-    "FTE201": "not-supported",
-    "FTE202": "shared-gil-only",
-    "FTE203": "subinterp-unknown",
-    "FTE204": "blocked",
-    "FTE301": "disagreement",
-    "FTE302": "tracker-disagreement",
-    "FTE401": "orphan",
-    "FTE402": "error",
-}
-FAIL_ON_TOKENS = tuple(sorted(set(FINDING_CODES.values())))
+# Finding codes, severities and --fail-on tokens: the `env` family of auditor/finding_codes.json.
+FAIL_ON_TOKENS = tuple(sorted(fail_on_tokens(Family.ENV)))
+# Module verdicts that are findings, and their codes.
+_FT_CODES = {FreeThreading.REENABLES_GIL: "FTE101", FreeThreading.NOT_BUILT_FOR_FT: "FTE102",
+             FreeThreading.UNKNOWN: "FTE103"}
+_SI_CODES = {Subinterpreters.NOT_SUPPORTED: "FTE201", Subinterpreters.SHARED_GIL_ONLY: "FTE202",
+             Subinterpreters.UNKNOWN: "FTE203"}
 
 PURE_REASON = "no extension modules (pure Python)"
 
@@ -451,50 +444,53 @@ def audit_environment(
 def build_findings(interp: Interpreter, audits: Sequence[DistributionAudit],
                    orphans: Sequence[ModuleEntry]) -> list[Finding]:
     out: list[Finding] = []
-    ft_codes = {FreeThreading.REENABLES_GIL: ("FTE101", Severity.ERROR),
-                FreeThreading.NOT_BUILT_FOR_FT: ("FTE102", Severity.ERROR if interp.free_threaded else Severity.INFO),
-                FreeThreading.UNKNOWN: ("FTE103", Severity.WARNING)}
-    si_codes = {Subinterpreters.NOT_SUPPORTED: ("FTE201", Severity.ERROR),
-                Subinterpreters.SHARED_GIL_ONLY: ("FTE202", Severity.WARNING),
-                Subinterpreters.UNKNOWN: ("FTE203", Severity.WARNING)}
+    ft = interp.free_threaded
     for d in audits:
         for m in [*d.modules]:
-            out.extend(_module_findings(m, ft_codes, si_codes))
+            out.extend(_module_findings(m, ft))
         for b in d.blocked_by_subinterpreters[:1]:
-            out.append(Finding("FTE204", Severity.WARNING, b.text + " [sub-interpreters]"))
+            out.append(env_finding("FTE204", b.text + " [sub-interpreters]"))
         for b in d.blocked_by_free_threading[:1]:
-            out.append(Finding("FTE204", Severity.WARNING, b.text + " [free-threading]"))
+            out.append(env_finding("FTE204", b.text + " [free-threading]"))
         for msg in d.tracker_disagreements:
-            out.append(Finding("FTE302", Severity.WARNING, f"{d.name} {d.version}: {msg}"))
+            out.append(env_finding("FTE302", f"{d.name} {d.version}: {msg}"))
         for err in d.errors:
-            out.append(Finding("FTE402", Severity.WARNING, err, path=d.location))
+            out.append(env_finding("FTE402", err, path=d.location))
     for m in orphans:
-        out.extend(_module_findings(m, ft_codes, si_codes))
-        out.append(Finding("FTE401", Severity.WARNING, f"{m.file.relpath}: no installed distribution owns it",
-                           module=m.file.module, path=m.file.path))
+        out.extend(_module_findings(m, ft))
+        out.append(env_finding("FTE401", f"{m.file.relpath}: no installed distribution owns it",
+                               module=m.file.module, path=m.file.path))
     return out
 
 
-def _module_findings(m: ModuleEntry, ft_codes, si_codes) -> list[Finding]:
+def env_finding(code: str, message: str, *, free_threaded: bool = True, module: str | None = None,
+                path: str | None = None) -> Finding:
+    """A finding with the table's severity for `code` on a free-threaded (or GIL) interpreter;
+    UnknownFindingCode when the table has no such code."""
+    entry = finding_code(code)
+    return Finding(entry.id, entry.severity_for(free_threaded_interpreter=free_threaded), message, module, path)
+
+
+def _module_findings(m: ModuleEntry, free_threaded: bool) -> list[Finding]:
     out: list[Finding] = []
     if not m.counts:
         return out
     r = m.report
-    if r.free_threading.value in ft_codes:
-        code, sev = ft_codes[r.free_threading.value]
-        out.append(Finding(code, sev, f"{m.file.module}: {r.free_threading.value} ({r.free_threading.reason})",
-                           module=m.file.module, path=m.file.path))
-    if r.subinterpreters.value in si_codes:
-        code, sev = si_codes[r.subinterpreters.value]
-        out.append(Finding(code, sev, f"{m.file.module}: {r.subinterpreters.value} ({r.subinterpreters.reason})",
-                           module=m.file.module, path=m.file.path))
+    where = {"module": m.file.module, "path": m.file.path}
+    if r.free_threading.value in _FT_CODES:
+        out.append(env_finding(_FT_CODES[r.free_threading.value],
+                               f"{m.file.module}: {r.free_threading.value} ({r.free_threading.reason})",
+                               free_threaded=free_threaded, **where))
+    if r.subinterpreters.value in _SI_CODES:
+        out.append(env_finding(_SI_CODES[r.subinterpreters.value],
+                               f"{m.file.module}: {r.subinterpreters.value} ({r.subinterpreters.reason})",
+                               free_threaded=free_threaded, **where))
     for err in r.errors:
-        out.append(Finding("FTE402", Severity.WARNING, f"{m.file.relpath}: {err}", module=m.file.module, path=m.file.path))
+        out.append(env_finding("FTE402", f"{m.file.relpath}: {err}", **where))
     cmp = m.comparison
     if cmp is not None and getattr(cmp, "disagreements", ()):
         for diff in cmp.disagreements:
-            out.append(Finding("FTE301", Severity.ERROR, f"{m.file.module}: static and runtime disagree: {diff}",
-                               module=m.file.module, path=m.file.path))
+            out.append(env_finding("FTE301", f"{m.file.module}: static and runtime disagree: {diff}", **where))
     return out
 
 
@@ -568,7 +564,7 @@ def summarize(interp: Interpreter, audits: Sequence[DistributionAudit], orphans:
 
 def select_failures(audit: EnvAudit, fail_on: Iterable[str]) -> list[Finding]:
     tokens = set(fail_on)
-    out = [f for f in audit.findings if FINDING_CODES.get(f.code) in tokens]
+    out = [f for f in audit.findings if finding_code(f.code).fail_on in tokens]
     if "error" in tokens and audit.errors:
-        out.extend(Finding("FTE402", Severity.WARNING, e) for e in audit.errors)
+        out.extend(env_finding("FTE402", e) for e in audit.errors)
     return out

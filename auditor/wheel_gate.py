@@ -1,8 +1,9 @@
 """The wheel gate: pure checks from wheel facts and module reports to findings and a verdict.
 
 Inputs are what `auditor.sources.wheel.read_wheel` read and what `auditor.inspect` concluded
-about each extension module; no I/O happens here. Every finding carries a stable code
-(`CODES` below, documented in the README); `--ignore CODE` removes findings before the verdict.
+about each extension module; no I/O happens here. Every finding carries a stable code from
+the finding-code table (`auditor/finding_codes.json`, family `wheel`, documented in the
+README); `--ignore CODE` removes findings before the verdict.
 
 Verdict per wheel:
   "error" -- could not check: the wheel is unreadable (FTW001, whatever --ignore says), or a
@@ -19,47 +20,15 @@ from typing import Iterable, Sequence
 
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
+from auditor.finding_codes import finding_code
 from auditor.model import Finding, FreeThreading, InitStyle, ModuleReport, Severity, WheelReport
 from auditor.sources.wheel import RECORD_EXEMPT_SUFFIXES, ExtensionMember, WheelContents
 
 
-@dataclass(frozen=True)
-class Code:
-    code: str
-    severity: str
-    title: str
-    could_not_check: bool = False
-
-
-CODES: dict[str, Code] = {c.code: c for c in (
-    Code("FTW001", Severity.ERROR, "wheel unreadable (not a zip, truncated, bad name, over the size limits)", True),
-    Code("FTW002", Severity.ERROR, "unsafe member name (absolute, '..', backslash, drive letter, NUL, duplicate)", True),
-    Code("FTW003", Severity.ERROR, "member over the size or compression-ratio limit (zip bomb); not read", True),
-    Code("FTW004", Severity.ERROR, "member cannot be decompressed (CRC error, bad data)", True),
-    Code("FTW005", Severity.ERROR, "extension module unreadable (truncated, corrupt, not a binary)", True),
-    Code("FTW101", Severity.ERROR, "RECORD missing or unreadable"),
-    Code("FTW102", Severity.ERROR, "RECORD hash or size differs from the member"),
-    Code("FTW103", Severity.ERROR, "member not listed in RECORD"),
-    Code("FTW104", Severity.ERROR, "RECORD lists a file the wheel does not contain"),
-    Code("FTW105", Severity.ERROR, "RECORD line malformed or hash algorithm weaker than sha256"),
-    Code("FTW110", Severity.ERROR, ".dist-info or WHEEL file missing or malformed"),
-    Code("FTW111", Severity.ERROR, "file-name tags differ from the WHEEL Tag lines"),
-    Code("FTW201", Severity.ERROR, "binary format or architecture foreign to the platform tag"),
-    Code("FTW202", Severity.ERROR, "universal2 module lacks the x86_64 or arm64 slice"),
-    Code("FTW301", Severity.ERROR, "free-threaded wheel holds a module built for the GIL ABI"),
-    Code("FTW302", Severity.ERROR, "free-threaded wheel holds a GIL stable-ABI (.abi3) module"),
-    Code("FTW303", Severity.ERROR, "module file-name ABI tag differs from the wheel's ABI tags"),
-    Code("FTW304", Severity.ERROR, "GIL wheel holds a module built for the free-threaded ABI"),
-    Code("FTW305", Severity.ERROR, "module's binary shows another ABI than its name or wheel tag claims"),
-    Code("FTW310", Severity.ERROR, "module would re-enable the GIL on a free-threaded interpreter"),
-    Code("FTW311", Severity.WARNING, "free-threading readiness of a module is unknown"),
-    Code("FTW401", Severity.WARNING, "Free Threading classifier contradicted by the modules"),
-    Code("FTW402", Severity.INFO, "free-threaded wheel, every module ready, no Free Threading classifier"),
-    Code("FTW501", Severity.ERROR, "--require-ft: no free-threaded sibling wheel for this GIL wheel"),
-    Code("FTW901", Severity.INFO, "no extension modules: nothing to check but tags and RECORD"),
-    Code("FTW902", Severity.INFO, "vendored shared libraries present (not audited as modules)"),
-    Code("FTW903", Severity.INFO, "a .so / .pyd without a module init export: helper library, not a module"),
-)}
+# Codes this module's logic names (raise sites name theirs through `finding`); each is looked
+# up in the table at import, so a typo fails at once.
+UNREADABLE = finding_code("FTW001").id          # stays "error" whatever --ignore says
+_ABI_CODES = frozenset(finding_code(c).id for c in ("FTW301", "FTW302", "FTW304"))
 
 FT_CLASSIFIER = "Programming Language :: Python :: Free Threading"
 _FT_ABI = re.compile(r"^cp3(\d+)t$")
@@ -69,7 +38,10 @@ _PY_TAG = re.compile(r"^cp3(\d+)$")
 
 def finding(code: str, message: str, *, module: str | None = None, path: str | None = None,
             severity: str | None = None) -> Finding:
-    return Finding(code, severity or CODES[code].severity, message.replace("\n", " "), module, path)
+    """A finding with the table's severity (unless the check says otherwise) for `code`, which
+    must be in the table (UnknownFindingCode)."""
+    entry = finding_code(code)
+    return Finding(entry.id, severity or entry.severity, message.replace("\n", " "), module, path)
 
 
 # -- tags ---------------------------------------------------------------------------------
@@ -307,7 +279,7 @@ def module_findings(tags: WheelTags, member: ExtensionMember, report: ModuleRepo
         add("FTW304", f"module {name} is built for the free-threaded ABI in a wheel tagged {_abis(tags)}: "
                       + _abi_reason(report))
     mismatch = getattr(report, "abi_mismatch", None)
-    if mismatch and not any(f.code in ("FTW301", "FTW302", "FTW304") for f in out):
+    if mismatch and not any(f.code in _ABI_CODES for f in out):
         add("FTW305", _strip_prefix(mismatch, path))
     return out
 
@@ -460,7 +432,7 @@ def unreadable_wheel(filename: str, reason: str, *, extra: Sequence[Finding] = (
 
 def build_report(filename: str, tags: Sequence[str], findings: Sequence[Finding],
                  modules: Sequence[ModuleReport], ignore: frozenset[str]) -> WheelReport:
-    unreadable = any(f.code == "FTW001" for f in findings)
+    unreadable = any(f.code == UNREADABLE for f in findings)
     kept = tuple(f for f in findings if f.code not in ignore)
     return WheelReport(
         filename=filename,
@@ -472,14 +444,11 @@ def build_report(filename: str, tags: Sequence[str], findings: Sequence[Finding]
 
 
 def verdict_of(findings: Sequence[Finding], *, unreadable: bool = False) -> str:
-    if unreadable or any(CODES.get(f.code, _UNKNOWN).could_not_check for f in findings):
+    if unreadable or any(finding_code(f.code).could_not_check for f in findings):
         return "error"
     if any(f.severity == Severity.ERROR for f in findings):
         return "fail"
     return "pass"
-
-
-_UNKNOWN = Code("", Severity.ERROR, "")
 
 
 def exit_code(reports: Sequence[WheelReport]) -> int:

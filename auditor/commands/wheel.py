@@ -98,13 +98,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def could_not_check_lines(reports: Sequence[WheelReport]) -> Iterator[str]:
-    from auditor.wheel_gate import CODES
+    from auditor.finding_codes import finding_code
 
     for report in reports:
         said = False
         for f in report.findings:
-            code = CODES.get(f.code)
-            if code and code.could_not_check:
+            if finding_code(f.code).could_not_check:
                 said = True
                 yield f"{report.filename}: {f.message}"
         if report.verdict == "error" and not said:

@@ -1,9 +1,10 @@
 """SARIF 2.1.0 output for `ft-audit source` (GitHub code scanning, VS Code SARIF viewer).
 
 One run, the rule table as `tool.driver.rules` (id, names, descriptions, help with the fix and
-the version that introduced it), one result per finding with a region (1-based line and
-column, columns in Unicode code points), and files that could not be checked as
-`invocations[0].toolExecutionNotifications`. Paths are relative URIs (forward slashes,
+the version that introduced it) built by `reporting_descriptor` from the finding-code table
+(`auditor.finding_codes`, which also holds the wheel and env codes), one result per finding
+with a region (1-based line and column, columns in Unicode code points), and files that could
+not be checked as `invocations[0].toolExecutionNotifications`. Paths are relative URIs (forward slashes,
 percent-encoded) so code scanning can map them onto the repository checkout.
 """
 
@@ -16,8 +17,8 @@ from typing import Any
 from urllib.parse import quote
 
 from auditor import __version__
+from auditor.finding_codes import Family, FindingCode, codes_of
 from auditor.lint.findings import LintReport
-from auditor.lint.rules import RULES
 
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 _LEVEL = {"error": "error", "warning": "warning", "info": "note"}
@@ -29,23 +30,28 @@ def _uri(path: str) -> str:
     return quote(path.replace(os.sep, "/"), safe="/._-~")
 
 
-def _rule(r) -> dict[str, Any]:
-    since = f" (since {r.since})" if r.since else ""
+def reporting_descriptor(code: FindingCode) -> dict[str, Any]:
+    """A SARIF rule (`reportingDescriptor`) for one entry of the finding-code table, whatever its
+    family; wheel and env codes have no why / fix, so their description is the title."""
+    since = f" (since {code.since})" if code.since else ""
+    fix_text = f"Fix: {code.fix}{since}. " if code.fix else ""
+    fix_markdown = f"**Fix:** {code.fix}{since}\n\n" if code.fix else ""
     return {
-        "id": r.id,
-        "name": "".join(w.capitalize() for w in r.title.replace("`", "").replace("*", "").split()
-                        if w.isalnum())[:100] or r.id,
-        "shortDescription": {"text": r.title},
-        "fullDescription": {"text": r.why},
-        "help": {"text": f"Fix: {r.fix}{since}. Docs: {r.docs}",
-                 "markdown": f"**Fix:** {r.fix}{since}\n\nDocs: `{r.docs}`"},
-        "defaultConfiguration": {"level": _LEVEL.get(r.severity, "warning")},
-        "properties": {"since": r.since, "anchor": r.anchor},
+        "id": code.id,
+        "name": "".join(w.capitalize() for w in code.title.replace("`", "").replace("*", "").split()
+                        if w.isalnum())[:100] or code.id,
+        "shortDescription": {"text": code.title},
+        "fullDescription": {"text": code.why or code.title},
+        "help": {"text": f"{fix_text}Docs: {code.docs}",
+                 "markdown": f"{fix_markdown}Docs: `{code.docs}`"},
+        "defaultConfiguration": {"level": _LEVEL.get(code.severity, "warning")},
+        "properties": {"since": code.since, "anchor": code.anchor},
     }
 
 
 def to_sarif(report: LintReport) -> dict[str, Any]:
-    index = {r.id: k for k, r in enumerate(RULES)}
+    rules = codes_of(Family.SOURCE)   # ruleIndex counts in the table's order
+    index = {r.id: k for k, r in enumerate(rules)}
     results = []
     for f in report.findings:
         results.append({
@@ -78,7 +84,7 @@ def to_sarif(report: LintReport) -> dict[str, Any]:
                 "name": "ft-audit",
                 "version": __version__,
                 "semanticVersion": __version__ if __version__.count(".") == 2 else None,
-                "rules": [_rule(r) for r in RULES],
+                "rules": [reporting_descriptor(r) for r in rules],
             }},
             "columnKind": "unicodeCodePoints",
             "invocations": [{
