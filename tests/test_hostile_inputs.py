@@ -198,3 +198,27 @@ def test_ctrl_c_is_exit_130_without_a_traceback(monkeypatch, capsys):
     monkeypatch.setattr(source, "run", interrupted)
     assert main(["source", "x.c"]) == 130
     assert capsys.readouterr().err == "ft-audit: interrupted\n"
+
+
+# ------------------------------------------------------------------ never run audited code
+def test_the_probe_runs_no_pth_import_line_but_keeps_pth_path_entries(tmp_path, capsys):
+    """A .pth `import` line is code of the audited environment: site.main() would run it on any
+    interpreter start. The probe starts with -S and reads the .pth path lines itself."""
+    import subprocess
+    import sys
+    import sysconfig
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site_packages = Path(sysconfig.get_path("purelib", vars={"base": str(venv), "platbase": str(venv)}))
+    marker = tmp_path / "ran"
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    (site_packages / "evil.pth").write_text(f"import pathlib; pathlib.Path({str(marker)!r}).touch()\n")
+    (site_packages / "extra.pth").write_text(f"# a comment\n{extra}\n{tmp_path / 'missing'}\n")
+    main(["env", "--python", str(venv / "bin" / "python"), "--no-pypi", "--no-compat", "--no-cache",
+          "--format", "json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert not marker.exists()
+    assert doc["interpreter"]["prefix"] == str(venv)
+    assert doc["interpreter"]["environment_dirs"] == [str(site_packages), str(extra)]

@@ -178,7 +178,9 @@ def probe_interpreter(cmd: Sequence[str], *, env: Mapping[str, str] | None = Non
 
     BOOTSTRAP is passed with -c (no script folder on sys.path): it names the interpreter, so
     one that ft-audit does not audit (Python 2, 3.8, PyPy) is refused with that name, then runs
-    the probe source, read from stdin. It runs in an empty temporary folder, without -I: PYTHONPATH / PYTHONHOME are part of the environment the
+    the probe source, read from stdin. It runs with -S (no .pth `import` line or sitecustomize of
+    the audited environment is executed; the probe reads the .pth path entries itself) in an
+    empty temporary folder, without -I: PYTHONPATH / PYTHONHOME are part of the environment the
     user's code would see, so they are honoured. Raises InputError with one line for a path
     that is not Python, a crash, a hang, or output that is not the probe's document.
 
@@ -198,7 +200,7 @@ def probe_interpreter(cmd: Sequence[str], *, env: Mapping[str, str] | None = Non
     run_env.pop("PYTHONSTARTUP", None)
     with tempfile.TemporaryDirectory(prefix="ft-audit-probe-") as cwd:
         try:
-            proc = subprocess.run([*cmd, "-c", BOOTSTRAP], capture_output=True, timeout=timeout,
+            proc = subprocess.run([*cmd, "-S", "-c", BOOTSTRAP], capture_output=True, timeout=timeout,
                                   cwd=cwd, env=run_env, input=source.encode("utf-8"))
         except FileNotFoundError:
             raise InputError(where, "no such interpreter") from None

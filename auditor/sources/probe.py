@@ -3,9 +3,11 @@
 It prints one JSON document on stdout describing the interpreter (version, build flags,
 extension suffixes, paths, marker environment) and every installed distribution found on
 its sys.path (name, version, dist-info path, Requires-Dist, the shared-object files and
-top-level names its RECORD lists, INSTALLER, top_level.txt). It never imports an audited package: distributions are read straight from
-their `*.dist-info` / `*.egg-info` folders, so a broken one yields an error entry for that
-distribution only.
+top-level names its RECORD lists, INSTALLER, top_level.txt). It never imports an audited
+package, and it runs under -S so that no .pth `import` line or sitecustomize of the audited
+environment runs either: the path entries .pth files add are read from them instead.
+Distributions are read straight from their `*.dist-info` / `*.egg-info` folders, so a broken
+one yields an error entry for that distribution only.
 
 The same reader (`read_distributions`) is used by the parent for `ft-audit env --path DIR`,
 which is why this file keeps to the 3.9 stdlib: no `from __future__` tricks beyond
@@ -63,11 +65,79 @@ def _stdlib_dirs():
     return sorted(dirs)
 
 
+def _site_module():
+    """The `site` module, set up as site.main() would (venv prefixes on 3.9/3.10, whether the user
+    site is enabled) but without running it: the probe starts with -S, because site.main()
+    executes the `import` lines of every .pth file and sitecustomize, which is code from the
+    audited environment."""
+    import site
+
+    if sys.flags.no_site:
+        _enter_venv(site)
+        if site.ENABLE_USER_SITE is None:
+            site.ENABLE_USER_SITE = site.check_enableusersite()
+    return site
+
+
+def _enter_venv(site):
+    """What site.venv() does, without its addsitepackages() call (which runs .pth files): find
+    pyvenv.cfg beside the executable or one folder up, move sys.prefix there and set the
+    prefixes whose site-packages count."""
+    exe_dir = os.path.dirname(os.path.abspath(sys.executable))
+    venv_prefix = os.path.dirname(exe_dir)
+    for conf in (os.path.join(exe_dir, "pyvenv.cfg"), os.path.join(venv_prefix, "pyvenv.cfg")):
+        if not os.path.isfile(conf):
+            continue
+        system_site = "true"
+        try:
+            for line in _read_text(conf).splitlines():
+                key, sep, value = line.partition("=")
+                if sep and key.strip().lower() == "include-system-site-packages":
+                    system_site = value.strip().lower()
+        except OSError:
+            pass
+        sys.prefix = sys.exec_prefix = venv_prefix
+        if system_site == "true":
+            site.PREFIXES.insert(0, venv_prefix)
+        else:
+            site.PREFIXES = [venv_prefix]
+            site.ENABLE_USER_SITE = False
+        return
+
+
+def site_path_entries(site_dirs):
+    """What site.addsitedir() would put on sys.path for these folders, read from their .pth
+    files without executing anything: (path entries, the `import` lines that were not run)."""
+    entries, not_run = [], []
+    for sitedir in site_dirs:
+        if not os.path.isdir(sitedir):
+            continue
+        entries.append(sitedir)
+        try:
+            names = sorted(n for n in os.listdir(sitedir) if n.endswith(".pth") and not n.startswith("."))
+        except OSError:
+            continue
+        for name in names:
+            try:
+                lines = _read_text(os.path.join(sitedir, name)).splitlines()
+            except OSError:
+                continue
+            for line in lines:
+                if not line.strip() or line.startswith("#"):
+                    continue
+                if line.startswith(("import ", "import\t")):
+                    not_run.append(name + ": " + line.strip()[:200])
+                    continue
+                entry = os.path.normpath(os.path.join(sitedir, line.rstrip()))
+                if os.path.isdir(entry) and entry not in entries:
+                    entries.append(entry)
+    return entries, not_run
+
+
 def _site_dirs():
     dirs = []
     try:
-        import site
-
+        site = _site_module()
         dirs.extend(site.getsitepackages())
         if getattr(site, "ENABLE_USER_SITE", False):
             dirs.append(site.getusersitepackages())
@@ -75,7 +145,8 @@ def _site_dirs():
         pass
     for key in ("purelib", "platlib"):
         try:
-            dirs.append(sysconfig.get_path(key))
+            # sysconfig took sys.prefix when it was imported, before site.venv() moved it.
+            dirs.append(sysconfig.get_path(key, vars={"base": sys.prefix, "platbase": sys.exec_prefix}))
         except Exception:
             pass
     seen = []
@@ -107,8 +178,15 @@ def environment_dirs(path_entries, stdlib_dirs):
 def interpreter_facts():
     from importlib import machinery
 
+    # First: under -S, site.venv() moves sys.prefix to the venv, and sysconfig caches the
+    # prefix on its first use.
+    site_dirs = _site_dirs()
     gil_disabled = _config_var("Py_GIL_DISABLED")
     path = [p for p in sys.path if p not in ("", os.getcwd())]
+    pth_not_run = []
+    if sys.flags.no_site:             # started with -S: add what site would, without running it
+        site_entries, pth_not_run = site_path_entries(site_dirs)
+        path += [p for p in site_entries if p not in path]
     stdlib = _stdlib_dirs()
     return {
         "executable": sys.executable,
@@ -134,7 +212,8 @@ def interpreter_facts():
         "exec_prefix": sys.exec_prefix,
         "sys_path": path,
         "stdlib_dirs": stdlib,
-        "site_dirs": _site_dirs(),
+        "site_dirs": site_dirs,
+        "pth_import_lines_not_run": pth_not_run,
         "environment_dirs": environment_dirs(path, stdlib),
         "markers": marker_environment(),
         "subinterpreter_module": _subinterpreter_module(),
