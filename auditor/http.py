@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import random
 import tempfile
@@ -25,8 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from auditor import __version__
-from auditor.cache import cache_dir
+from auditor.cache import CacheStore, atomic_write, cache_dir
 from auditor.errors import ServiceError
+
+__all__ = ["CachedResponse", "HttpClient", "NotFound", "RangeRefused", "ServiceError", "atomic_write"]
 
 USER_AGENT = f"ft-audit/{__version__} (+https://pypi.org/project/ft-audit/)"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -78,6 +81,8 @@ class HttpClient:
         self.timeout = timeout
         self.retries = retries
         self.cache_root = cache_root or cache_dir("http")
+        # Layout: <key[:2]>/<key>.body and <key>.meta.json, key = sha256(url NUL accept).
+        self.store = CacheStore("http", root=self.cache_root, fanout=True)
         self.pool_size = pool_size
         self._shared = None
         self._shared_lock = threading.Lock()
@@ -103,25 +108,33 @@ class HttpClient:
                 self._shared = session
             return self._shared
 
-    def _paths(self, url: str, accept: str | None) -> tuple[Path, Path]:
-        key = hashlib.sha256(f"{url}\0{accept or ''}".encode()).hexdigest()
-        folder = self.cache_root / key[:2]
-        return folder / f"{key}.body", folder / f"{key}.meta.json"
+    def _meta(self, url: str, accept: str | None) -> dict | None:
+        """The entry's validators and fetch time, or None when absent or not usable."""
+        raw = self.store.read(f"{url}\0{accept or ''}", META)
+        if raw is None:
+            return None
+        try:
+            meta = json.loads(raw)
+        except ValueError:
+            meta = None
+        if not usable_meta(meta, url):
+            self.store.miss("corrupt")
+            return None
+        return meta
 
     def _load(self, url: str, accept: str | None) -> tuple[bytes, dict] | None:
-        body_path, meta_path = self._paths(url, accept)
-        try:
-            meta = json.loads(meta_path.read_text())
-            body = body_path.read_bytes()
-        except (OSError, ValueError):
+        meta = self._meta(url, accept)
+        if meta is None:
             return None
-        if meta.get("url") != url or len(body) != meta.get("size", -1):
-            return None  # a torn or foreign entry: treat as absent
+        body = self.store.read(f"{url}\0{accept or ''}", BODY)
+        if body is None:
+            return None
+        if len(body) != meta["size"]:
+            self.store.miss("torn")   # body and meta.json of different fetches
+            return None
         return body, meta
 
     def _store(self, url: str, accept: str | None, body: bytes, headers: dict) -> float:
-        body_path, meta_path = self._paths(url, accept)
-        body_path.parent.mkdir(parents=True, exist_ok=True)
         now = time.time()
         meta = {
             "url": url,
@@ -130,14 +143,15 @@ class HttpClient:
             "last_modified": headers.get("Last-Modified"),
             "fetched_at": now,
         }
-        atomic_write(body_path, body)
-        atomic_write(meta_path, json.dumps(meta).encode())
+        key = f"{url}\0{accept or ''}"
+        # Body first: a meta.json never describes a body that is not there yet.
+        if self.store.write(key, BODY, body):
+            self.store.write(key, META, json.dumps(meta).encode())
         return now
 
     def _touch(self, url: str, accept: str | None, meta: dict) -> float:
-        _, meta_path = self._paths(url, accept)
         meta = dict(meta, fetched_at=time.time())
-        atomic_write(meta_path, json.dumps(meta).encode())
+        self.store.write(f"{url}\0{accept or ''}", META, json.dumps(meta).encode())
         return meta["fetched_at"]
 
     # -- public ---------------------------------------------------------------------------
@@ -148,7 +162,7 @@ class HttpClient:
         cached = self._load(url, accept)
         if cached is not None:
             body, meta = cached
-            fresh = time.time() - meta.get("fetched_at", 0) < max_age
+            fresh = time.time() - meta["fetched_at"] < max_age
             if fresh or self.offline:
                 return CachedResponse(url, body, meta["fetched_at"], True, stale=not fresh)
         elif self.offline:
@@ -176,14 +190,10 @@ class HttpClient:
     def fresh_meta(self, url: str, accept: str | None = None) -> dict | None:
         """The cache entry's metadata when `get` would answer from the cache without a request
         (fresh, or --offline), with its age and staleness; else None. Reads no body."""
-        _, meta_path = self._paths(url, accept)
-        try:
-            meta = json.loads(meta_path.read_text())
-        except (OSError, ValueError):
+        meta = self._meta(url, accept)
+        if meta is None:
             return None
-        if not isinstance(meta, dict) or meta.get("url") != url:
-            return None
-        age = max(0.0, time.time() - float(meta.get("fetched_at", 0)))
+        age = max(0.0, time.time() - meta["fetched_at"])
         if age < self.max_age or self.offline:
             return {**meta, "age": age, "stale": age >= self.max_age}
         return None
@@ -306,17 +316,21 @@ def _range_total(content_range: str | None) -> int | None:
     return int(total) if total.isdigit() else None
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write to a temp file in the same folder, then rename: readers never see a torn file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+BODY, META = ".body", ".meta.json"
+
+
+def usable_meta(meta: Any, url: str) -> bool:
+    """A meta.json the client can act on: this URL's, with a byte count, a real fetch time and
+    string (or absent) validators. Anything else (`[]`, `"fetched_at": "yesterday"` or null,
+    another URL's entry) is a miss, so the page is fetched again."""
+    if not isinstance(meta, dict) or meta.get("url") != url:
+        return False
+    size, fetched_at = meta.get("size"), meta.get("fetched_at")
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        return False
+    if not isinstance(fetched_at, (int, float)) or isinstance(fetched_at, bool) or not math.isfinite(fetched_at):
+        return False
+    return all(meta.get(k) is None or isinstance(meta.get(k), str) for k in ("etag", "last_modified"))
 
 
 def _sha256_file(path: Path) -> str:

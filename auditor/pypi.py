@@ -20,6 +20,7 @@ import email.parser
 import email.policy
 from dataclasses import dataclass, field
 from email.message import Message
+from typing import Any
 from urllib.parse import urljoin
 
 from packaging.tags import Tag
@@ -109,14 +110,20 @@ class PyPIClient:
         self.json_url = json_url.rstrip("/") + "/" if json_url else None
         self.http = http or HttpClient(offline=offline)
 
-    def project_files(self, name: str) -> ProjectFiles:
-        canonical = canonicalize_name(name)
-        url = urljoin(self.index_url, f"{canonical}/")
+    def page_url(self, name: str) -> str:
+        return urljoin(self.index_url, f"{canonicalize_name(name)}/")
+
+    def project_page(self, name: str) -> CachedResponse:
+        """The project's PEP 691 page, through the HTTP cache: the one fetch of an index page,
+        for ProjectFiles here and for the resolver's compact pages (auditor.resolve)."""
+        url = self.page_url(name)
         try:
-            response = self.http.get(url, accept=SIMPLE_JSON)
+            return self.http.get(url, accept=SIMPLE_JSON)
         except NotFound:
             raise ProjectNotFound(url, f"no project named {name!r} on the index") from None
-        return parse_simple_json(canonical, response)
+
+    def project_files(self, name: str) -> ProjectFiles:
+        return parse_simple_json(canonicalize_name(name), self.project_page(name))
 
     def project_info(self, name: str) -> ProjectInfo:
         if not self.json_url:
@@ -137,15 +144,19 @@ class PyPIClient:
         return email.parser.BytesParser(policy=email.policy.compat32).parsebytes(response.body)
 
 
+def page_entries(doc: Any, page_url: str) -> list[dict]:
+    """The usable file entries of a PEP 691 project page (a dict with a string `filename` and a
+    `url`): the one reader of a page's entries, for ProjectFiles and the resolver's compact
+    pages. Raises ServiceError when `doc` is not a project page."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("files"), list):
+        raise ServiceError(page_url, "not a PEP 691 project page (no 'files' list)")
+    # A malformed entry cannot be used; the rest of the page can.
+    return [e for e in doc["files"] if isinstance(e, dict) and isinstance(e.get("filename"), str) and "url" in e]
+
+
 def parse_simple_json(canonical: str, response: CachedResponse) -> ProjectFiles:
     doc = response.json()
-    if not isinstance(doc, dict) or not isinstance(doc.get("files"), list):
-        raise ServiceError(response.url, "not a PEP 691 project page (no 'files' list)")
-    files = []
-    for entry in doc["files"]:
-        if not isinstance(entry, dict) or "filename" not in entry or "url" not in entry:
-            continue  # a malformed entry cannot be used; the rest of the page can
-        files.append(dist_file_from_entry(entry, response.url))
+    files = [dist_file_from_entry(entry, response.url) for entry in page_entries(doc, response.url)]
     versions: set[Version] = {f.version for f in files if f.version is not None}
     for raw in doc.get("versions") or ():
         try:
@@ -163,6 +174,8 @@ def parse_simple_json(canonical: str, response: CachedResponse) -> ProjectFiles:
 
 
 def dist_file_from_entry(entry: dict, page_url: str) -> DistFile:
+    """One PEP 691 file entry (from page_entries) -> DistFile: the one place a file of the index
+    becomes the typed model."""
     filename = str(entry["filename"])
     version: Version | None = None
     tags: frozenset[Tag] = frozenset()

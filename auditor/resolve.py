@@ -30,7 +30,6 @@ subprocess per target and platform.
 
 from __future__ import annotations
 
-import json
 import re
 import struct
 import threading
@@ -40,7 +39,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Iterable, Iterator, Mapping, Sequence
-from urllib.parse import urljoin
 
 from packaging import tags as ptags
 from packaging.markers import Marker
@@ -49,9 +47,10 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from auditor.cache import MARSHAL, CacheStore
 from auditor.errors import AuditError, InputError, ServiceError
 from auditor.migration import ReleaseFile, TargetTags, installable_kind
-from auditor.pypi import SIMPLE_JSON, DistFile, PyPIClient, dist_file_from_entry
+from auditor.pypi import SIMPLE_JSON, DistFile, PyPIClient, dist_file_from_entry, page_entries
 
 NEWEST_FT = (3, 15)            # newest CPython with a free-threaded build released (3.15.0: Oct 2026)
 SUPPORTED_MINORS = range(9, 16)
@@ -331,18 +330,12 @@ def compact_index(doc: Any, page_url: str) -> dict[str, list]:
     and numpy and lxml have 4,000-5,000 files each. Files whose names do not parse are skipped,
     as pip does. Versions listed without files are kept (with no files).
     """
-    if not isinstance(doc, dict) or not isinstance(doc.get("files"), list):
-        raise ServiceError(page_url, "not a PEP 691 project page (no 'files' list)")
     names: dict[str, list[str]] = {}
     rps: dict[str, list] = {}
     yanked: dict[str, list[int]] = {}
     sdist_suffixes = _SDIST_SUFFIXES
-    for entry in doc["files"]:
-        if not isinstance(entry, dict):
-            continue
-        filename = entry.get("filename")
-        if not isinstance(filename, str) or "url" not in entry:
-            continue
+    for entry in page_entries(doc, page_url):
+        filename = entry["filename"]
         if filename.endswith(".whl"):
             parts = filename.split("-")
             if len(parts) not in (5, 6):
@@ -385,6 +378,29 @@ def _pack(rows: list) -> list:
             [i for i, r in enumerate(rows) if r[2]]]
 
 
+def is_compact(value: Any) -> bool:
+    """The shape compact_index produces (what a cached entry must have to be used): a non-empty
+    {version: [joined names, requires_python (None, a string or one per file), yanked indices]}.
+    Exact types and one pass: it runs on every warm page load."""
+    if type(value) is not dict or not value:
+        return False
+    for version, packed in value.items():
+        if type(version) is not str or type(packed) is not list or len(packed) != 3:
+            return False
+        joined, rp, yanked = packed
+        if type(joined) is not str or type(yanked) is not list:
+            return False
+        if rp is not None and type(rp) is not str:
+            if type(rp) is not list or len(rp) != joined.count("\n") + 1 \
+                    or not all(r is None or type(r) is str for r in rp):
+                return False
+        if yanked:
+            last = joined.count("\n")
+            if not all(type(i) is int and 0 <= i <= last for i in yanked):
+                return False
+    return True
+
+
 def index_from_compact(name: str, compact: Mapping[str, list], page_url: str) -> ProjectIndex:
     raw: dict[Version, list] = {}
     for text, packed in compact.items():
@@ -401,7 +417,7 @@ def index_from_compact(name: str, compact: Mapping[str, list], page_url: str) ->
 
 def parse_index(name: str, doc: Any, page_url: str) -> ProjectIndex:
     index = index_from_compact(name, compact_index(doc, page_url), page_url)
-    index._entries = {e["filename"]: e for e in doc["files"] if isinstance(e, dict) and isinstance(e.get("filename"), str)}
+    index._entries = {e["filename"]: e for e in page_entries(doc, page_url)}
     return index
 
 
@@ -443,7 +459,7 @@ class Fetcher:
         return future
 
     def _page_url(self, name: str) -> str:
-        return urljoin(self.client.index_url, f"{name}/")
+        return self.client.page_url(name)
 
     def _cached_meta(self, url: str) -> dict | None:
         fresh = getattr(self.client.http, "fresh_meta", None)
@@ -462,7 +478,6 @@ class Fetcher:
 
     def _fetch_index(self, name: str) -> ProjectIndex:
         url = self._page_url(name)
-        from auditor.http import NotFound
         meta = self._cached_meta(url)
         if meta is not None:
             compact = _load_compact(_meta_key(url, meta))
@@ -470,13 +485,10 @@ class Fetcher:
                 # Warm: neither the page body (up to 7 MB) nor its JSON is touched.
                 index = index_from_compact(name, compact, url)
                 index.stale, index.age_seconds, index.from_cache = meta["stale"], meta["age"], True
-                http = self.client.http
-                index._load_entries = lambda: _entries_of(http.get(url, accept=SIMPLE_JSON))
+                client = self.client
+                index._load_entries = lambda: _entries_of(client.project_page(name))
                 return index
-        try:
-            response = self.client.http.get(url, accept=SIMPLE_JSON)
-        except NotFound:
-            raise NotFound(url, f"no project named {name!r} on the index") from None
+        response = self.client.project_page(name)      # ProjectNotFound for an unknown project
         index = self._parsed(name, response)
         index.stale, index.age_seconds = response.stale, response.age_seconds
         index.from_cache = response.from_cache
@@ -492,37 +504,26 @@ class Fetcher:
         (URLs, hashes) is parsed again only when a file's URL is needed (metadata, --deep).
         """
         import hashlib
-        import marshal
-
-        from auditor.cache import cache_dir
-        from auditor.http import atomic_write
 
         # Keyed by URL, length and both ends of the body: PyPI's page starts with its
         # "_last-serial", which changes with every upload, so no full-body hash is needed.
         body = response.body
         fingerprint = hashlib.sha1(b"%s\0%d\0%s\0%s" % (response.url.encode(), len(body), body[:4096], body[-4096:]))
-        path = cache_dir("index-compact") / f"{fingerprint.hexdigest()}.marshal"
-        compact = None
-        try:
-            compact = marshal.loads(path.read_bytes())
-        except (OSError, ValueError, EOFError, TypeError):
-            pass
+        key = "body-" + fingerprint.hexdigest()
+        compact = COMPACT_PAGES.get(key, MARSHAL, check=is_compact)
         doc = None
-        if not isinstance(compact, dict):
+        if compact is None:
             doc = response.json()
             compact = compact_index(doc, response.url)
-            try:
-                atomic_write(path, marshal.dumps(compact))
-            except OSError:
-                pass
+            if compact:
+                COMPACT_PAGES.put(key, compact, MARSHAL)
         index = index_from_compact(name, compact, response.url)
         index.compact = compact
         if doc is not None:
-            index._entries = {e["filename"]: e for e in doc["files"] if isinstance(e, dict) and "filename" in e}
+            index._entries = {e["filename"]: e for e in page_entries(doc, response.url)}
         else:
             body, url = response.body, response.url
-            index._load_entries = lambda: {e["filename"]: e for e in _page_json(body, url)["files"]
-                                           if isinstance(e, dict) and "filename" in e}
+            index._load_entries = lambda: {e["filename"]: e for e in page_entries(_page_json(body, url), url)}
         return index
 
     def prefetch_need(self, need: "Need", target: Target) -> None:
@@ -574,41 +575,27 @@ class Fetcher:
 
     def prefetch_requires(self, index: ProjectIndex, version: Version, target: Target) -> None:
         key = ("meta", index.name, str(version))
-        if key in self._futures or self._memo_path(index, version).exists():
+        if key in self._futures or REQUIRES_DIST.has(self._memo_key(index, version)):
             return  # already asked, or memoised: `requires` reads it inline when needed
         self._submit(key, self._fetch_requires, index, version, target)
 
     def requires(self, index: ProjectIndex, version: Version, target: Target) -> list[str] | None:
         """Requires-Dist of one release; None when unknown (sdist-only). Raises AuditError."""
         return self._submit(("meta", index.name, str(version)), self._fetch_requires, index, version, target,
-                            inline=self._memo_path(index, version).exists()).result()
+                            inline=REQUIRES_DIST.has(self._memo_key(index, version))).result()
 
-    def _memo_path(self, index: ProjectIndex, version: Version):
-        import hashlib
-
-        from auditor.cache import cache_dir
-
-        key = hashlib.sha256(f"{self.client.index_url}\0{index.name}\0{version}".encode()).hexdigest()
-        return cache_dir("requires-dist") / f"{key[:32]}.json"
+    def _memo_key(self, index: ProjectIndex, version: Version) -> str:
+        return f"{self.client.index_url}\0{index.name}\0{version}"
 
     def _fetch_requires(self, index: ProjectIndex, version: Version, target: Target) -> list[str] | None:
         """Released metadata is immutable, so what was read once is kept on disk (no revalidation)."""
-        memo = self._memo_path(index, version)
-        try:
-            cached = json.loads(memo.read_text())
-            if cached.get("name") == index.name and cached.get("version") == str(version):
-                return cached["requires_dist"]
-        except (OSError, ValueError, AttributeError, KeyError):
-            pass
+        memo = self._memo_key(index, version)
+        cached = REQUIRES_DIST.get(memo, check=_is_str_list)
+        if cached is not None:
+            return cached
         requires = self._read_requires(index, version, target)
         if requires is not None:
-            from auditor.http import atomic_write
-
-            try:
-                atomic_write(memo, json.dumps({"name": index.name, "version": str(version),
-                                                "requires_dist": requires}).encode())
-            except OSError:
-                pass
+            REQUIRES_DIST.put(memo, requires)
         return requires
 
     def _read_requires(self, index: ProjectIndex, version: Version, target: Target) -> list[str] | None:
@@ -731,40 +718,29 @@ def _meta_key(url: str, meta: Mapping[str, Any]) -> str | None:
     return "m-" + hashlib.sha1(raw.encode()).hexdigest()
 
 
+# The resolver's caches: compact pages (by HTTP cache entry, and by page body), Requires-Dist
+# of released files (immutable: never revalidated), and whole resolutions (valid while every
+# page they read is unchanged).
+COMPACT_PAGES = CacheStore("index-compact")
+REQUIRES_DIST = CacheStore("requires-dist")
+RESOLUTIONS = CacheStore("resolutions")
+
+
+def _is_str_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
 def _load_compact(key: str | None) -> dict | None:
-    import marshal
-
-    from auditor.cache import cache_dir
-
-    if not key:
-        return None
-    try:
-        compact = marshal.loads((cache_dir("index-compact") / f"{key}.marshal").read_bytes())
-    except (OSError, ValueError, EOFError, TypeError):
-        return None
-    return compact if isinstance(compact, dict) else None
+    return COMPACT_PAGES.get(key, MARSHAL, check=is_compact) if key else None
 
 
 def _store_compact(key: str, compact: dict | None) -> None:
-    import marshal
-
-    from auditor.cache import cache_dir
-    from auditor.http import atomic_write
-
-    if not compact:
-        return
-    path = cache_dir("index-compact") / f"{key}.marshal"
-    if not path.exists():
-        try:
-            atomic_write(path, marshal.dumps(compact))
-        except OSError:
-            pass
+    if compact and not COMPACT_PAGES.has(key, MARSHAL):
+        COMPACT_PAGES.put(key, compact, MARSHAL)
 
 
 def _entries_of(response) -> dict[str, dict]:
-    doc = response.json()
-    files = doc.get("files") if isinstance(doc, dict) else None
-    return {e["filename"]: e for e in files or () if isinstance(e, dict) and "filename" in e}
+    return {e["filename"]: e for e in page_entries(response.json(), response.url)}
 
 
 def _serves_metadata(entry: dict | None) -> bool:
@@ -1108,9 +1084,6 @@ def _page_keys(fetcher: Fetcher, names) -> dict[str, str] | None:
 
 
 def _store_resolution(key: str, result: Resolution, fetcher: Fetcher) -> None:
-    from auditor.cache import cache_dir
-    from auditor.http import atomic_write
-
     touched = sorted({k[1] for k in list(fetcher._futures) if k[0] == "index"})
     pages = _page_keys(fetcher, touched)
     if pages is None or any(p.problem for p in result.packages.values()):
@@ -1126,17 +1099,14 @@ def _store_resolution(key: str, result: Resolution, fetcher: Fetcher) -> None:
                       "children": sorted(p.children), "installable": p.installable}
                      for p in result.packages.values()],
     }
-    try:
-        atomic_write(cache_dir("resolutions") / f"{key}.json", json.dumps(doc).encode())
-    except OSError:
-        pass
+    RESOLUTIONS.put(key, doc)
 
 
 def _load_resolution(key: str, target: Target, fetcher: Fetcher) -> Resolution | None:
-    from auditor.cache import cache_dir
-
+    doc = RESOLUTIONS.get(key, check=lambda d: isinstance(d, dict))
+    if doc is None:
+        return None
     try:
-        doc = json.loads((cache_dir("resolutions") / f"{key}.json").read_text())
         if _page_keys(fetcher, doc["pages"]) != doc["pages"]:
             return None   # a page changed (or left the cache): resolve again
         packages = {}
@@ -1147,10 +1117,13 @@ def _load_resolution(key: str, target: Target, fetcher: Fetcher) -> Resolution |
                 None if p["user_specifier"] is None else SpecifierSet(p["user_specifier"]),
                 set(p["children"]), p["installable"])
         indexes = {name: fetcher.index(name) for name in packages}
-    except (OSError, ValueError, KeyError, TypeError, InvalidVersion, AuditError):
-        return None
-    return Resolution(target, packages, indexes, [tuple(i) for i in doc["incomplete"]],
-                      [tuple(s) for s in doc["skipped"]], doc["resolved"])
+        return Resolution(target, packages, indexes, [tuple(i) for i in doc["incomplete"]],
+                          [tuple(s) for s in doc["skipped"]], doc["resolved"])
+    except (ValueError, KeyError, TypeError, InvalidVersion):
+        RESOLUTIONS.miss("wrong type")
+    except AuditError:    # a page it names is gone: resolve again
+        pass
+    return None
 
 
 def _resolve_now(requirements, constraints, target: Target, fetcher: Fetcher, *, transitive: bool = True) -> Resolution:

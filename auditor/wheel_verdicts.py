@@ -21,11 +21,11 @@ listed in the verdict's `not_read`.
 
 from __future__ import annotations
 
-import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
+from auditor.cache import CacheStore, inspector_fingerprint
 from auditor.errors import AuditError
 from auditor.model import FreeThreading, ModuleReport, Subinterpreters
 
@@ -125,41 +125,39 @@ def census_verdict(census: Any, wheel: WheelFile) -> WheelVerdict | None:
 
 
 # ------------------------------------------------------------------ verdict cache (I/O)
-def _cache_path(sha256: str):
-    from auditor.cache import cache_dir
+# One JSON entry per wheel sha256, valid for one entry format and one inspector fingerprint:
+# another inspector may decide differently, so its verdicts are read again.
+VERDICT_CACHE = CacheStore("wheel-verdicts")
+_VERDICT_FIELDS = ("wheel", "free_threading", "subinterpreters", "evidence")
 
-    return cache_dir("wheel-verdicts") / f"{sha256.lower()}.json"
+
+def _verdict_validity() -> str:
+    return f"{CACHE_SCHEMA}:{inspector_fingerprint()}"
+
+
+def _is_verdict_doc(doc: Any) -> bool:
+    return (isinstance(doc, dict) and all(isinstance(doc.get(k), str) for k in _VERDICT_FIELDS)
+            and isinstance(doc.get("modules", []), list) and all(isinstance(m, dict) for m in doc.get("modules", []))
+            and isinstance(doc.get("not_read", []), list) and all(isinstance(n, str) for n in doc.get("not_read", [])))
 
 
 def _cached(wheel: WheelFile) -> WheelVerdict | None:
-    from auditor.cache import inspector_fingerprint
-
     if not wheel.sha256:
         return None
-    try:
-        doc = json.loads(_cache_path(wheel.sha256).read_text())
-        if not isinstance(doc, dict) or doc.get("schema") != CACHE_SCHEMA or doc.get("inspector") != inspector_fingerprint():
-            return None      # another inspector may decide differently: read again
-        return WheelVerdict(str(doc["wheel"]), str(doc["free_threading"]), str(doc["subinterpreters"]),
-                            str(doc["evidence"]), FROM_CACHE, tuple(doc.get("modules") or ()),
-                            0, tuple(doc.get("not_read") or ()))
-    except (OSError, ValueError, KeyError, TypeError):
+    doc = VERDICT_CACHE.get(wheel.sha256.lower(), validity=_verdict_validity(), check=_is_verdict_doc)
+    if doc is None:
         return None
+    return WheelVerdict(doc["wheel"], doc["free_threading"], doc["subinterpreters"], doc["evidence"], FROM_CACHE,
+                        tuple(doc.get("modules") or ()), 0, tuple(doc.get("not_read") or ()))
 
 
 def _store(wheel: WheelFile, verdict: WheelVerdict) -> None:
-    from auditor.cache import inspector_fingerprint
-    from auditor.http import atomic_write
-
     if not wheel.sha256 or not verdict.decided:
         return
-    doc = {"schema": CACHE_SCHEMA, "inspector": inspector_fingerprint(), "wheel": verdict.wheel,
-           "free_threading": verdict.free_threading, "subinterpreters": verdict.subinterpreters,
-           "evidence": verdict.evidence, "modules": list(verdict.modules), "not_read": list(verdict.not_read)}
-    try:
-        atomic_write(_cache_path(wheel.sha256), json.dumps(doc, separators=(",", ":")).encode())
-    except OSError:
-        pass     # a cache that cannot be written costs a re-read next time, nothing else
+    doc = {"wheel": verdict.wheel, "free_threading": verdict.free_threading,
+           "subinterpreters": verdict.subinterpreters, "evidence": verdict.evidence,
+           "modules": list(verdict.modules), "not_read": list(verdict.not_read)}
+    VERDICT_CACHE.put(wheel.sha256.lower(), doc, validity=_verdict_validity())   # False: costs a re-read, nothing else
 
 
 # ------------------------------------------------------------------ reading the wheel (I/O)

@@ -13,7 +13,7 @@ from typing import Any, Mapping, Sequence
 from packaging.version import InvalidVersion, Version
 
 from auditor import envaudit
-from auditor.cache import inspector_fingerprint
+from auditor.cache import PICKLE, CacheStore, inspector_fingerprint
 from auditor.envaudit import FtOffer
 from auditor.errors import AuditError, InputError
 from auditor.model import FreeThreading, ModuleReport
@@ -76,28 +76,18 @@ class ReportCache:
     """Module reports of one environment, keyed by file identity (inode, size, mtime) and the
     inspector fingerprint, so a second audit of an unchanged environment re-reads nothing.
 
-    Stored with pickle in ft-audit's own user cache dir (frozen dataclasses round-trip
-    exactly); an unreadable or foreign cache file is ignored and rewritten."""
+    One pickle entry of the "env-reports" store per set of environment folders (frozen
+    dataclasses round-trip exactly), valid for one inspector fingerprint; a missing, truncated,
+    foreign or wrongly-typed entry is a miss and is rewritten."""
+
+    store = CacheStore("env-reports")
 
     def __init__(self, directories: Sequence[str]) -> None:
-        import hashlib
-
-        from auditor.cache import cache_dir
-
         self.fingerprint = inspector_fingerprint()
-        key = hashlib.sha256("\0".join([self.fingerprint, *directories]).encode()).hexdigest()[:24]
-        self.path = cache_dir("env-reports") / f"{key}.pickle"
-        self.entries: dict[str, tuple[tuple[int, int, int], ModuleReport]] = {}
+        self.key = "\0".join(directories)
+        self.entries: dict[str, tuple[tuple[int, int, int], ModuleReport]] = \
+            self.store.get(self.key, PICKLE, validity=self.fingerprint, check=_is_report_entries) or {}
         self.dirty = False
-        try:
-            import pickle
-
-            with open(self.path, "rb") as handle:
-                data = pickle.load(handle)
-            if isinstance(data, dict) and data.get("fingerprint") == self.fingerprint:
-                self.entries = data["entries"]
-        except Exception:  # missing, truncated or from another version: start afresh
-            self.entries = {}
 
     def get(self, path: str) -> ModuleReport | None:
         hit = self.entries.get(path)
@@ -112,19 +102,17 @@ class ReportCache:
             self.dirty = True
 
     def save(self, keep: set[str]) -> None:
-        import pickle
-        import tempfile
-
         if not self.dirty and set(self.entries) <= keep:
             return
         entries = {p: e for p, e in self.entries.items() if p in keep}
-        try:
-            with tempfile.NamedTemporaryFile("wb", dir=self.path.parent, delete=False) as handle:
-                pickle.dump({"fingerprint": self.fingerprint, "entries": entries}, handle,
-                            protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(handle.name, self.path)
-        except OSError:
-            pass    # a read-only cache only costs speed
+        self.store.put(self.key, entries, PICKLE, validity=self.fingerprint)   # False: only costs speed
+
+
+def _is_report_entries(value: Any) -> bool:
+    """path -> ((inode, size, mtime), ModuleReport): what `get` reads."""
+    return isinstance(value, dict) and all(
+        isinstance(path, str) and isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], tuple)
+        and isinstance(entry[1], ModuleReport) for path, entry in value.items())
 
 
 def inspect_files(files: Sequence[ExtensionFile], *, jobs: int | None = None, progress_stream=None,

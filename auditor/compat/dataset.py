@@ -10,12 +10,11 @@ The newer of the two (by `generated_at`) is used.
 from __future__ import annotations
 
 import json
-import os
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from auditor.cache import cache_dir
+from auditor.cache import atomic_write, cache_dir
 from auditor.errors import InputError
 
 CENSUS_SCHEMA = "ft-audit-census/1"
@@ -94,21 +93,8 @@ def newest_census() -> tuple[dict[str, Any] | None, Path | None, list[str]]:
 
 def write_json_atomic(path: Path, doc: Any) -> None:
     """Write to a temporary file beside `path`, then replace: never a truncated file."""
-    import tempfile  # only the writer needs it; keep loading cheap
-
-    path.parent.mkdir(parents=True, exist_ok=True)
     data = json.dumps(doc, ensure_ascii=False, separators=(",", ":"), sort_keys=False).encode()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.write(b"\n")
-        os.chmod(tmp, 0o644)  # mkstemp makes it 0600; the dataset is shipped and shared
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, data + b"\n", mode=0o644)   # the dataset is shipped and shared: not 0600
 
 
 def read_package_list(path: Path) -> list[str]:

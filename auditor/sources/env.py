@@ -26,6 +26,7 @@ from typing import Any, Mapping, Sequence
 
 from packaging.utils import canonicalize_name
 
+from auditor.cache import CacheStore
 from auditor.errors import InputError
 from auditor.sources import probe as probe_module
 
@@ -191,9 +192,9 @@ def probe_interpreter(cmd: Sequence[str], *, env: Mapping[str, str] | None = Non
     where = " ".join(cmd)
     source = Path(probe_module.__file__).read_text(encoding="utf-8")
     run_env = dict(os.environ if env is None else env)
-    cache_file = _probe_cache_file(cmd, run_env, BOOTSTRAP + source) if cache else None
-    if cache_file is not None:
-        cached = _probe_cache_read(cache_file, where)
+    cache_key = _probe_cache_key(cmd, run_env, BOOTSTRAP + source) if cache else None
+    if cache_key is not None:
+        cached = _probe_cache_read(cache_key, where)
         if cached is not None:
             return cached
     run_env["PYTHONIOENCODING"] = "utf-8"
@@ -224,15 +225,20 @@ def probe_interpreter(cmd: Sequence[str], *, env: Mapping[str, str] | None = Non
         tail = _last_line(proc.stderr) or _last_line(proc.stdout)
         raise InputError(where, f"not a working Python 3.9+ interpreter (exit {proc.returncode}: {tail or 'no output'})")
     snapshot = parse_probe_output(stdout, where=where)
-    if cache_file is not None:
-        _probe_cache_write(cache_file, stdout, snapshot)
+    if cache_key is not None:
+        _probe_cache_write(cache_key, stdout, snapshot)
     return snapshot
 
 
 _PROBE_ENV_KEYS = ("PYTHONPATH", "PYTHONHOME", "PYTHONNOUSERSITE", "PYTHONUSERBASE", "PYTHONSAFEPATH", "PATH")
 
 
-def _probe_cache_file(cmd: Sequence[str], env: Mapping[str, str], source: str) -> Path | None:
+# The probe's answer for one interpreter file and environment, valid while the folders it
+# names keep their modification times (checked on read: the stamps are part of the value).
+PROBE_CACHE = CacheStore("env-probe")
+
+
+def _probe_cache_key(cmd: Sequence[str], env: Mapping[str, str], source: str) -> str | None:
     import hashlib
     import shutil
 
@@ -243,11 +249,8 @@ def _probe_cache_file(cmd: Sequence[str], env: Mapping[str, str], source: str) -
         st = None
     if st is None:
         return None           # let the real run produce the error
-    key = json.dumps([list(cmd), os.path.realpath(exe), st.st_ino, st.st_size, st.st_mtime_ns,
-                      [env.get(k) for k in _PROBE_ENV_KEYS], hashlib.sha256(source.encode()).hexdigest()])
-    from auditor.cache import cache_dir
-
-    return cache_dir("env-probe") / (hashlib.sha256(key.encode()).hexdigest()[:24] + ".json")
+    return json.dumps([list(cmd), os.path.realpath(exe), st.st_ino, st.st_size, st.st_mtime_ns,
+                       [env.get(k) for k in _PROBE_ENV_KEYS], hashlib.sha256(source.encode()).hexdigest()])
 
 
 def _folder_stamps(folders: Sequence[str]) -> list[list[Any]]:
@@ -260,26 +263,28 @@ def _folder_stamps(folders: Sequence[str]) -> list[list[Any]]:
     return stamps
 
 
-def _probe_cache_read(path: Path, where: str) -> EnvSnapshot | None:
+def _is_probe_entry(doc: Any) -> bool:
+    return (isinstance(doc, dict) and isinstance(doc.get("stdout"), str) and isinstance(doc.get("stamps"), list)
+            and all(isinstance(s, list) and len(s) == 2 and isinstance(s[0], str) for s in doc["stamps"]))
+
+
+def _probe_cache_read(key: str, where: str) -> EnvSnapshot | None:
+    doc = PROBE_CACHE.get(key, check=_is_probe_entry)
+    if doc is None:
+        return None
+    stamps = doc["stamps"]
+    if _folder_stamps([f for f, _ in stamps]) != stamps:
+        return None           # something was installed or removed: probe again
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        stamps = doc["stamps"]
-        if _folder_stamps([f for f, _ in stamps]) != stamps:
-            return None
         return parse_probe_output(doc["stdout"], where=where)
-    except (OSError, ValueError, KeyError, TypeError, InputError):
+    except Exception:  # noqa: BLE001 - a stored answer the parser refuses: probe again (a real
+        PROBE_CACHE.miss("wrong type")   # parser fault then shows on the fresh output)
         return None
 
 
-def _probe_cache_write(path: Path, stdout: bytes, snapshot: EnvSnapshot) -> None:
+def _probe_cache_write(key: str, stdout: bytes, snapshot: EnvSnapshot) -> None:
     folders = [*snapshot.interpreter.environment_dirs, *(d.metadata_dir for d in snapshot.distributions)]
-    doc = {"stamps": _folder_stamps(folders), "stdout": stdout.decode("utf-8", "replace")}
-    try:
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(doc), encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError:
-        pass
+    PROBE_CACHE.put(key, {"stamps": _folder_stamps(folders), "stdout": stdout.decode("utf-8", "replace")})
 
 
 def _last_line(data: bytes) -> str:
