@@ -9,33 +9,23 @@ shape; formatters render it and never compute verdicts.
 Blocked-by chains follow declared dependencies (Requires-Dist, markers evaluated for the
 *audited* interpreter, extras off): a distribution is blocked when a dependency, at any depth,
 has a module that refuses what the user wants (an own-GIL sub-interpreter; a GIL-free run).
-The shortest chain to each blocking distribution is shown.
+The shortest chain to each blocking distribution is shown. The verdict orders, the worst-of
+rule and the chain search are auditor.rollup's, shared with the wheel verdicts and `requirements`.
 """
 
 from __future__ import annotations
 
-from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
 from packaging.markers import InvalidMarker, UndefinedComparison, UndefinedEnvironmentName
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from auditor import rollup
 from auditor.finding_codes import Family, fail_on_tokens, finding_code
 from auditor.model import Finding, FreeThreading, ModuleReport, Subinterpreters, Verdict
 from auditor.sources.env import EnvSnapshot, ExtensionFile, InstalledDistribution, Interpreter
-
-# Worst first: the first value present among a distribution's modules is its verdict.
-# A definite "no" ranks above "unknown": it is the stronger statement about the environment.
-FT_ORDER = (FreeThreading.NOT_BUILT_FOR_FT, FreeThreading.REENABLES_GIL, FreeThreading.UNKNOWN, FreeThreading.READY)
-SUBINTERP_ORDER = (Subinterpreters.NOT_SUPPORTED, Subinterpreters.SHARED_GIL_ONLY,
-                   Subinterpreters.UNKNOWN, Subinterpreters.OWN_GIL)
-
-# Own verdicts of a dependency that block its dependents.
-SUBINTERP_BLOCKING = (Subinterpreters.NOT_SUPPORTED, Subinterpreters.SHARED_GIL_ONLY)
-FT_BLOCKING_GIL_ENV = (FreeThreading.REENABLES_GIL,)
-FT_BLOCKING_FT_ENV = (FreeThreading.REENABLES_GIL, FreeThreading.NOT_BUILT_FOR_FT)
 
 # Finding codes, severities and --fail-on tokens: the `env` family of auditor/finding_codes.json.
 FAIL_ON_TOKENS = tuple(sorted(fail_on_tokens(Family.ENV)))
@@ -125,14 +115,6 @@ class BlockedBy:
         return {"chain": list(self.chain), "module": self.module, "verdict": self.verdict, "text": self.text}
 
 
-def is_helper_library(report: ModuleReport) -> bool:
-    """A shared library with no PyInit_/PyModExport_ export (ctypes/cffi helper libraries such
-    as pycryptodome's `_raw_aes.abi3.so`): never imported as a module, so it takes no part in
-    the verdicts. The inspector says so in its init evidence."""
-    return report.init == "unknown" and not report.errors and any(
-        e.topic == "init" and e.kind == "export" and "no PyInit_" in e.detail for e in report.evidence)
-
-
 @dataclass(frozen=True)
 class ModuleEntry:
     file: ExtensionFile
@@ -142,7 +124,8 @@ class ModuleEntry:
 
     @property
     def helper_library(self) -> bool:
-        return is_helper_library(self.report)
+        """No PyInit_/PyModExport_ export (pycryptodome's `_raw_aes.abi3.so`): no part in verdicts."""
+        return not rollup.takes_part(self.report)
 
     @property
     def counts(self) -> bool:
@@ -247,29 +230,26 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def _names(modules: Sequence[ModuleEntry], limit: int = 3) -> str:
-    names = sorted(m.file.module for m in modules)
+def _names(names: Sequence[str], limit: int = 3) -> str:
     more = f" and {len(names) - limit} more" if len(names) > limit else ""
-    return ", ".join(names[:limit]) + more
+    return ", ".join(sorted(names)[:limit]) + more
 
 
-def rollup(modules: Sequence[ModuleEntry], attr: str, order: Sequence[str]) -> Verdict:
-    """The worst verdict among loadable modules, with a reason naming the deciding ones."""
+def distribution_verdict(modules: Sequence[ModuleEntry], aspect: str) -> Verdict:
+    """The worst verdict among loadable modules (auditor.rollup), with a reason naming the deciding ones."""
+    best = rollup.WORST_FIRST[aspect][-1]
     relevant = [m for m in modules if m.counts]
     if not relevant:
         if any(m.helper_library for m in modules):
-            return Verdict(order[-1], "no extension modules (only helper libraries loaded with ctypes/cffi)")
+            return Verdict(best, "no extension modules (only helper libraries loaded with ctypes/cffi)")
         if modules:
-            return Verdict(order[-1], "only files tagged for other interpreters (never imported here)")
-        return Verdict(order[-1], PURE_REASON)
-    for value in order:
-        hits = [m for m in relevant if getattr(m.report, attr).value == value]
-        if hits:
-            if value == order[-1]:
-                return Verdict(value, f"all {_plural(len(relevant), 'module')} {value}")
-            return Verdict(value, f"{len(hits)} of {_plural(len(relevant), 'module')} {value}: {_names(hits)}")
-    unknown = [m for m in relevant if getattr(m.report, attr).value not in order]
-    return Verdict("unknown", f"unrecognised verdicts in {_names(unknown)}")
+            return Verdict(best, "only files tagged for other interpreters (never imported here)")
+        return Verdict(best, PURE_REASON)
+    verdict = rollup.package_verdict([m.report for m in relevant], aspect)
+    if verdict.value == best:
+        return Verdict(verdict.value, f"all {_plural(verdict.modules, 'module')} {verdict.value}")
+    return Verdict(verdict.value, f"{len(verdict.same)} of {_plural(verdict.modules, 'module')} {verdict.value}: "
+                                  f"{_names(verdict.same)}")
 
 
 # -- dependency graph ---------------------------------------------------------------------
@@ -305,45 +285,16 @@ def requirement_names(requires_dist: Iterable[str], environment: Mapping[str, st
 
 def blocked_chains(start: str, graph: Mapping[str, Sequence[str]],
                    blockers: Mapping[str, tuple[str, str]], names: Mapping[str, str]) -> tuple[BlockedBy, ...]:
-    """Shortest chain from `start` to every dependency in `blockers` (key -> (module, verdict)).
-
-    Breadth-first over installed dependencies; cycles are visited once. `start` itself never
-    counts: its own modules are its own verdict, not a block."""
-    parent: dict[str, str | None] = {start: None}
-    queue = deque([start])
-    found: list[BlockedBy] = []
-    while queue:
-        node = queue.popleft()
-        for dep in graph.get(node, ()):
-            if dep in parent:
-                continue
-            parent[dep] = node
-            queue.append(dep)
-            if dep in blockers:
-                chain = [dep]
-                cursor = parent[dep]
-                while cursor is not None:
-                    chain.append(cursor)
-                    cursor = parent[cursor]
-                module, verdict = blockers[dep]
-                found.append(BlockedBy(tuple(names.get(k, k) for k in reversed(chain)), module, verdict))
-    found.sort(key=lambda b: (len(b.chain), b.chain))
-    return tuple(found)
+    """Shortest chain from `start` to every dependency in `blockers` (key -> (module, verdict)),
+    over installed dependencies (auditor.rollup.blocked_by_chains), with display names."""
+    return tuple(BlockedBy(tuple(names.get(k, k) for k in chain), *blockers[chain[-1]])
+                 for chain in rollup.blocked_by_chains(start, graph, blockers))
 
 
-def _first_module(modules: Sequence[ModuleEntry], attr: str, values: Sequence[str]) -> tuple[str, str] | None:
-    """The module to name as the blocker: the worst verdict first, then modules a normal import
-    reaches before test helpers (`numpy._core._multiarray_umath` over `_multiarray_tests`)."""
-    for value in values:
-        hits = sorted((_is_test_module(m.file.module), m.file.module)
-                      for m in modules if m.counts and getattr(m.report, attr).value == value)
-        if hits:
-            return hits[0][1], value
-    return None
-
-
-def _is_test_module(name: str) -> bool:
-    return any("test" in part for part in name.split("."))
+def _blocking_module(modules: Sequence[ModuleEntry], aspect: str, values: Sequence[str]) -> tuple[str, str] | None:
+    """(module, verdict) naming why a distribution blocks its dependents, or None."""
+    report = rollup.deciding_module([m.report for m in modules if m.counts], aspect, among=values)
+    return (report.name, getattr(report, aspect).value) if report is not None else None
 
 
 # -- the whole environment ------------------------------------------------------------------
@@ -396,18 +347,18 @@ def audit_environment(
     own_si: dict[str, Verdict] = {}
     for key in dists:
         mods = entries.get(key, [])
-        own_ft[key] = rollup(mods, "free_threading", FT_ORDER)
-        own_si[key] = rollup(mods, "subinterpreters", SUBINTERP_ORDER)
+        own_ft[key] = distribution_verdict(mods, rollup.FREE_THREADING)
+        own_si[key] = distribution_verdict(mods, rollup.SUBINTERPRETERS)
 
-    ft_blocking = FT_BLOCKING_FT_ENV if interp.free_threaded else FT_BLOCKING_GIL_ENV
+    ft_blocking = rollup.ft_blocking(interp.free_threaded)
     si_blockers: dict[str, tuple[str, str]] = {}
     ft_blockers: dict[str, tuple[str, str]] = {}
     for key in dists:
         mods = entries.get(key, [])
-        hit = _first_module(mods, "subinterpreters", SUBINTERP_BLOCKING)
+        hit = _blocking_module(mods, rollup.SUBINTERPRETERS, rollup.SUBINTERP_BLOCKING)
         if hit:
             si_blockers[key] = hit
-        hit = _first_module(mods, "free_threading", ft_blocking)
+        hit = _blocking_module(mods, rollup.FREE_THREADING, ft_blocking)
         if hit:
             ft_blockers[key] = hit
     display = {k: d.name for k, d in dists.items()}
@@ -499,16 +450,13 @@ def summarize(interp: Interpreter, audits: Sequence[DistributionAudit], orphans:
     modules = [m for d in audits for m in d.modules] + list(orphans)
     loadable = [m for m in modules if m.counts]
 
-    def count(items, attr, order):
-        out = {v: 0 for v in order}
-        for item in items:
-            value = getattr(item.report if isinstance(item, ModuleEntry) else item, attr).value
-            out[value] = out.get(value, 0) + 1
-        return out
+    def count(items, aspect):
+        return rollup.count_verdicts((getattr(item.report if isinstance(item, ModuleEntry) else item, aspect).value
+                                      for item in items), aspect)
 
     with_ext = [d for d in audits if d.has_extensions]
-    ft_mod = count(loadable, "free_threading", FT_ORDER)
-    si_mod = count(loadable, "subinterpreters", SUBINTERP_ORDER)
+    ft_mod = count(loadable, rollup.FREE_THREADING)
+    si_mod = count(loadable, rollup.SUBINTERPRETERS)
     reenabling = sorted({m.file.owner or m.file.module for m in loadable
                          if m.report.free_threading.value == FreeThreading.REENABLES_GIL})
     gil_stays_off: bool | None
@@ -547,9 +495,9 @@ def summarize(interp: Interpreter, audits: Sequence[DistributionAudit], orphans:
         "helper_libraries": sum(1 for m in modules if m.helper_library),
         "distributions": len(audits),
         "distributions_with_extensions": len(with_ext),
-        "free_threading": {"modules": ft_mod, "distributions": count(with_ext, "free_threading", FT_ORDER),
+        "free_threading": {"modules": ft_mod, "distributions": count(with_ext, rollup.FREE_THREADING),
                            "gil_stays_off": gil_stays_off, "reenabling": reenabling},
-        "subinterpreters": {"modules": si_mod, "distributions": count(with_ext, "subinterpreters", SUBINTERP_ORDER),
+        "subinterpreters": {"modules": si_mod, "distributions": count(with_ext, rollup.SUBINTERPRETERS),
                             "own_gil_distributions": len(own_gil_ok),
                             "blocked_distributions": len(own_gil_blocked)},
         "ft_offers": offers,

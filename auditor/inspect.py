@@ -414,6 +414,7 @@ def _report(f: ModuleFacts) -> ModuleReport:
         free_threading=free_threading_verdict(f), subinterpreters=subinterpreters_verdict(f),
         evidence=tuple(f.evidence), framework_version=f.framework_version, hazards=f.hazards,
         port_markers=f.port_markers, errors=tuple(f.errors), abi_mismatch=f.abi_mismatch,
+        extension_module=f.extension_module,
     )
 
 
@@ -452,6 +453,7 @@ def _merge_slices(facts: list[ModuleFacts]) -> ModuleReport:
         port_markers=tuple(sorted({p for r in reports for p in r.port_markers})),
         errors=tuple(dict.fromkeys(errors)),
         abi_mismatch=next((r.abi_mismatch for r in reports if r.abi_mismatch), None),
+        extension_module=any(r.extension_module for r in reports),
     )
 
 
@@ -471,6 +473,7 @@ def _gather(image: BinaryImage, display: str, claimed: str | None,
     _abi_from_imports(image, imports, f)
 
     if not inits:
+        f.extension_module = False
         f.init = InitStyle.UNKNOWN
         f.init_reason = f.gil_reason = f.mi_reason = \
             "exports no PyInit_*/PyModExport_* function (not an extension module, or a helper library)"

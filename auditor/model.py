@@ -151,6 +151,10 @@ class ModuleReport:
     # Set when the ABI claimed by the file name / wheel tag and the ABI the binary shows
     # disagree (one line, names both); the wheel gate turns it into an error finding.
     abi_mismatch: str | None = None
+    # False when the inspector read the binary and found no PyInit_/PyModExport_/HPyInit_
+    # export: a helper shared library (ctypes/cffi, `torch/lib/libtorch.so`), never imported
+    # as a module, so it takes no part in verdicts. True when unreadable: not shown otherwise.
+    extension_module: bool = True
 
     def to_json(self) -> dict[str, Any]:
         evidence = list(self.evidence)
@@ -176,6 +180,7 @@ class ModuleReport:
             "port_markers": list(self.port_markers),
             "errors": list(self.errors),
             "abi_mismatch": self.abi_mismatch,
+            "extension_module": self.extension_module,
         }
 
 

@@ -73,6 +73,7 @@ class ModuleFacts:
     port_markers: tuple[str, ...] = ()
     errors: list[str] = field(default_factory=list)
     readable: bool = True
+    extension_module: bool = True       # False: read, and no PyInit_/PyModExport_/HPyInit_ export
 
 
 def claim_is_free_threaded(claimed: str | None) -> bool | None:

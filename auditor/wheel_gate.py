@@ -258,7 +258,7 @@ def module_findings(tags: WheelTags, member: ExtensionMember, report: ModuleRepo
 
     out.extend(_platform_findings(tags, report, add))
 
-    if not is_extension_module(report):
+    if not report.extension_module:
         add("FTW903", f"{name} exports no PyInit_*/PyModExport_* function: a helper shared library, "
                       "not audited as a module")
         return out
@@ -287,15 +287,6 @@ def module_findings(tags: WheelTags, member: ExtensionMember, report: ModuleRepo
 def _strip_prefix(message: str, path: str) -> str:
     """Inspector messages start with the display path; findings already name it."""
     return message[len(path) + 2:] if message.startswith(path + ": ") else message
-
-
-def is_extension_module(report: ModuleReport) -> bool:
-    """False for a `.so` / `.pyd` that the inspector read and found no module init export in
-    (a helper library shipped next to the modules, e.g. `torch/lib/libtorch.so`)."""
-    if report.errors or report.init != InitStyle.UNKNOWN:
-        return True
-    return not any(e.topic == "init" and e.kind == "export" and e.detail.startswith("exports no PyInit_")
-                   for e in report.evidence)
 
 
 def _platform_findings(tags: WheelTags, report: ModuleReport, add) -> list[Finding]:
@@ -333,7 +324,7 @@ def _abi_reason(report: ModuleReport) -> str:
 # -- wheel-level rules ----------------------------------------------------------------------
 
 def classifier_findings(tags: WheelTags, classifiers: Sequence[str], modules: Sequence[ModuleReport]) -> list[Finding]:
-    modules = [m for m in modules if is_extension_module(m)]
+    modules = [m for m in modules if m.extension_module]     # helper libraries are never imported
     if not tags.free_threaded or not modules:
         return []
     declared = [c for c in classifiers if c == FT_CLASSIFIER or c.startswith(FT_CLASSIFIER + " ::")]

@@ -73,26 +73,21 @@ class WheelVerdict:
 
 
 # ------------------------------------------------------------------ roll-up (pure)
-def rollup(reports: Sequence[ModuleReport]) -> tuple[str, str, str]:
-    """(free_threading, subinterpreters, evidence) of a wheel: its worst module decides.
+def wheel_rollup(reports: Sequence[ModuleReport]) -> tuple[str, str, str]:
+    """(free_threading, subinterpreters, evidence) of a wheel: its worst module decides
+    (auditor.rollup, so a package rolls up the same here as in `env` and the census)."""
+    from auditor import rollup
 
-    Helper libraries (no PyInit_) are never imported as modules and take no part. The order is
-    auditor.envaudit's, so a package rolls up the same here as in `env`.
-    """
-    from auditor.envaudit import FT_ORDER, SUBINTERP_ORDER, is_helper_library
-
-    modules = [r for r in reports if not is_helper_library(r)]
-    if not modules:
-        return FreeThreading.READY, Subinterpreters.OWN_GIL, "no extension modules in the wheel"
-    ft = min(modules, key=lambda m: FT_ORDER.index(m.free_threading.value))
-    si = min(modules, key=lambda m: SUBINTERP_ORDER.index(m.subinterpreters.value))
-    if ft.free_threading.value == FreeThreading.READY:
-        evidence = f"all {len(modules)} extension module(s) keep the GIL off"
+    ft = rollup.package_verdict(reports, rollup.FREE_THREADING)
+    si = rollup.package_verdict(reports, rollup.SUBINTERPRETERS)
+    if ft.module is None:
+        return ft.value, si.value, "no extension modules in the wheel"
+    if ft.value == FreeThreading.READY:
+        evidence = f"all {ft.modules} extension module(s) keep the GIL off"
     else:
-        others = sum(1 for m in modules if m.free_threading.value == ft.free_threading.value) - 1
-        more = f" and {others} more module(s)" if others else ""
-        evidence = f"{ft.name}{more}: {ft.free_threading.reason}"
-    return ft.free_threading.value, si.subinterpreters.value, evidence
+        more = f" and {len(ft.same) - 1} more module(s)" if len(ft.same) > 1 else ""
+        evidence = f"{ft.module.name}{more}: {ft.module.free_threading.reason}"
+    return ft.value, si.value, evidence
 
 
 def unknown_verdict(wheel: str, source: str, reason: str, *, bytes_read: int = 0) -> WheelVerdict:
@@ -223,7 +218,7 @@ def _inspect(wheel: WheelFile, stream: Any, source: str, bytes_read) -> WheelVer
     if problems:
         # An unsafe or unreadable member may be a module: no verdict from the rest.
         return unknown_verdict(wheel.filename, source, f"{wheel.filename}: {problems[0]}", bytes_read=bytes_read())
-    ft, si, evidence = rollup(reports)
+    ft, si, evidence = wheel_rollup(reports)
     return WheelVerdict(wheel.filename, ft, si, evidence, source, tuple(r.to_json() for r in reports),
                         bytes_read(), not_read)
 

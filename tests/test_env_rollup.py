@@ -229,7 +229,8 @@ def test_helper_libraries_without_pyinit_take_no_part():
                           free_threading=Verdict(FT.NOT_BUILT_FOR_FT, "stable ABI (abi3) module"),
                           subinterpreters=Verdict(SI.UNKNOWN, "exports no PyInit_*"),
                           evidence=(Evidence("init", "export", "exports no PyInit_*/PyModExport_* function "
-                                             "(not an extension module, or a helper library)"),))
+                                             "(not an extension module, or a helper library)"),),
+                          extension_module=False)
     audit = envaudit.audit_environment(EnvSnapshot(interp, (dist("pycryptodome"),)), files,
                                        {f.path: helper for f in files})
     d = by_name(audit)["pycryptodome"]

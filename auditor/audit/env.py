@@ -12,7 +12,7 @@ from typing import Any, Mapping, Sequence
 
 from packaging.version import InvalidVersion, Version
 
-from auditor import envaudit
+from auditor import envaudit, rollup
 from auditor.cache import PICKLE, CacheStore, inspector_fingerprint
 from auditor.envaudit import FtOffer
 from auditor.errors import AuditError, InputError
@@ -270,7 +270,7 @@ def gather_ft_offers(snapshot: EnvSnapshot, files: Sequence[ExtensionFile], repo
     needs: dict[str, str | None] = {}
     versions = {d.key: d.version for d in snapshot.distributions}
     for f in files:
-        if f.owner is None or not f.loadable or envaudit.is_helper_library(reports[f.path]):
+        if f.owner is None or not f.loadable or not reports[f.path].extension_module:
             continue
         if interp.free_threaded and reports[f.path].free_threading.value == FreeThreading.READY:
             continue
@@ -366,13 +366,11 @@ def gather_compat(snapshot: EnvSnapshot, files: Sequence[ExtensionFile],
     if stale:
         notes.append(stale)
     interp = snapshot.interpreter
-    worst: dict[str, str] = {}
-    order = envaudit.FT_ORDER
+    owned: dict[str, list[ModuleReport]] = {}
     for f in files:
-        if f.owner and f.loadable and not envaudit.is_helper_library(reports[f.path]):
-            value = reports[f.path].free_threading.value
-            if f.owner not in worst or order.index(value) < order.index(worst[f.owner]):
-                worst[f.owner] = value
+        if f.owner and f.loadable and reports[f.path].extension_module:
+            owned.setdefault(f.owner, []).append(reports[f.path])
+    worst = {owner: rollup.package_verdict(mods, rollup.FREE_THREADING).value for owner, mods in owned.items()}
     out: dict[str, tuple[Any, list[str]]] = {}
     for d in snapshot.distributions:
         if d.key not in worst:
@@ -408,9 +406,7 @@ def verify_files(cmd: Sequence[str], interp: Interpreter, files: Sequence[Extens
                  jobs: int | None, progress_stream=None) -> dict[str, tuple[Any, Any]]:
     from auditor import verify
 
-    from auditor.envaudit import is_helper_library
-
-    todo = [(f.module, f.path) for f in files if f.loadable and not is_helper_library(reports[f.path])]
+    todo = [(f.module, f.path) for f in files if f.loadable and reports[f.path].extension_module]
     with Progress(len(todo), "verifying", stream=progress_stream) as progress:
         results = verify.run_many(cmd, todo, env=env, timeout=timeout, jobs=jobs,
                                   on_done=lambda name: progress.advance(1, name))

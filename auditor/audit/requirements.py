@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 
-from auditor import migration
+from auditor import migration, rollup
 
 
 # ------------------------------------------------------------------ the audit
@@ -83,7 +83,7 @@ def audit_requirements(inputs: Sequence[str | Path], *, python: str | None = Non
     per_target = [assess_resolution(r) for r in resolutions]
     packages = merge_targets(per_target, [t.platform for t in targets])
     attach_binary_verdicts(packages, resolutions, client, incomplete, notes, download=download)
-    attach_blockers(packages)
+    attach_blockers(packages, free_threaded=all(t.free_threaded for t in targets))
     if use_compat:
         _compat(packages, incomplete)
     seen = set()
@@ -172,32 +172,31 @@ def _version_key(text: str):
     return Version(text)
 
 
-def is_blocker(package: Mapping[str, Any]) -> bool:
-    return package["status"] not in migration.READY_STATUSES or package.get("free_threading") == "reenables-gil"
+def blocking_reason(package: Mapping[str, Any], free_threaded: bool) -> str | None:
+    """Why a package blocks the packages that depend on it, or None: no release ready for the
+    target, or modules whose verdict blocks dependents (auditor.rollup.ft_blocking)."""
+    from auditor.model import FreeThreading
+
+    verdict = package.get("free_threading")
+    if verdict == FreeThreading.REENABLES_GIL:
+        return "re-enables the GIL"
+    if package["status"] not in migration.READY_STATUSES:
+        return package["status"]
+    if verdict in rollup.ft_blocking(free_threaded):
+        return "not built for the free-threaded ABI"
+    return None
 
 
-def attach_blockers(packages: list[dict[str, Any]]) -> None:
-    """blocked_by: the shortest chain to every transitive dependency that blocks the migration."""
+def attach_blockers(packages: list[dict[str, Any]], *, free_threaded: bool) -> None:
+    """blocked_by: the shortest chain to every transitive dependency that blocks the migration
+    (auditor.rollup.blocked_by_chains, the search `env` uses), as "a 1.0 -> b 2.0 (why)"."""
     by_name = {p["name"]: p for p in packages}
+    children = {p["name"]: p.get("_children", ()) for p in packages}
+    reasons = {name: why for name, p in by_name.items() if (why := blocking_reason(p, free_threaded))}
     for package in packages:
-        chains: list[str] = []
-        seen = {package["name"]}
-        frontier = [(package["name"], [])]
-        while frontier:
-            next_frontier = []
-            for name, path in frontier:
-                for child in by_name.get(name, {}).get("_children", ()):
-                    if child in seen or child not in by_name:
-                        continue
-                    seen.add(child)
-                    dep = by_name[child]
-                    chain = path + [f"{child} {dep['version']}"]
-                    if is_blocker(dep):
-                        why = "re-enables the GIL" if dep.get("free_threading") == "reenables-gil" else dep["status"]
-                        chains.append(" -> ".join(chain) + f" ({why})")
-                    next_frontier.append((child, chain))
-            frontier = next_frontier
-        package["blocked_by"] = chains
+        package["blocked_by"] = [
+            " -> ".join(f"{name} {by_name[name]['version']}" for name in chain[1:]) + f" ({reasons[chain[-1]]})"
+            for chain in rollup.blocked_by_chains(package["name"], children, reasons)]
     for package in packages:
         package.pop("_children", None)
 

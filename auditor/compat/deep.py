@@ -3,30 +3,26 @@
 One wheel per FT target of the latest release (the Linux x86-64 one when there is one, as it
 is the most used; else the smallest), downloaded through the shared HTTP client (sha256
 checked, cached) and read with auditor.sources.wheel; each extension module goes through
-auditor.inspect. The summary keeps the worst verdict over the wheel's modules and names the
-modules that would re-enable the GIL.
+auditor.inspect. The summary keeps the worst verdict over the wheel's modules (auditor.rollup,
+the same rule as `env` and `requirements`) and names the modules that would re-enable the GIL.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from packaging.version import Version
 
+from auditor import rollup
 from auditor.cache import cache_dir
 from auditor.compat.census import ft_target, latest_version, platform_family
 from auditor.compat.dataset import now_iso
 from auditor.errors import AuditError
-from auditor.model import FreeThreading, Subinterpreters
+from auditor.model import FreeThreading
 from auditor.pypi import DistFile, ProjectFiles, ProjectInfo, PyPIClient
 
-FT_WORST_FIRST = (FreeThreading.REENABLES_GIL, FreeThreading.NOT_BUILT_FOR_FT, FreeThreading.UNKNOWN,
-                  FreeThreading.READY)
-SUB_WORST_FIRST = (Subinterpreters.NOT_SUPPORTED, Subinterpreters.UNKNOWN, Subinterpreters.SHARED_GIL_ONLY,
-                   Subinterpreters.OWN_GIL)
 PLATFORM_PREFERENCE = ("manylinux-x86_64", "linux-x86_64", "musllinux-x86_64", "manylinux-aarch64",
                        "macos-arm64", "win-amd64")
 DEFAULT_MAX_WHEEL_BYTES = 150 << 20
@@ -50,22 +46,19 @@ def choose_wheels(files: ProjectFiles, version: Version) -> dict[str, DistFile]:
     return {target: min(dists, key=rank) for target, dists in sorted(candidates.items())}
 
 
-def worst(values: list[str], order: tuple[str, ...]) -> str:
-    return next((v for v in order if v in values), order[2] if order is SUB_WORST_FIRST else FreeThreading.UNKNOWN)
-
-
 def summarize_modules(target: str, wheel: str, reports: list) -> dict[str, Any]:
-    """Pure: a deep-verdict entry from ModuleReports."""
+    """Pure: a deep-verdict entry from ModuleReports. Helper libraries (no PyInit_) are not
+    modules: they are neither counted nor judged."""
+    modules = [r for r in reports if rollup.takes_part(r)]
+    counts = rollup.count_verdicts((r.free_threading.value for r in modules), rollup.FREE_THREADING)
     return {
         "target": target,
         "wheel": wheel,
-        "free_threading": worst([r.free_threading.value for r in reports], FT_WORST_FIRST) if reports
-        else FreeThreading.UNKNOWN,
-        "subinterpreters": worst([r.subinterpreters.value for r in reports], SUB_WORST_FIRST) if reports
-        else Subinterpreters.UNKNOWN,
-        "modules": len(reports),
-        "verdicts": dict(sorted(Counter(r.free_threading.value for r in reports).items())),
-        "reenables_gil": sorted(r.name for r in reports if r.free_threading.value == FreeThreading.REENABLES_GIL),
+        "free_threading": rollup.package_verdict(modules, rollup.FREE_THREADING).value,
+        "subinterpreters": rollup.package_verdict(modules, rollup.SUBINTERPRETERS).value,
+        "modules": len(modules),
+        "verdicts": {value: n for value, n in sorted(counts.items()) if n},
+        "reenables_gil": sorted(r.name for r in modules if r.free_threading.value == FreeThreading.REENABLES_GIL),
     }
 
 

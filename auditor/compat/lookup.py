@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from auditor import rollup
 from auditor.compat.classifiers import classifier_level
 from auditor.compat.community import SOURCE_TITLES, CommunityData, load_community
 from auditor.compat.dataset import age_days, newest_census
@@ -128,10 +129,7 @@ class CensusEntry:
 
     def deep_free_threading(self) -> str | None:
         """The worst FT verdict over the inspected wheels of the latest release, if inspected."""
-        order = (FreeThreading.REENABLES_GIL, FreeThreading.NOT_BUILT_FOR_FT, FreeThreading.UNKNOWN,
-                 FreeThreading.READY)
-        values = {d.free_threading for d in self.deep}
-        return next((v for v in order if v in values), None)
+        return rollup.worst((d.free_threading for d in self.deep), rollup.FREE_THREADING)
 
     def to_json(self) -> dict[str, Any]:
         return {

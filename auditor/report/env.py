@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from auditor.envaudit import FT_ORDER, SUBINTERP_ORDER, DistributionAudit, EnvAudit
+from auditor.envaudit import DistributionAudit, EnvAudit
+from auditor.rollup import FT_WORST_FIRST, SUBINTERP_WORST_FIRST
 from auditor.model import FreeThreading, Subinterpreters
 import json
 
@@ -101,7 +102,7 @@ def render_text(audit: EnvAudit) -> str:
 
     out.append("")
     out.append("Free-threading")
-    for value in FT_ORDER:
+    for value in FT_WORST_FIRST:
         group = [d for d in with_ext if d.free_threading.value == value]
         if not group:
             continue
@@ -115,7 +116,7 @@ def render_text(audit: EnvAudit) -> str:
 
     out.append("")
     out.append("Sub-interpreters")
-    for value in SUBINTERP_ORDER:
+    for value in SUBINTERP_WORST_FIRST:
         group = [d for d in with_ext if d.subinterpreters.value == value]
         if not group:
             continue
@@ -190,8 +191,9 @@ def render_markdown(audit: EnvAudit) -> str:
     out.append("| distribution | version | free-threading | sub-interpreters | blocked by | modules | PyPI free-threaded wheels |")
     out.append("|---|---|---|---|---|---|---|")
     ordered = sorted((d for d in audit.distributions if d.modules),
-                     key=lambda d: (FT_ORDER.index(d.free_threading.value) if d.free_threading.value in FT_ORDER else 9,
-                                    SUBINTERP_ORDER.index(d.subinterpreters.value) if d.subinterpreters.value in SUBINTERP_ORDER else 9,
+                     key=lambda d: (FT_WORST_FIRST.index(d.free_threading.value) if d.free_threading.value in FT_WORST_FIRST else 9,
+                                    SUBINTERP_WORST_FIRST.index(d.subinterpreters.value)
+                                    if d.subinterpreters.value in SUBINTERP_WORST_FIRST else 9,
                                     d.key))
     for d in ordered:
         blocked = d.blocked_by_subinterpreters[0].text if d.blocked_by_subinterpreters else ""
