@@ -209,7 +209,11 @@ def _parse_option_line(line: str, origin: str, path: Path, constraint: bool, see
         if not value:
             raise InputError(origin, f"{option} needs a file name")
         include = (path.parent / value) if not Path(value).is_absolute() else Path(value)
-        if include.resolve() in seen:
+        try:
+            resolved = include.resolve()
+        except (ValueError, OSError, RuntimeError) as exc:   # a NUL byte; a symlink loop (3.11-3.12)
+            raise InputError(origin, f"{option} {value!r}: not a readable path ({exc})") from None
+        if resolved in seen:
             raise InputError(origin, f"{value}: include cycle")
         if len(seen) > _MAX_INCLUDE_DEPTH:
             raise InputError(origin, "includes nested too deeply")
