@@ -19,6 +19,7 @@ from auditor.binary import disasm, x86_heap
 from auditor.binary.base import BSS, DATA, RODATA, TEXT, BinaryImage
 from auditor.binary.loader import open_images
 from auditor.errors import BinaryFormatError
+from auditor.target import PythonTarget
 from auditor.model import (
     Evidence, FreeThreading, GilDeclaration, InitStyle, ModuleReport, MultipleInterpreters,
     Subinterpreters, Verdict,
@@ -882,8 +883,8 @@ def _abi_from_imports(image: BinaryImage, imports: frozenset[str], f: ModuleFact
 def _header_version_check(hdr: kb.DefHeader, claimed: str | None, f: ModuleFacts) -> None:
     """A cp3XY[t] name whose def header bytes come from other CPython headers: built against
     the wrong version (information; PyO3 writes its own headers, see capi-reference 2.3)."""
-    m = re.fullmatch(r"cp3(\d+)t?", claimed or "")
-    if not m or hdr.minor_min <= int(m.group(1)) <= hdr.minor_max:
+    named = PythonTarget.from_tag(claimed or "")
+    if named is None or hdr.minor_min <= named.minor <= hdr.minor_max:
         return
     if f.framework == "pyo3":
         detail = (f"header {hdr.id} does not match {claimed}: expected for PyO3, which writes its "

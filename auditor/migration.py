@@ -1,14 +1,14 @@
 """Per-package migration facts, as pure functions over release files and a target.
 
 Given every file of every release of a project (`ReleaseFile`), a target interpreter + platform
-(`TargetTags`) and the version the resolver chose, decide:
+(auditor.target.Target: its tags best first) and the version the resolver chose, decide:
 
 * the status of that version for that target (STATUSES below),
 * the first and newest versions that ship a wheel built for the target's free-threaded ABI,
 * an upgrade suggestion that respects the user's specifier.
 
 Compatibility is decided only by tag strings from packaging.tags for the target (see
-auditor.resolve.make_target), so "no abi3 on 3.13t/3.14t" and "abi3t on 3.15t" come from the
+auditor.target.PythonTarget.wheel_tags), so "no abi3 on 3.13t/3.14t" and "abi3t on 3.15t" come from the
 tag list, not from special cases here.
 """
 
@@ -20,6 +20,8 @@ from typing import Iterable, Mapping, Sequence
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
+
+from auditor.target import Target, is_free_threaded_abi
 
 FT_WHEEL = "ft-wheel"                      # a wheel built for the free-threaded ABI (cp3XXt, abi3t) matches
 GIL_WHEEL = "gil-wheel"                    # GIL targets only: a compiled wheel (cp3XX, abi3) matches
@@ -48,24 +50,6 @@ class ReleaseFile:
 
 
 @dataclass(frozen=True)
-class TargetTags:
-    """The part of a target migration needs: tag strings in priority order and the Python version."""
-
-    label: str                      # "cp314t"
-    free_threaded: bool
-    python_full_version: str        # "3.14.0", for requires-python
-    tags: tuple[str, ...]           # best first
-    platforms: tuple[str, ...]      # platform tags of this target, e.g. manylinux_2_39_x86_64 ...
-
-    def rank(self) -> Mapping[str, int]:
-        cached = getattr(self, "_rank", None)
-        if cached is None:
-            cached = {t: i for i, t in enumerate(self.tags)}
-            object.__setattr__(self, "_rank", cached)
-        return cached
-
-
-@dataclass(frozen=True)
 class Classification:
     status: str
     wheel: str | None               # the file that would be installed (best matching wheel), if any
@@ -86,7 +70,7 @@ def _requires_python_ok(requires_python: str, python_full_version: str) -> bool:
         return True  # pip ignores an unparsable requires-python as well
 
 
-def best_wheel(files: Iterable[ReleaseFile], target: TargetTags) -> tuple[ReleaseFile, str] | None:
+def best_wheel(files: Iterable[ReleaseFile], target: Target) -> tuple[ReleaseFile, str] | None:
     """The wheel an installer would pick for the target, with the tag that matched."""
     rank = target.rank()
     best: tuple[int, ReleaseFile, str] | None = None
@@ -100,11 +84,7 @@ def best_wheel(files: Iterable[ReleaseFile], target: TargetTags) -> tuple[Releas
     return (best[1], best[2]) if best else None
 
 
-def is_ft_abi(abi: str) -> bool:
-    return abi == "abi3t" or (abi.startswith("cp") and abi.endswith("t"))
-
-
-def installable_kind(files: Sequence[ReleaseFile], target: TargetTags) -> str | None:
+def installable_kind(files: Sequence[ReleaseFile], target: Target) -> str | None:
     """"wheel" / "sdist" if an installer could install this release for the target, else None."""
     if best_wheel(files, target):
         return "wheel"
@@ -113,7 +93,7 @@ def installable_kind(files: Sequence[ReleaseFile], target: TargetTags) -> str | 
     return None
 
 
-def classify(files: Sequence[ReleaseFile], target: TargetTags) -> Classification:
+def classify(files: Sequence[ReleaseFile], target: Target) -> Classification:
     """Status of one release (all its files) for one target."""
     live = [f for f in files if not f.yanked] or list(files)
     if not live:
@@ -128,7 +108,7 @@ def classify(files: Sequence[ReleaseFile], target: TargetTags) -> Classification
                 return Classification(PURE_FALLBACK_ONLY, wheel.filename,
                                       f"compiled project; only its pure-Python fallback {wheel.filename} matches {target.label}")
             return Classification(PURE_PYTHON, wheel.filename, f"{wheel.filename} has no CPython ABI")
-        if is_ft_abi(abi):
+        if is_free_threaded_abi(abi):
             return Classification(FT_WHEEL, wheel.filename, f"{wheel.filename} ({tag})")
         return Classification(GIL_WHEEL, wheel.filename, f"{wheel.filename} ({tag})")
     sdist = any(f.kind == "sdist" for f in live)
@@ -154,12 +134,12 @@ class FtVersions:
     first_tag: str | None = None    # the tag that matched in `first`, e.g. cp314-cp314t-manylinux_2_27_x86_64
 
 
-def ft_markers(target: TargetTags) -> tuple[str, ...]:
+def ft_markers(target: Target) -> tuple[str, ...]:
     """Substrings every file name with a wheel for the target's FT ABI contains (a pre-filter)."""
     return (f"-{target.label}-", f".{target.label}-", "abi3t")
 
 
-def ft_versions(releases: Mapping[Version, Sequence[ReleaseFile]], target: TargetTags) -> FtVersions:
+def ft_versions(releases: Mapping[Version, Sequence[ReleaseFile]], target: Target) -> FtVersions:
     markers = ft_markers(target)
     lazy = hasattr(releases, "mentioning")   # auditor.resolve.LazyReleases: look only at the candidates
     found: list[tuple[Version, str]] = []
@@ -167,7 +147,7 @@ def ft_versions(releases: Mapping[Version, Sequence[ReleaseFile]], target: Targe
         files = releases.files_mentioning(version, markers) if lazy else releases[version]
         live = [f for f in files if not f.yanked]
         match = best_wheel(live, target)
-        if match and is_ft_abi(match[1].split("-")[1]):
+        if match and is_free_threaded_abi(match[1].split("-")[1]):
             found.append((version, match[1]))
     if not found:
         return FtVersions(None, None)
@@ -176,7 +156,7 @@ def ft_versions(releases: Mapping[Version, Sequence[ReleaseFile]], target: Targe
 
 
 def suggestion(name: str, chosen: Version | None, status: str, specifier: SpecifierSet,
-               ft: FtVersions, target: TargetTags, required_by: str | None = None) -> str | None:
+               ft: FtVersions, target: Target, required_by: str | None = None) -> str | None:
     """An upgrade suggestion that respects `specifier`: the user's own, or (for a dependency the
     user did not list, `required_by` naming who asks) the dependents' specifiers."""
     if status in READY_STATUSES:

@@ -30,7 +30,6 @@ subprocess per target and platform.
 
 from __future__ import annotations
 
-import re
 import struct
 import threading
 import zipfile
@@ -40,7 +39,6 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
-from packaging import tags as ptags
 from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
@@ -48,184 +46,12 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from auditor.cache import MARSHAL, CacheStore
-from auditor.errors import AuditError, InputError, ServiceError
-from auditor.migration import ReleaseFile, TargetTags, installable_kind
+from auditor.errors import AuditError, ServiceError
+from auditor.migration import ReleaseFile, installable_kind
 from auditor.pypi import SIMPLE_JSON, DistFile, PyPIClient, dist_file_from_entry, page_entries
+from auditor.target import Target
 
-NEWEST_FT = (3, 15)            # newest CPython with a free-threaded build released (3.15.0: Oct 2026)
-SUPPORTED_MINORS = range(9, 16)
-FT_MINORS = range(13, 16)
 MAX_WORKERS = 24
-
-
-# ------------------------------------------------------------------ targets
-@dataclass(frozen=True)
-class Target(TargetTags):
-    platform: str = ""                           # as the user named it ("manylinux_2_28_x86_64")
-    marker_env: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def python(self) -> str:
-        return self.python_full_version.rsplit(".", 1)[0] + ("t" if self.free_threaded else "")
-
-    def to_json(self) -> dict[str, Any]:
-        return {"python": self.python, "abi": self.label, "free_threaded": self.free_threaded,
-                "platform": self.platform, "marker_environment": dict(self.marker_env)}
-
-
-def parse_python(text: str | None) -> tuple[tuple[int, int], bool]:
-    """"3.14t" / "3.14" / "cp314t" / "314t" -> ((3, 14), True)."""
-    if not text:
-        return NEWEST_FT, True
-    match = re.fullmatch(r"(?:cp)?3\.?(\d{1,2})(t?)", text.strip().lower())
-    if not match:
-        raise InputError("--target", f"expected a CPython version like 3.14t or 3.13, got {text!r}")
-    minor, ft = int(match.group(1)), bool(match.group(2))
-    if minor not in SUPPORTED_MINORS:
-        raise InputError("--target", f"3.{minor} is not supported (3.9 to 3.15)")
-    if ft and minor not in FT_MINORS:
-        raise InputError("--target", f"3.{minor} has no free-threaded build (3.13t to 3.15t)")
-    return (3, minor), ft
-
-
-def parse_ft_python(text: str) -> tuple[int, int]:
-    """A free-threaded target: "3.14t" / "3.14" / "cp314t" -> (3, 14). The t may be left out
-    (a free-threaded target is meant either way), but the version must have such a build."""
-    (major, minor), _ = parse_python(text)
-    if minor not in FT_MINORS:
-        raise InputError("--target", f"3.{minor} has no free-threaded build (3.13t to 3.15t)")
-    return major, minor
-
-
-_LEGACY_MANYLINUX = {17: "manylinux2014", 12: "manylinux2010", 5: "manylinux1"}
-_DEFAULT_GLIBC = 39
-# Platform tags PyPI accepts wheels for (warehouse's upload check): a tag outside these has no
-# wheel on the index, so auditing for it would call every compiled project "sdist-only".
-_LINUX_ARCHES = frozenset({"x86_64", "i686", "aarch64", "armv7l", "ppc64", "ppc64le", "s390x", "riscv64",
-                           "loongarch64"})
-_LEGACY_ARCHES = {"manylinux1": frozenset({"x86_64", "i686"}), "manylinux2010": frozenset({"x86_64", "i686"}),
-                  "manylinux2014": frozenset({"x86_64", "i686", "aarch64", "armv7l", "ppc64", "ppc64le", "s390x"})}
-_MACOS_ARCHES = frozenset({"x86_64", "arm64", "universal2", "intel", "universal", "i386", "ppc", "ppc64",
-                           "fat", "fat3", "fat64"})
-_WINDOWS = ("win_amd64", "win32", "win_arm64")
-PLATFORM_EXAMPLES = "manylinux_2_28_x86_64, manylinux2014_x86_64, musllinux_1_2_x86_64, macosx_14_0_arm64, win_amd64"
-
-
-def _unusable(name: str, why: str) -> InputError:
-    return InputError(f"--platform {name}", f"{why}; use a platform tag PyPI publishes wheels for, such as "
-                      f"{PLATFORM_EXAMPLES}")
-
-
-def platform_tags(name: str) -> tuple[str, ...]:
-    """Every platform tag an installer on `name` accepts, best first.
-
-    `name` must be a tag PyPI publishes wheels for (manylinux_2_X_ARCH, manylinux1/2010/2014_ARCH,
-    musllinux_1_X_ARCH, macosx_M_N_ARCH, win32, win_amd64, win_arm64); anything else raises
-    InputError naming the accepted forms (linux_x86_64 or manylinux_x86_64 match no wheel on PyPI).
-    """
-    n = name.strip().lower().replace("-", "_").replace(".", "_")
-    legacy = re.fullmatch(r"(manylinux2014|manylinux2010|manylinux1)_(\w+)", n)
-    if legacy:
-        if legacy.group(2) not in _LEGACY_ARCHES[legacy.group(1)]:
-            raise _unusable(name, f"{legacy.group(1)} has no {legacy.group(2)} wheels "
-                                  f"({', '.join(sorted(_LEGACY_ARCHES[legacy.group(1)]))})")
-        glibc = {"manylinux2014": 17, "manylinux2010": 12, "manylinux1": 5}[legacy.group(1)]
-        n = f"manylinux_2_{glibc}_{legacy.group(2)}"
-    m = re.fullmatch(r"manylinux_(\d+)_(\d+)_(\w+)", n)
-    if m:
-        major, minor, arch = int(m.group(1)), int(m.group(2)), m.group(3)
-        if major != 2:
-            raise _unusable(name, "only glibc 2.x manylinux tags exist")
-        if arch not in _LINUX_ARCHES:
-            raise _unusable(name, f"no manylinux wheels for architecture {arch!r} ({', '.join(sorted(_LINUX_ARCHES))})")
-        floor = 5 if arch in ("x86_64", "i686") else 17
-        out: list[str] = []
-        for glibc in range(minor, floor - 1, -1):
-            out.append(f"manylinux_2_{glibc}_{arch}")
-            if glibc in _LEGACY_MANYLINUX:
-                out.append(f"{_LEGACY_MANYLINUX[glibc]}_{arch}")
-        return tuple(out) + (f"linux_{arch}",)
-    if n.startswith("manylinux"):
-        raise _unusable(name, "a manylinux tag names its glibc version (manylinux_2_28_ARCH) or policy "
-                              "(manylinux2014_ARCH)")
-    m = re.fullmatch(r"musllinux_(\d+)_(\d+)_(\w+)", n)
-    if m:
-        major, minor, arch = int(m.group(1)), int(m.group(2)), m.group(3)
-        if major != 1:
-            raise _unusable(name, "only musl 1.x musllinux tags exist")
-        if arch not in _LINUX_ARCHES:
-            raise _unusable(name, f"no musllinux wheels for architecture {arch!r} ({', '.join(sorted(_LINUX_ARCHES))})")
-        return tuple(f"musllinux_1_{v}_{arch}" for v in range(minor, -1, -1)) + (f"linux_{arch}",)
-    if n.startswith("musllinux"):
-        raise _unusable(name, "a musllinux tag names its musl version (musllinux_1_2_ARCH)")
-    m = re.fullmatch(r"macosx_(\d+)_(\d+)_(\w+)", n)
-    if m:
-        if int(m.group(1)) < 10 or m.group(3) not in _MACOS_ARCHES:
-            raise _unusable(name, "not a macOS wheel tag (macosx_10_9_x86_64, macosx_11_0_arm64, macosx_14_0_universal2)")
-        return tuple(ptags.mac_platforms((int(m.group(1)), int(m.group(2))), m.group(3)))
-    if n.startswith("macosx"):
-        raise _unusable(name, "a macOS tag names its version and architecture (macosx_14_0_arm64)")
-    if n in _WINDOWS:
-        return (n,)
-    if n.startswith("win"):
-        raise _unusable(name, f"Windows wheels are tagged {', '.join(_WINDOWS)}")
-    if re.fullmatch(r"linux_\w+", n):
-        raise _unusable(name, "PyPI accepts no linux_* wheels (they are local builds): Linux wheels are "
-                              "manylinux or musllinux")
-    raise _unusable(name, "not a wheel platform tag")
-
-
-def marker_platform(name: str) -> dict[str, str]:
-    n = name.strip().lower()
-    if n.startswith(("manylinux", "musllinux", "linux")):
-        arch = n.rsplit("_", 1)[-1] if not n.endswith(("x86_64",)) else "x86_64"
-        return {"sys_platform": "linux", "platform_system": "Linux", "os_name": "posix", "platform_machine": arch}
-    if n.startswith("macosx"):
-        arch = "x86_64" if n.endswith("x86_64") else "arm64"
-        return {"sys_platform": "darwin", "platform_system": "Darwin", "os_name": "posix", "platform_machine": arch}
-    machine = {"win_amd64": "AMD64", "win32": "x86", "win_arm64": "ARM64"}.get(n, "AMD64")
-    return {"sys_platform": "win32", "platform_system": "Windows", "os_name": "nt", "platform_machine": machine}
-
-
-def host_platform_name() -> str:
-    """The best platform tag of this machine that PyPI publishes wheels for (e.g. manylinux_2_36_x86_64)."""
-    seen = list(ptags.platform_tags())
-    for tag in seen:
-        try:
-            platform_tags(tag)
-        except InputError:
-            continue
-        return tag
-    raise InputError("--platform", f"this machine's platform ({seen[0] if seen else 'unknown'}) has no wheels on PyPI: "
-                     f"name the target platform, such as {PLATFORM_EXAMPLES}")
-
-
-def make_target(python: str | None = None, platform: str | None = None) -> Target:
-    (major, minor), ft = parse_python(python)
-    platform = platform or host_platform_name()
-    plats = platform_tags(platform)
-    abi = f"cp{major}{minor}{'t' if ft else ''}"
-    tag_list: list[str] = []
-    for tag in ptags.cpython_tags(python_version=(major, minor), abis=[abi], platforms=plats):
-        # abi3t exists from 3.15 (PEP 803); packaging also emits cp32..cp314-abi3t tags, which
-        # cannot be built ("reserved"), and a 3.13t/3.14t interpreter has no .abi3t.so suffix.
-        if tag.abi == "abi3t" and (minor < 15 or int(tag.interpreter[3:]) < 15):
-            continue
-        tag_list.append(str(tag))
-    tag_list += [str(t) for t in ptags.compatible_tags(python_version=(major, minor), interpreter=f"cp{major}{minor}",
-                                                       platforms=plats)]
-    env = {
-        "implementation_name": "cpython",
-        "platform_python_implementation": "CPython",
-        "implementation_version": f"{major}.{minor}.0",
-        "python_version": f"{major}.{minor}",
-        "python_full_version": f"{major}.{minor}.0",
-        "platform_release": "",
-        "platform_version": "",
-        **marker_platform(platform),
-    }
-    return Target(label=abi, free_threaded=ft, python_full_version=f"{major}.{minor}.0", tags=tuple(tag_list),
-                  platforms=plats, platform=platform, marker_env=env)
 
 
 def marker_applies(marker: Marker | None, env: Mapping[str, str], extras: Iterable[str] = ("",)) -> bool:

@@ -36,8 +36,7 @@ from auditor.model import (
     Abi, Evidence, FreeThreading, GilDeclaration, InitStyle, MultipleInterpreters,
     Subinterpreters, Verdict,
 )
-
-FT_CLAIMS_SUFFIX = "t"
+from auditor.target import is_free_threaded_abi
 
 
 @dataclass
@@ -80,7 +79,7 @@ def claim_is_free_threaded(claimed: str | None) -> bool | None:
     """cp314t / abi3t -> True; cp314 / abi3 -> False; None -> None."""
     if claimed is None:
         return None
-    return claimed.endswith(FT_CLAIMS_SUFFIX)
+    return is_free_threaded_abi(claimed)
 
 
 def abi_of(facts: ModuleFacts) -> Abi:

@@ -23,6 +23,7 @@ from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel
 from auditor.finding_codes import finding_code
 from auditor.model import Finding, FreeThreading, InitStyle, ModuleReport, Severity, WheelReport
 from auditor.sources.wheel import RECORD_EXEMPT_SUFFIXES, ExtensionMember, WheelContents
+from auditor.target import PythonTarget, is_free_threaded_abi
 
 
 # Codes this module's logic names (raise sites name theirs through `finding`); each is looked
@@ -31,9 +32,6 @@ UNREADABLE = finding_code("FTW001").id          # stays "error" whatever --ignor
 _ABI_CODES = frozenset(finding_code(c).id for c in ("FTW301", "FTW302", "FTW304"))
 
 FT_CLASSIFIER = "Programming Language :: Python :: Free Threading"
-_FT_ABI = re.compile(r"^cp3(\d+)t$")
-_GIL_ABI = re.compile(r"^cp3(\d+)$")
-_PY_TAG = re.compile(r"^cp3(\d+)$")
 
 
 def finding(code: str, message: str, *, module: str | None = None, path: str | None = None,
@@ -73,7 +71,7 @@ class WheelTags:
     @property
     def free_threaded(self) -> bool:
         """The wheel claims to serve a free-threaded interpreter (cp3XYt or abi3t)."""
-        return any(_FT_ABI.match(a) or a == "abi3t" for a in self.abis)
+        return any(is_free_threaded_abi(a) for a in self.abis)
 
     @property
     def pure(self) -> bool:
@@ -339,44 +337,38 @@ def classifier_findings(tags: WheelTags, classifiers: Sequence[str], modules: Se
     return []
 
 
-def sibling_findings(filenames: Iterable[str], require_ft: tuple[int, int]) -> dict[str, list[Finding]]:
+def sibling_findings(filenames: Iterable[str], require_ft: PythonTarget) -> dict[str, list[Finding]]:
     """--require-ft 3.X: every GIL wheel for CPython 3.X needs a free-threaded sibling
     (same project, version, OS family and architecture) among `filenames`.
 
-    GIL wheels are `cp3X-cp3X` and stable-ABI `cp3Y-abi3` wheels with Y <= X (they are what a 3.X
-    GIL interpreter installs). Siblings are `cp3X-cp3Xt`, or for 3.15+ an `abi3t` wheel.
+    GIL wheels are the compiled wheels a 3.X GIL interpreter installs (`cp3X-cp3X`, `cp3Y-abi3`
+    with Y <= X); siblings are those 3.Xt installs (`cp3X-cp3Xt`, for 3.15+ `cp315-abi3t`):
+    both read from auditor.target.PythonTarget.wheel_tags.
     """
-    major, minor = require_ft
-    target = f"cp{major}{minor}"
+    ft = require_ft.as_free_threaded()
+    gil = PythonTarget(ft.major, ft.minor, False)
     parsed = [(f, WheelTags.from_filename(f)) for f in filenames]
     ft_keys: set[tuple] = set()
     for _, tags in parsed:
-        if tags is None:
-            continue
-        serves_ft = f"{target}t" in tags.abis or (
-            "abi3t" in tags.abis and (major, minor) >= (3, 15)
-            and any(_py_minor(p) is not None and _py_minor(p) <= minor for p in tags.pythons))
-        if serves_ft:
+        if tags is not None and _installs(ft, tags):
             ft_keys.update((tags.project, tags.version) + platform_family(p) for p in tags.platforms)
     out: dict[str, list[Finding]] = {}
     for filename, tags in parsed:
-        if tags is None or tags.free_threaded:
-            continue
-        gil_for_target = target in tags.abis or (
-            "abi3" in tags.abis and any(_py_minor(p) is not None and _py_minor(p) <= minor for p in tags.pythons))
-        if not gil_for_target:
+        if tags is None or tags.free_threaded or not _installs(gil, tags):
             continue
         keys = {(tags.project, tags.version) + platform_family(p) for p in tags.platforms}
         if not keys & ft_keys:
             platforms = ", ".join(sorted(tags.platforms))
-            out[filename] = [finding("FTW501", f"no {target}t wheel of {tags.project} {tags.version} for "
-                                               f"{platforms} among the wheels given (--require-ft {major}.{minor})")]
+            out[filename] = [finding("FTW501", f"no {ft.abi} wheel of {tags.project} {tags.version} for "
+                                               f"{platforms} among the wheels given (--require-ft {ft.major}.{ft.minor})")]
     return out
 
 
-def _py_minor(python_tag: str) -> int | None:
-    match = _PY_TAG.match(python_tag)
-    return int(match.group(1)) if match else None
+def _installs(interpreter: PythonTarget, tags: WheelTags) -> bool:
+    """Would `interpreter` install this wheel, on the wheel's own platforms, for its compiled code?"""
+    accepted = set(interpreter.wheel_tags(sorted(tags.platforms)))
+    return any(f"{py}-{abi}-{plat}" in accepted
+               for py in tags.pythons for abi in tags.abis if abi != "none" for plat in tags.platforms)
 
 
 # -- assembling a report --------------------------------------------------------------------

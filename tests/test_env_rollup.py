@@ -13,14 +13,15 @@ import json
 import pytest
 
 from auditor import envaudit
-from auditor.audit.env import default_ft_targets, ft_offer_for
-from auditor.commands.env import parse_fail_on
+from auditor.audit.env import default_ft_targets, ft_offer_for, platform_tags_for
+from auditor.commands.env import parse_fail_on, parse_ft_targets
 from auditor.errors import InputError
 from auditor.model import Abi, FreeThreading as FT, ModuleReport, Subinterpreters as SI, Verdict
 from auditor.pypi import parse_simple_json
 from auditor.http import CachedResponse
 from auditor.report import env as report
 from auditor.sources.env import EnvSnapshot, ExtensionFile, InstalledDistribution, target_interpreter
+from auditor.target import PythonTarget, platform_tags
 
 SITE = "/env/site-packages"
 
@@ -199,24 +200,39 @@ def test_ft_offer_pinned_newer_and_none():
         ("demo-1.2-cp314-cp314t-win_amd64.whl", False),               # other platform
         ("demo-1.2-py3-none-any.whl", False),                         # says nothing about free threading
     ])
-    pinned = ft_offer_for(project, "1.1", (3, 14), platforms)
+    pinned = ft_offer_for(project, "1.1", PythonTarget(3, 14, True), platforms)
     assert (pinned.target, pinned.pinned_has_wheel) == ("cp314t", True)
     assert pinned.pinned_wheel == "demo-1.1-cp314-cp314t-manylinux_2_17_x86_64.whl"
-    older = ft_offer_for(project, "1.0", (3, 14), platforms)
+    older = ft_offer_for(project, "1.0", PythonTarget(3, 14, True), platforms)
     assert (older.pinned_has_wheel, older.first_version_with_wheel, older.latest_version_with_wheel) == (False, "1.1", "1.2")
     assert older.text == "cp314t: none for 1.0; first in 1.1, latest 1.2"
-    none = ft_offer_for(project, "1.0", (3, 13), platforms)
+    none = ft_offer_for(project, "1.0", PythonTarget(3, 13, True), platforms)
     assert none.text == "cp313t: no wheel in any release"
 
 
 def test_default_ft_targets():
+    t313, t314, t315 = PythonTarget(3, 13, True), PythonTarget(3, 14, True), PythonTarget(3, 15, True)
     gil313 = target_interpreter("3.13", directory=SITE)
-    assert default_ft_targets(gil313, None) == [(3, 13), (3, 14)]
-    assert default_ft_targets(target_interpreter("3.11", directory=SITE), None) == [(3, 14)]
-    assert default_ft_targets(target_interpreter("3.15t", directory=SITE), None) == [(3, 15)]
-    assert default_ft_targets(gil313, ["3.15", "cp314t"]) == [(3, 15), (3, 14)]
+    assert default_ft_targets(gil313, None) == [t313, t314]
+    assert default_ft_targets(target_interpreter("3.11", directory=SITE), None) == [t314]
+    assert default_ft_targets(target_interpreter("3.15t", directory=SITE), None) == [t315]
+    requested = parse_ft_targets(["3.15", "cp314t,3.15t"])      # the t may be left out; repeats once
+    assert requested == [t315, t314]
+    assert default_ft_targets(gil313, requested) == requested
     with pytest.raises(InputError):
-        default_ft_targets(gil313, ["3.12"])
+        parse_ft_targets(["3.12"])
+
+
+def test_platform_tags_of_a_declared_interpreter_come_from_the_one_expansion():
+    """--path --target-platform: no probe, so the tags are expanded by auditor.target.platform_tags."""
+    linux = platform_tags_for(target_interpreter("3.14t", directory=SITE))              # glibc 2.17 assumed
+    assert linux == list(platform_tags("manylinux_2_17_x86_64"))
+    assert linux[:2] == ["manylinux_2_17_x86_64", "manylinux2014_x86_64"] and linux[-1] == "linux_x86_64"
+    aarch64 = platform_tags_for(target_interpreter("3.14t", directory=SITE, platform_tag="linux-aarch64"))
+    assert aarch64 == ["manylinux_2_17_aarch64", "manylinux2014_aarch64", "linux_aarch64"]
+    mac = platform_tags_for(target_interpreter("3.14t", directory=SITE, platform_tag="macosx-11.0-arm64"))
+    assert mac[:2] == ["macosx_11_0_arm64", "macosx_11_0_universal2"]
+    assert platform_tags_for(target_interpreter("3.14t", directory=SITE, platform_tag="win-amd64")) == ["win_amd64"]
 
 
 def test_helper_libraries_without_pyinit_take_no_part():

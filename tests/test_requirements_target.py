@@ -12,7 +12,8 @@ from packaging.version import Version
 
 from auditor import migration
 from auditor.errors import InputError
-from auditor.resolve import make_target, marker_applies, parse_index, parse_python, platform_tags
+from auditor.resolve import marker_applies, parse_index
+from auditor.target import make_target, platform_tags
 from packaging.markers import Marker
 
 RECORDED = Path(__file__).parent / "fixtures" / "pypi_recorded" / "simple"
@@ -101,16 +102,6 @@ def test_markers_use_the_target_environment():
     assert marker_applies(Marker('platform_machine == "arm64" and platform_system == "Darwin"'), mac)
     assert marker_applies(Marker('extra == "socks"'), mac, ("socks",))
     assert not marker_applies(Marker('extra == "socks"'), mac)
-
-
-def test_parse_python():
-    assert parse_python("3.14t") == ((3, 14), True)
-    assert parse_python("cp313t") == ((3, 13), True)
-    assert parse_python("3.12") == ((3, 12), False)
-    assert parse_python(None) == ((3, 15), True)
-    for bad in ("3.12t", "2.7", "pypy3.10"):
-        with pytest.raises(InputError):
-            parse_python(bad)
 
 
 def test_first_and_newest_ft_versions_on_recorded_pages():

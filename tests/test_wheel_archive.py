@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from auditor.errors import ArchiveError
+from auditor.target import PythonTarget
 from auditor.sources.wheel import (
     WheelLimits,
     expand_filename_tags,
@@ -268,7 +269,7 @@ def test_require_ft_sibling_rule():
         "psutil-7.2.2-cp36-abi3-win_amd64.whl",
         "psutil-7.2.2-cp314-cp314t-win_amd64.whl",
     ]
-    found = sibling_findings(names, (3, 14))
+    found = sibling_findings(names, PythonTarget(3, 14, True))
     assert sorted(found) == [
         "markupsafe-3.0.4-cp314-cp314-win_amd64.whl",
         "psutil-7.2.2-cp36-abi3-manylinux2010_x86_64.whl",
@@ -276,7 +277,8 @@ def test_require_ft_sibling_rule():
     message = found["markupsafe-3.0.4-cp314-cp314-win_amd64.whl"][0].message
     assert message == "no cp314t wheel of markupsafe 3.0.4 for win_amd64 among the wheels given (--require-ft 3.14)"
     # abi3t serves 3.15t
-    assert sibling_findings(["x-1-cp315-cp315-win_amd64.whl", "x-1-cp315-abi3.abi3t-win_amd64.whl"], (3, 15)) == {}
+    assert sibling_findings(["x-1-cp315-cp315-win_amd64.whl", "x-1-cp315-abi3.abi3t-win_amd64.whl"],
+                            PythonTarget(3, 15, True)) == {}
     assert WheelTags.from_filename("x-1-cp315-abi3.abi3t-win_amd64.whl").free_threaded
 
 

@@ -306,7 +306,7 @@ def test_require_ft_sibling(tmp_path, capsys):
 
 def test_target_is_require_ft(capsys):
     """`--target` is the interpreter option's one name across commands; for `wheel` it is
-    `--require-ft` (which stays), the version read by the one parser (auditor.resolve)."""
+    `--require-ft` (which stays), the version read by the one parser (auditor.target)."""
     gil, ft = str(require_wheel(MARKUPSAFE_GIL)), str(require_wheel(MARKUPSAFE_T))
     for spelling in ("3.14", "3.14t", "cp314t"):
         assert main(["wheel", gil, "--target", spelling, "--format", "json"]) == 1
@@ -318,7 +318,7 @@ def test_target_is_require_ft(capsys):
     assert main(["wheel", gil, "--target", "3.12"]) == 2
     assert capsys.readouterr().err == "ft-audit: error: --target: 3.12 has no free-threaded build (3.13t to 3.15t)\n"
     assert main(["wheel", gil, "--require-ft", "three"]) == 2
-    assert capsys.readouterr().err == ("ft-audit: error: --target: expected a CPython version like 3.14t or 3.13, "
+    assert capsys.readouterr().err == ("ft-audit: error: --target: expected a CPython version like 3.14t, 3.13 or cp314t, "
                                        "got 'three'\n")
 
 

@@ -20,6 +20,7 @@ from auditor.model import FreeThreading, ModuleReport
 from auditor.progress import Progress
 from auditor.sources import env as envsource
 from auditor.sources.env import EnvSnapshot, ExtensionFile, Interpreter
+from auditor.target import FREE_THREADED, PythonTarget, is_free_threaded_abi, platform_tags
 
 PARALLEL_THRESHOLD = 24          # below this, a process pool costs more than it saves
 
@@ -27,7 +28,7 @@ PARALLEL_THRESHOLD = 24          # below this, a process pool costs more than it
 def audit_snapshot(snapshot: EnvSnapshot, *, cmd: Sequence[str] | None = None, verify: bool = False,
                    verify_timeout: float = 30.0, verify_env: Mapping[str, str] | None = None,
                    jobs: int | None = None, ask_pypi: bool = True, offline: bool = False,
-                   ft_targets: Sequence[str] | None = None, use_compat: bool = True, use_cache: bool = True,
+                   ft_targets: Sequence[PythonTarget] | None = None, use_compat: bool = True, use_cache: bool = True,
                    notes: Sequence[str] = (), progress_stream=None) -> envaudit.EnvAudit:
     """The whole audit of one snapshot (the library entry point used by the CLI and tests)."""
     notes = list(notes)
@@ -183,53 +184,43 @@ def _inspect_uncached(files: Sequence[ExtensionFile], *, jobs: int | None = None
 
 
 # -- PyPI: what the free-threaded interpreter would get -----------------------------------
-def default_ft_targets(interp: Interpreter, requested: Sequence[str] | None) -> list[tuple[int, int]]:
+def default_ft_targets(interp: Interpreter, requested: Sequence[PythonTarget] | None) -> list[PythonTarget]:
+    """The free-threaded interpreters to ask the index about: the requested ones, else the
+    audited interpreter's own version when it has a free-threaded build, and 3.14 below it."""
     if requested:
-        out = []
-        for value in requested:
-            text = value.strip().lower().removeprefix("cp").rstrip("t")
-            try:
-                major, minor = (int(x) for x in (text.split(".") if "." in text else (text[0], text[1:])))
-            except ValueError:
-                raise InputError(f"--ft-target {value}", "expected a version like 3.14") from None
-            if (major, minor) < (3, 13):
-                raise InputError(f"--ft-target {value}", "free-threaded builds exist from 3.13")
-            out.append((major, minor))
-        return out
+        return list(requested)
     if interp.free_threaded:
-        return [(3, interp.minor)]
-    out = [(3, interp.minor)] if interp.minor >= 13 else []
+        return [PythonTarget(3, interp.minor, True)]
+    out = [PythonTarget(3, interp.minor, True)] if (3, interp.minor) in FREE_THREADED else []
     if interp.minor < 14:
-        out.append((3, 14))
+        out.append(PythonTarget(3, 14, True))
     return out
 
 
 def platform_tags_for(interp: Interpreter) -> list[str]:
     """Platform tags of the audited interpreter. Same machine as ft-audit: packaging computes
-    them (manylinux/musllinux); otherwise fall back to the sysconfig platform."""
+    them (manylinux/musllinux); otherwise they are expanded from the interpreter's platform
+    (glibc 2.17 when the probe did not say) by auditor.target.platform_tags."""
     from packaging import tags
     import sysconfig
 
     if interp.probed and interp.platform == sysconfig.get_platform() and interp.pointer_bits == (64 if sys.maxsize > 2**32 else 32):
         return list(tags.platform_tags())
     plat = interp.platform.replace("-", "_").replace(".", "_")
+    name = plat
     if plat.startswith("linux_"):
-        arch = plat[len("linux_"):]
-        glibc = interp.glibc or "2.17"
-        major, minor = (int(x) for x in glibc.split(".")[:2])
-        many = [f"manylinux_{major}_{m}_{arch}" for m in range(minor, 4, -1)]
-        legacy = {"manylinux_2_17_": "manylinux2014_", "manylinux_2_12_": "manylinux2010_", "manylinux_2_5_": "manylinux1_"}
-        extra = [t.replace(k, v) for t in many for k, v in legacy.items() if t.startswith(k)]
-        return [plat, *many, *extra]
-    return [plat]
+        glibc = "_".join((interp.glibc or "2.17").split(".")[:2])
+        name = f"manylinux_{glibc}_{plat[len('linux_'):]}"
+    try:
+        return list(platform_tags(name))
+    except InputError:
+        return [plat]          # a platform PyPI has no wheels for: only its own tag
 
 
-def ft_offer_for(project, version: str | None, target: tuple[int, int], platforms: Sequence[str]) -> FtOffer:
-    """Pure: does this project's file list hold a wheel for cp3XYt on these platforms?"""
-    from packaging import tags
-
-    abi = f"cp{target[0]}{target[1]}t"
-    supported = set(tags.cpython_tags(target, abis=[abi], platforms=platforms))
+def ft_offer_for(project, version: str | None, target: PythonTarget, platforms: Sequence[str]) -> FtOffer:
+    """Pure: does this project's file list hold a wheel for the free-threaded `target` (cp3XYt,
+    or abi3t from 3.15) on these platforms?"""
+    supported = frozenset(target.wheel_tags(list(platforms)))
     versions_with: list[Version] = []
     pinned_wheel = None
     pinned = None
@@ -238,10 +229,9 @@ def ft_offer_for(project, version: str | None, target: tuple[int, int], platform
     except InvalidVersion:
         pinned = None
     for f in project.wheels():
-        if f.yanked or f.version is None or not (f.tags & supported):
-            continue
         # A wheel that also runs on the GIL build (py3-none-any) says nothing about free threading.
-        if not any(t.abi in (abi, "abi3t") for t in f.tags):
+        if f.yanked or f.version is None or not any(
+                is_free_threaded_abi(t.abi) and str(t) in supported for t in f.tags):
             continue
         versions_with.append(f.version)
         if pinned is not None and f.version == pinned and pinned_wheel is None:
@@ -250,7 +240,7 @@ def ft_offer_for(project, version: str | None, target: tuple[int, int], platform
     latest = max((v for v in project.versions if not v.is_prerelease), default=None)
     later = [v for v in finals if pinned is None or v >= pinned]
     return FtOffer(
-        target=abi,
+        target=target.abi,
         pinned_version=version,
         pinned_has_wheel=pinned_wheel is not None,
         pinned_wheel=pinned_wheel,
@@ -262,7 +252,7 @@ def ft_offer_for(project, version: str | None, target: tuple[int, int], platform
 
 
 def gather_ft_offers(snapshot: EnvSnapshot, files: Sequence[ExtensionFile], reports: Mapping[str, ModuleReport],
-                     *, ft_targets: Sequence[str] | None, offline: bool) -> tuple[dict[str, list[FtOffer]], list[str]]:
+                     *, ft_targets: Sequence[PythonTarget] | None, offline: bool) -> tuple[dict[str, list[FtOffer]], list[str]]:
     interp = snapshot.interpreter
     targets = default_ft_targets(interp, ft_targets)
     if not targets:
@@ -292,7 +282,7 @@ def gather_ft_offers(snapshot: EnvSnapshot, files: Sequence[ExtensionFile], repo
             project = projects[key] = client.project_files(key)
         except AuditError as exc:
             failures.append(exc.one_line())
-            return key, [FtOffer(f"cp{t[0]}{t[1]}t", needs[key], None, note=exc.reason[:120]) for t in targets]
+            return key, [FtOffer(t.abi, needs[key], None, note=exc.reason[:120]) for t in targets]
         return key, [ft_offer_for(project, needs[key], t, platforms) for t in targets]
 
     with ThreadPoolExecutor(max_workers=8) as pool:

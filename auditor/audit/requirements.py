@@ -51,7 +51,8 @@ def audit_requirements(inputs: Sequence[str | Path], *, python: str | None = Non
     from auditor.progress import Progress
     from auditor.pypi import DEFAULT_INDEX_URL, DEFAULT_JSON_URL, PyPIClient
     from auditor.http import HttpClient
-    from auditor.resolve import MAX_WORKERS, Fetcher, make_target, resolve
+    from auditor.resolve import MAX_WORKERS, Fetcher, resolve
+    from auditor.target import make_target
     from auditor.sources.requirements import read_inputs
 
     reqs = read_inputs(list(inputs))

@@ -14,15 +14,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
+from packaging.utils import InvalidWheelFilename
+
 from auditor.errors import ArchiveError, AuditError, InputError
 from auditor.model import Finding, WheelReport
+from auditor.target import PythonTarget, WheelName
 from auditor.wheel_modules import inspect_member
 
 
 @dataclass(frozen=True)
 class AuditOptions:
     ignore: frozenset[str] = frozenset()
-    require_ft: tuple[int, int] | None = None
+    require_ft: PythonTarget | None = None     # every GIL wheel for it needs a free-threaded sibling
     jobs: int = 0
     hashes: str = "audited"  # auditor.sources.wheel.HASH_AUDITED / HASH_ALL
     executor: str = ""   # "process" | "thread" | "serial"; "" = FT_AUDIT_WHEEL_EXECUTOR or the default
@@ -50,13 +53,6 @@ def collect_local(paths: Sequence[str]) -> Inputs:
     return inputs
 
 
-def _tag_parts(filename: str) -> tuple[list[str], list[str]] | None:
-    parts = filename[: -len(".whl")].split("-") if filename.endswith(".whl") else []
-    if len(parts) < 5:
-        return None
-    return parts[-2].split("."), parts[-1].split(".")
-
-
 def filter_wheels(paths: Sequence[Path], *, platforms: Sequence[str], abis: Sequence[str]) -> list[Path]:
     """Keep wheels with any platform / ABI tag matching any given glob. Names that cannot be
     parsed are kept, so that their problem is reported rather than silently filtered away."""
@@ -64,11 +60,12 @@ def filter_wheels(paths: Sequence[Path], *, platforms: Sequence[str], abis: Sequ
         return list(paths)
     kept = []
     for path in paths:
-        parts = _tag_parts(path.name)
-        if parts is None:
+        try:
+            name = WheelName.parse(path.name)
+        except InvalidWheelFilename:
             kept.append(path)
             continue
-        wheel_abis, wheel_platforms = parts
+        wheel_abis, wheel_platforms = name.abis, name.platforms
         if platforms and not any(fnmatch.fnmatchcase(p, g) for p in wheel_platforms for g in platforms):
             continue
         if abis and not any(fnmatch.fnmatchcase(a, g) for a in wheel_abis for g in abis):

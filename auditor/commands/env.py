@@ -17,6 +17,7 @@ from auditor.envaudit import FAIL_ON_TOKENS
 from auditor.errors import InputError
 from auditor.audit.env import audit_snapshot
 from auditor.sources import env as envsource
+from auditor.target import PythonTarget
 
 NAME = "env"
 HELP = ("audit an installed environment: would the GIL stay off on a free-threaded build, "
@@ -67,18 +68,16 @@ def parse_fail_on(value: str) -> list[str]:
     return tokens
 
 
-def parse_ft_targets(values: Sequence[str]) -> list[str]:
-    """`--target 3.14t,3.15 --target cp313t` -> ["3.14", "3.15", "3.13"]: free-threaded
-    interpreters, checked by the one version parser (auditor.resolve)."""
-    from auditor.resolve import parse_ft_python
-
-    out: list[str] = []
+def parse_ft_targets(values: Sequence[str]) -> list[PythonTarget]:
+    """`--target 3.14t,3.15 --target cp313t` -> 3.14t, 3.15t, 3.13t: free-threaded interpreters
+    (the t may be left out), read by the one version parser (auditor.target)."""
+    out: list[PythonTarget] = []
     for value in values:
         for item in value.split(","):
             if item.strip():
-                label = "{}.{}".format(*parse_ft_python(item))
-                if label not in out:
-                    out.append(label)
+                target = PythonTarget.parse(item, "--target", free_threaded=True)
+                if target not in out:
+                    out.append(target)
     return out
 
 

@@ -14,6 +14,7 @@ from typing import Iterator, Sequence
 from auditor.errors import AuditError, InputError
 from auditor.audit.wheels import AuditOptions, audit_paths, collect_local, fetch_pypi, filter_wheels, keep_freed_memory
 from auditor.model import WheelReport
+from auditor.target import PythonTarget
 
 NAME = "wheel"
 HELP = ("audit wheels before publishing: tags against the binaries, every module's GIL "
@@ -51,11 +52,7 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.paths and not args.pypi:
         raise InputError("ft-audit wheel", "give wheel files or folders, or --pypi NAME")
-    require_ft = None
-    if args.require_ft:
-        from auditor.resolve import parse_ft_python
-
-        require_ft = parse_ft_python(args.require_ft)
+    require_ft = PythonTarget.parse(args.require_ft, "--target", free_threaded=True) if args.require_ft else None
     options = AuditOptions(
         ignore=frozenset(c.strip().upper() for item in args.ignore for c in item.split(",") if c.strip()),
         require_ft=require_ft,

@@ -22,10 +22,10 @@ from packaging.version import Version
 
 from auditor.compat.classifiers import ft_classifiers
 from auditor.pypi import DistFile, ProjectFiles, ProjectInfo
+from auditor.target import PythonTarget
 
 FT_TARGETS = ("3.13t", "3.14t", "3.15t", "abi3t")
 
-_CP_ABI = re.compile(r"^cp3(\d+)t$")
 _VERSION_FLOOR = re.compile(r"^(\d+_)*")
 
 
@@ -33,9 +33,9 @@ def ft_target(tag: Tag) -> str | None:
     """The FT target a wheel tag serves, or None for a GIL-build / pure / abi3 tag."""
     if tag.abi == "abi3t":
         return "abi3t"
-    match = _CP_ABI.match(tag.abi)
-    if match and tag.interpreter == f"cp3{match.group(1)}":
-        return f"3.{match.group(1)}t"
+    built_for = PythonTarget.from_tag(tag.abi)
+    if built_for and built_for.free_threaded and tag.interpreter == built_for.interpreter:
+        return str(built_for)
     return None
 
 

@@ -28,6 +28,7 @@ from packaging.utils import canonicalize_name
 
 from auditor.cache import CacheStore
 from auditor.errors import InputError
+from auditor.target import SUPPORTED, PythonTarget
 from auditor.sources import probe as probe_module
 
 PROBE_TIMEOUT = 60.0
@@ -134,10 +135,9 @@ class EnvSnapshot:
 
 # -- probing an interpreter ----------------------------------------------------------------
 
-# The interpreters ft-audit audits (the probe's syntax and the verdict rules' knowledge).
+# The interpreters ft-audit audits: CPython, the versions in auditor.target.SUPPORTED.
 SUPPORTED_IMPLEMENTATION = "CPython"
-SUPPORTED_VERSIONS = ((3, 9), (3, 15))
-SUPPORTED_LABEL = "CPython {0[0]}.{0[1]}-{1[0]}.{1[1]}".format(*SUPPORTED_VERSIONS)
+SUPPORTED_LABEL = "CPython {0[0]}.{0[1]}-{1[0]}.{1[1]}".format(SUPPORTED.first, SUPPORTED.last)
 
 # Passed with -c before the probe: written so that every Python from 2.6 on parses it. It says
 # which interpreter this is on its first line, and only then compiles the probe (read from
@@ -148,7 +148,7 @@ BOOTSTRAP = (
     "i = platform.python_implementation()\n"
     "sys.stdout.write('ft-audit-interpreter %d.%d.%d %s\\n' % (v[0], v[1], v[2], i))\n"
     "sys.stdout.flush()\n"
-    f"if v[:2] >= {SUPPORTED_VERSIONS[0]!r} and i == {SUPPORTED_IMPLEMENTATION!r}:\n"
+    f"if v[:2] >= {SUPPORTED.first!r} and i == {SUPPORTED_IMPLEMENTATION!r}:\n"
     "    exec(compile(sys.stdin.buffer.read(), '<ft-audit probe>', 'exec'), {'__name__': '__main__'})\n"
 )
 _HEADER = re.compile(rb"ft-audit-interpreter (\d+)\.(\d+)\.(\d+) (\S+)")
@@ -166,8 +166,7 @@ def interpreter_command(path: str) -> list[str]:
 
 def unsupported_reason(where: str, implementation: str, version: tuple[int, ...]) -> str | None:
     """None for an interpreter ft-audit audits, else the one-line reason it does not."""
-    low, high = SUPPORTED_VERSIONS
-    if implementation.lower() == SUPPORTED_IMPLEMENTATION.lower() and low <= tuple(version[:2]) <= high:
+    if implementation.lower() == SUPPORTED_IMPLEMENTATION.lower() and tuple(version[:2]) in SUPPORTED:
         return None
     name = "Python" if implementation.lower() == SUPPORTED_IMPLEMENTATION.lower() else implementation
     return f"ft-audit audits {SUPPORTED_LABEL}; {where} is {name} {'.'.join(str(v) for v in version)}"
@@ -363,19 +362,10 @@ def distributions_from_json(entries: Sequence[Any]) -> tuple[tuple[InstalledDist
 
 # -- a folder with a declared target --------------------------------------------------------
 
-_TARGET = re.compile(r"^(?:cp)?3\.?(\d{1,2})(t?)$")
-
-
 def target_interpreter(target: str, *, directory: str, platform_tag: str | None = None) -> Interpreter:
     """An Interpreter description for `--target 3.14t` (x86-64 Linux unless told otherwise)."""
-    match = _TARGET.match(target.strip().lower())
-    if not match:
-        raise InputError(f"--target {target}", "expected a CPython version like 3.13, 3.14t or cp315t")
-    minor, t = int(match.group(1)), match.group(2) == "t"
-    if not 9 <= minor <= 15:
-        raise InputError(f"--target {target}", "supported targets are 3.9 to 3.15")
-    if t and minor < 13:
-        raise InputError(f"--target {target}", "free-threaded builds exist from 3.13")
+    python = PythonTarget.parse(target, "--target")
+    minor, t = python.minor, python.free_threaded
     plat = platform_tag or "linux-x86_64"
     machine = plat.rsplit("-", 1)[-1] if "-" in plat else plat
     abi = f"{minor}{'t' if t else ''}"
@@ -396,13 +386,9 @@ def target_interpreter(target: str, *, directory: str, platform_tag: str | None 
         sys_platform, system = "win32", "Windows"
     else:
         raise InputError(f"--target-platform {plat}", "expected linux-<arch>, macosx-<ver>-<arch> or win-amd64")
-    full = f"3.{minor}.0"
-    markers = {
-        "implementation_name": "cpython", "implementation_version": full, "os_name": "nt" if system == "Windows" else "posix",
-        "platform_machine": machine, "platform_release": "", "platform_system": system, "platform_version": "",
-        "python_full_version": full, "platform_python_implementation": "CPython",
-        "python_version": f"3.{minor}", "sys_platform": sys_platform,
-    }
+    markers = python.marker_environment({"sys_platform": sys_platform, "platform_system": system,
+                                         "os_name": "nt" if system == "Windows" else "posix",
+                                         "platform_machine": machine})
     return Interpreter(
         executable=None, version=(3, minor, 0), implementation="cpython", abiflags="t" if t else "",
         free_threaded=t, ext_suffix=suffixes[0], extension_suffixes=tuple(suffixes), platform=plat,

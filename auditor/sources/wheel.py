@@ -43,9 +43,10 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Callable
 
-from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+from packaging.utils import InvalidWheelFilename
 
 from auditor.errors import ArchiveError
+from auditor.target import WheelName
 
 try:  # libdeflate: optional, inflates extension modules 2-3x faster than zlib (same checks)
     import deflate as _libdeflate
@@ -205,13 +206,15 @@ def expand_filename_tags(filename: str) -> tuple[str, ...]:
 
     Raises ArchiveError when the name is not a valid wheel file name (packaging decides).
     """
+    return wheel_name(filename).tags
+
+
+def wheel_name(filename: str) -> WheelName:
+    """The wheel's file name read by packaging; ArchiveError when it is not a valid one."""
     try:
-        parse_wheel_filename(filename)
+        return WheelName.parse(filename)
     except InvalidWheelFilename as exc:
         raise ArchiveError(filename, f"not a valid wheel file name ({exc})") from None
-    parts = filename[: -len(".whl")].split("-")
-    pys, abis, plats = (p.split(".") for p in parts[-3:])
-    return tuple(f"{py}-{abi}-{plat}" for py in pys for abi in abis for plat in plats)
 
 
 def unsafe_member_reason(name: str) -> str | None:
@@ -267,8 +270,8 @@ def read_wheel(path: Path | str, limits: WheelLimits = DEFAULT_LIMITS, *, hashes
     extension modules (default: is_extension_member)."""
     path = Path(path)
     filename = path.name
-    filename_tags = expand_filename_tags(filename)
-    project, version, build, _ = parse_wheel_filename(filename)
+    parsed = wheel_name(filename)
+    filename_tags, project, version, build = parsed.tags, parsed.project, parsed.version, parsed.build
     try:
         archive = zipfile.ZipFile(stream if stream is not None else path)
     except FileNotFoundError:
