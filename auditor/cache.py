@@ -46,7 +46,8 @@ def inspector_fingerprint() -> str:
     module reports and wheel verdicts made by another inspector are read again."""
     root = Path(__file__).resolve().parent
     digest = hashlib.sha256()
-    for pattern in ("inspect.py", "verdicts.py", "model.py", "binary/*.py", "knowledge/*.json", "knowledge/*.py"):
+    for pattern in ("inspect.py", "verdicts.py", "model.py", "target.py", "rollup.py", "binary/*.py", "knowledge/*.json",
+                    "knowledge/*.py"):
         for path in sorted(root.glob(pattern)):
             digest.update(path.name.encode())
             digest.update(path.read_bytes())
