@@ -158,7 +158,8 @@ def parse_simple_json(canonical: str, response: CachedResponse) -> ProjectFiles:
     doc = response.json()
     files = [dist_file_from_entry(entry, response.url) for entry in page_entries(doc, response.url)]
     versions: set[Version] = {f.version for f in files if f.version is not None}
-    for raw in doc.get("versions") or ():
+    listed = doc.get("versions")
+    for raw in listed if isinstance(listed, list) else ():   # PEP 700; anything else is ignored
         try:
             versions.add(Version(raw))
         except (InvalidVersion, TypeError):
