@@ -21,16 +21,15 @@ from __future__ import annotations
 import functools
 import json
 from dataclasses import dataclass
-from enum import Enum
 from importlib import resources
 from typing import Any
 
-from auditor.model import Severity
+from auditor.model import Severity, StrEnum
 
 TABLE_FILE = "finding_codes.json"
 
 
-class Family(str, Enum):
+class Family(StrEnum):
     """The command whose findings a code belongs to; the ID's prefix says it too."""
 
     WHEEL = "wheel"
@@ -114,8 +113,9 @@ def _problem(code: FindingCode, seen: dict[str, FindingCode], tokens: set[str]) 
         return "listed twice"
     if not (code.id.startswith(code.family.prefix) and len(code.id) == 6 and code.id[3:].isdigit()):
         return f"a {code.family.value} code is {code.family.prefix} and three digits"
-    if code.severity not in Severity.ALL or (code.gil_interpreter_severity or "error") not in Severity.ALL:
-        return f"severity must be one of {', '.join(Severity.ALL)}"
+    severities = [s.value for s in Severity]
+    if code.severity not in severities or (code.gil_interpreter_severity or "error") not in severities:
+        return f"severity must be one of {', '.join(severities)}"
     if not code.title or not code.anchor:
         return "needs a title and an anchor"
     if code.fail_on in tokens:

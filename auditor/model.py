@@ -9,49 +9,67 @@ compute verdicts, they only render these objects.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
+
+__all__ = [
+    "SCHEMA", "FreeThreading", "Subinterpreters", "InitStyle", "GilDeclaration", "MultipleInterpreters",
+    "Severity", "Evidence", "Verdict", "Abi", "Finding", "ModuleReport", "WheelReport", "Report",
+]
 
 SCHEMA = "ft-audit/1"
 
 
-class FreeThreading:
+class StrEnum(str, Enum):
+    """A value set whose members are their values wherever text is made: JSON (they are str),
+    `str()`, f-strings and `format()`.
+
+    Not `enum.StrEnum`, which only exists from 3.11 (ft-audit runs on 3.10); and a bare
+    `(str, Enum)` member prints as `Class.MEMBER` in `str()` and, from 3.11, in f-strings too.
+    Members compare and hash equal to their values, so a value read back from JSON or a cache
+    as a plain string still matches."""
+
+    def __str__(self) -> str:
+        return str.__str__(self)
+
+    def __format__(self, format_spec: str) -> str:
+        return str.__format__(str.__str__(self), format_spec)
+
+
+class FreeThreading(StrEnum):
     """Would importing this module keep the GIL off on a free-threaded interpreter?"""
 
     READY = "ready"                      # built for the FT ABI and declares Py_MOD_GIL_NOT_USED
     REENABLES_GIL = "reenables-gil"      # built for the FT ABI but requires the GIL (USED or undeclared)
     NOT_BUILT_FOR_FT = "not-built-for-ft"  # GIL ABI or abi3: cannot be loaded by a 3.13t/3.14t interpreter
     UNKNOWN = "unknown"                  # the evidence does not decide; the reason always says why
-    ALL = (READY, REENABLES_GIL, NOT_BUILT_FOR_FT, UNKNOWN)
 
 
-class Subinterpreters:
+class Subinterpreters(StrEnum):
     """What kind of sub-interpreter can import this module?"""
 
     OWN_GIL = "own-gil"                  # Py_MOD_PER_INTERPRETER_GIL_SUPPORTED
     SHARED_GIL_ONLY = "shared-gil-only"  # SUPPORTED (or the multi-phase default)
     NOT_SUPPORTED = "not-supported"      # NOT_SUPPORTED, single-phase init, or a framework guard
     UNKNOWN = "unknown"
-    ALL = (OWN_GIL, SHARED_GIL_ONLY, NOT_SUPPORTED, UNKNOWN)
 
 
-class InitStyle:
+class InitStyle(StrEnum):
     MULTI_PHASE = "multi-phase"      # PyInit_* returns PyModuleDef_Init(&def), def has m_slots
     SINGLE_PHASE = "single-phase"    # PyInit_* calls PyModule_Create2
     EXPORT_HOOK = "export-hook"      # 3.15 PyModExport_* (PEP 793)
     RUNTIME_DEF = "runtime-def"      # def / slots built at run time (pybind11 3, nanobind 3)
     UNKNOWN = "unknown"
-    ALL = (MULTI_PHASE, SINGLE_PHASE, EXPORT_HOOK, RUNTIME_DEF, UNKNOWN)
 
 
-class GilDeclaration:
+class GilDeclaration(StrEnum):
     NOT_USED = "not-used"
     USED = "used"
     UNDECLARED = "undeclared"  # the binary declares nothing: CPython's default (GIL used) applies
     UNKNOWN = "unknown"
-    ALL = (NOT_USED, USED, UNDECLARED, UNKNOWN)
 
 
-class MultipleInterpreters:
+class MultipleInterpreters(StrEnum):
     """What the binary declares in Py_mod_multiple_interpreters, like GilDeclaration: never
     what CPython or a framework then does (that is the Subinterpreters verdict)."""
 
@@ -60,14 +78,12 @@ class MultipleInterpreters:
     PER_INTERPRETER_GIL = "per-interpreter-gil"
     UNDECLARED = "undeclared"
     UNKNOWN = "unknown"
-    ALL = (NOT_SUPPORTED, SUPPORTED, PER_INTERPRETER_GIL, UNDECLARED, UNKNOWN)
 
 
-class Severity:
+class Severity(StrEnum):
     ERROR = "error"
     WARNING = "warning"
     INFO = "info"
-    ALL = (ERROR, WARNING, INFO)
 
 
 @dataclass(frozen=True)

@@ -54,12 +54,12 @@ def test_schema_is_draft_2020_12_and_names_the_contract():
 
 def test_verdict_enums_are_the_models_values():
     defs = load_schema()["$defs"]
-    assert defs["free_threading"]["enum"] == list(FreeThreading.ALL)
-    assert defs["subinterpreters"]["enum"] == list(Subinterpreters.ALL)
-    assert defs["init_style"]["enum"] == list(InitStyle.ALL)
-    assert defs["gil_declaration"]["enum"] == list(GilDeclaration.ALL)
-    assert defs["multiple_interpreters"]["enum"] == list(MultipleInterpreters.ALL)
-    assert defs["severity"]["enum"] == list(Severity.ALL)
+    assert defs["free_threading"]["enum"] == [v.value for v in FreeThreading]
+    assert defs["subinterpreters"]["enum"] == [v.value for v in Subinterpreters]
+    assert defs["init_style"]["enum"] == [v.value for v in InitStyle]
+    assert defs["gil_declaration"]["enum"] == [v.value for v in GilDeclaration]
+    assert defs["multiple_interpreters"]["enum"] == [v.value for v in MultipleInterpreters]
+    assert defs["severity"]["enum"] == [v.value for v in Severity]
     assert defs["requirement_status"]["enum"] == list(migration.STATUSES)
     # and the module object uses them
     module = defs["module"]["properties"]
