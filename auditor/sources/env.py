@@ -467,17 +467,7 @@ def walk_extension_files(directory: str, suffixes: Sequence[str]) -> list[tuple[
 def collect_extension_files(snapshot: EnvSnapshot) -> list[ExtensionFile]:
     """Every extension file in the environment folders, each with its owning distribution."""
     interp = snapshot.interpreter
-    by_path: dict[str, str] = {}
-    top_owner: dict[tuple[str, str], str] = {}   # (location, top-level name) -> dist key
-    for dist in snapshot.distributions:
-        loc = dist.location
-        for rel in dist.record or ():
-            by_path.setdefault(os.path.normpath(os.path.join(loc, rel)), dist.key)
-        for top in dist.record_top_level:
-            if top and not top.endswith((".dist-info", ".egg-info", ".data")) and top != "..":
-                top_owner.setdefault((loc, _strip_ext(top)), dist.key)
-        for top in dist.top_level or ():
-            top_owner.setdefault((loc, top), dist.key)
+    owners = Owners.of(snapshot.distributions)
     seen: set[str] = set()
     files: list[ExtensionFile] = []
     for directory in interp.environment_dirs:
@@ -487,15 +477,45 @@ def collect_extension_files(snapshot: EnvSnapshot) -> list[ExtensionFile]:
                 continue
             seen.add(real)
             module, loadable = module_name_for(rel, suffix)
-            owner = by_path.get(real)
-            ownership = "record"
-            if owner is None:
-                owner = top_owner.get((os.path.normpath(directory), rel.split("/", 1)[0] if "/" in rel else module))
-                ownership = "top-level" if owner else "orphan"
+            owner, ownership = owners.owner_of(real, directory, rel, module)
             note = "" if loadable else f"named for another interpreter; {interp.label} will not import it"
             files.append(ExtensionFile(path=real, relpath=rel, module=module, suffix=suffix,
                                        loadable=loadable, owner=owner, ownership=ownership, note=note))
     return files
+
+
+@dataclass(frozen=True)
+class Owners:
+    """Which distribution owns an extension file: its RECORD first, then the top-level name
+    (RECORD's first path components, top_level.txt) in the same folder; else nobody (orphan).
+    The one ownership rule of `env` and the pytest plugin."""
+
+    by_path: Mapping[str, str]                  # normalised absolute path -> dist key
+    top_owner: Mapping[tuple[str, str], str]    # (location, top-level name) -> dist key
+
+    @classmethod
+    def of(cls, distributions: Sequence[InstalledDistribution]) -> Owners:
+        by_path: dict[str, str] = {}
+        top_owner: dict[tuple[str, str], str] = {}
+        for dist in distributions:
+            loc = dist.location
+            for rel in dist.record or ():
+                by_path.setdefault(os.path.normpath(os.path.join(loc, rel)), dist.key)
+            for top in dist.record_top_level:
+                if top and not top.endswith((".dist-info", ".egg-info", ".data")) and top != "..":
+                    top_owner.setdefault((loc, _strip_ext(top)), dist.key)
+            for top in dist.top_level or ():
+                top_owner.setdefault((loc, top), dist.key)
+        return cls(by_path, top_owner)
+
+    def owner_of(self, real: str, directory: str, rel: str, module: str) -> tuple[str | None, str]:
+        """(dist key or None, "record" | "top-level" | "orphan") of the file `real`, found
+        at `rel` ('/'-separated) below the environment folder `directory`."""
+        owner = self.by_path.get(real)
+        if owner is not None:
+            return owner, "record"
+        owner = self.top_owner.get((os.path.normpath(directory), rel.split("/", 1)[0] if "/" in rel else module))
+        return owner, ("top-level" if owner else "orphan")
 
 
 def _strip_ext(top: str) -> str:
