@@ -9,6 +9,12 @@ importers both fetch JSON/text through `HttpClient`, so every fetch is cached th
 * `offline=True` answers from the cache only, and marks the answer stale with its age;
 * when the network fails and a cached copy exists, that copy is returned marked stale, so a
   PyPI outage degrades an audit instead of ending it; with no copy, ServiceError names the URL.
+
+Every request is bounded: an overall deadline (retries included; each socket wait is cut to
+what is left, so a server dripping one byte every few seconds ends on time), and the bytes read
+from a response, counted both as received and once decompressed (a gzip bomb ends at the cap,
+decompressed a chunk at a time, never held whole). The body is read and decoded here, not by
+requests, so both counts are exact.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ import random
 import tempfile
 import threading
 import time
+import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +41,10 @@ __all__ = ["CachedResponse", "HttpClient", "NotFound", "RangeRefused", "ServiceE
 
 USER_AGENT = f"ft-audit/{__version__} (+https://pypi.org/project/ft-audit/)"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+REQUEST_DEADLINE = 120.0          # seconds for one get() / get_range(), retries included
+DOWNLOAD_DEADLINE = 1800.0        # seconds for one download(), retries included
+MAX_RESPONSE_BYTES = 64 << 20     # get(): PyPI's largest PEP 691 pages are about 10 MB
+_CHUNK = 1 << 16
 
 
 class NotFound(ServiceError):
@@ -41,6 +53,17 @@ class NotFound(ServiceError):
 
 class RangeRefused(ServiceError):
     """The server does not answer HTTP range requests for this URL (it sent the whole file)."""
+
+
+class _Transient(Exception):
+    """One attempt failed in a way the next may not (connection reset, body cut short)."""
+
+
+@dataclass(frozen=True)
+class _Answer:
+    status_code: int
+    headers: Any
+    content: bytes
 
 
 @dataclass(frozen=True)
@@ -75,10 +98,16 @@ class HttpClient:
         retries: int = 3,
         cache_root: Path | None = None,
         pool_size: int = 24,
+        deadline: float = REQUEST_DEADLINE,
+        download_deadline: float = DOWNLOAD_DEADLINE,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
     ) -> None:
         self.offline = offline
         self.max_age = max_age
-        self.timeout = timeout
+        self.timeout = timeout            # longest wait for one connect or one read
+        self.deadline = deadline
+        self.download_deadline = download_deadline
+        self.max_response_bytes = max_response_bytes
         self.retries = retries
         self.cache_root = cache_root or cache_dir("http")
         # Layout: <key[:2]>/<key>.body and <key>.meta.json, key = sha256(url NUL accept).
@@ -102,6 +131,8 @@ class HttpClient:
 
                 session = requests.Session()
                 session.headers["User-Agent"] = USER_AGENT
+                # The body is decoded by _body (bounded); only what it decodes is asked for.
+                session.headers["Accept-Encoding"] = "gzip, deflate"
                 adapter = HTTPAdapter(pool_connections=4, pool_maxsize=self.pool_size)
                 session.mount("https://", adapter)
                 session.mount("http://", adapter)
@@ -203,20 +234,19 @@ class HttpClient:
 
         A server that ignores `Range` (200 with the whole file) raises RangeRefused before its
         body is read, so the caller can fall back to a cached full download; a 206 body is read
-        only up to the length asked for, and a short one is an error, never a silent truncation.
+        only up to the length asked for, and a short or long one is an error, never a silent
+        truncation.
         """
-        import requests
-
         if self.offline:
             raise ServiceError(url, "not in the cache and --offline was given")
         wanted = last - first + 1
+        deadline = time.monotonic() + self.deadline
         last_error = "no attempt"
         for attempt in range(self.retries + 1):
-            if attempt:
-                time.sleep(min(4.0, 0.5 * 2 ** (attempt - 1)))
+            if attempt and not _backoff(min(4.0, 0.5 * 2 ** (attempt - 1)), deadline):
+                break
             try:
-                with self.session().get(url, headers={"Range": f"bytes={first}-{last}"}, timeout=self.timeout,
-                                        stream=True) as response:
+                with self._open(url, {"Range": f"bytes={first}-{last}"}, deadline) as response:
                     if response.status_code == 200:
                         raise RangeRefused(url, "the server ignored the Range header (answered the whole file)")
                     if response.status_code in RETRY_STATUSES:
@@ -227,39 +257,109 @@ class HttpClient:
                     total = _range_total(response.headers.get("Content-Range"))
                     if total is not None and last >= total:   # a range past the end is cut at the end
                         wanted = max(0, total - first)
-                    body = response.raw.read(wanted + 1, decode_content=True)
-            except requests.RequestException as exc:
-                last_error = f"{exc.__class__.__name__}: {str(exc)[:120]}"
+                    body = b"".join(self._body(response, url, wanted, deadline, self.deadline))
+            except _Transient as exc:
+                last_error = str(exc)
                 continue
             if len(body) != wanted:
                 raise ServiceError(url, f"range {first}-{last} answered {len(body)} bytes, expected {wanted}")
             return body
-        raise ServiceError(url, f"range request failed after {self.retries + 1} attempts ({last_error})")
+        raise ServiceError(url, f"range request failed after {attempt + 1} attempt(s) ({last_error})")
 
     def get_json(self, url: str, *, accept: str | None = None, max_age: float | None = None) -> Any:
         return self.get(url, accept=accept, max_age=max_age).json()
 
-    def _request(self, url: str, headers: dict):
-        import requests
-
+    def _request(self, url: str, headers: dict) -> _Answer:
+        """One GET within the deadline and the size cap, retried on transient failures."""
+        deadline = time.monotonic() + self.deadline
         last = "no attempt"
         for attempt in range(self.retries + 1):
-            if attempt:
-                time.sleep(min(8.0, 0.5 * 2 ** (attempt - 1)) * (0.75 + random.random() / 2))
+            if attempt and not _backoff(min(8.0, 0.5 * 2 ** (attempt - 1)) * (0.75 + random.random() / 2), deadline):
+                break
             try:
-                response = self.session().get(url, headers=headers, timeout=self.timeout)
-            except requests.RequestException as exc:
-                last = f"{exc.__class__.__name__}: {str(exc)[:120]}"
+                with self._open(url, headers, deadline) as response:
+                    if response.status_code == 404:
+                        raise NotFound(url, "HTTP 404 Not Found")
+                    if response.status_code in RETRY_STATUSES:
+                        last = f"HTTP {response.status_code}"
+                        continue
+                    if response.status_code >= 400:
+                        raise ServiceError(url, f"HTTP {response.status_code}")
+                    if response.status_code == 304:
+                        return _Answer(304, response.headers, b"")
+                    body = b"".join(self._body(response, url, self.max_response_bytes, deadline, self.deadline))
+                    return _Answer(response.status_code, response.headers, body)
+            except _Transient as exc:
+                last = str(exc)
+        raise ServiceError(url, f"unreachable after {attempt + 1} attempt(s) ({last})")
+
+    def _open(self, url: str, headers: dict, deadline: float):
+        """The streamed response (headers read, body not), each wait cut to the deadline."""
+        import requests
+
+        wait = _remaining(url, deadline, self.timeout)
+        try:
+            return self.session().get(url, headers=headers, stream=True, timeout=(wait, wait))
+        except requests.RequestException as exc:
+            if time.monotonic() >= deadline:
+                raise ServiceError(url, "no answer within the deadline") from None
+            raise _Transient(f"{exc.__class__.__name__}: {str(exc)[:120]}") from None
+
+    def _body(self, response, url: str, limit: int, deadline: float, budget: float) -> Iterator[bytes]:
+        """The decoded body in chunks, ending with ServiceError past `limit` bytes (received or
+        decoded) or past `deadline`; _Transient when the connection breaks or the body is shorter
+        than its Content-Length. gzip/deflate are decoded here a chunk at a time (max_length),
+        so a bomb never expands past one chunk beyond the cap."""
+        import urllib3.exceptions
+
+        encoding = response.headers.get("Content-Encoding", "").strip().lower()
+        if encoding in ("", "identity"):
+            decoder = None
+        elif encoding in ("gzip", "x-gzip", "deflate"):
+            decoder = zlib.decompressobj(47)   # gzip or zlib header, detected
+        else:
+            raise ServiceError(url, f"unsupported Content-Encoding {encoding!r}")
+        declared = response.headers.get("Content-Length", "")
+        raw = response.raw
+        received = produced = 0
+        cap = f"response larger than {_megabytes(limit)}"
+        while True:
+            _set_read_timeout(raw, _remaining(url, deadline, self.timeout, budget))
+            try:
+                data = raw.read1(_CHUNK, decode_content=False)
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                if time.monotonic() >= deadline:
+                    raise ServiceError(url, f"no complete answer within {budget:g} s") from None
+                raise _Transient(f"{exc.__class__.__name__}: {str(exc)[:120]}") from None
+            if not data:
+                break
+            received += len(data)
+            if received > limit + _CHUNK:   # the encoded form may be a little larger than the decoded
+                raise ServiceError(url, cap)
+            if decoder is None:
+                produced += len(data)
+                if produced > limit:
+                    raise ServiceError(url, cap)
+                yield data
                 continue
-            if response.status_code == 404:
-                raise NotFound(url, "HTTP 404 Not Found")
-            if response.status_code in RETRY_STATUSES:
-                last = f"HTTP {response.status_code}"
-                continue
-            if response.status_code >= 400:
-                raise ServiceError(url, f"HTTP {response.status_code}")
-            return response
-        raise ServiceError(url, f"unreachable after {self.retries + 1} attempts ({last})")
+            pending = data
+            while pending:
+                try:
+                    out = decoder.decompress(pending, _CHUNK)
+                except zlib.error as exc:
+                    raise ServiceError(url, f"cannot decode the {encoding} body ({exc})") from None
+                pending = decoder.unconsumed_tail
+                if decoder.eof and decoder.unused_data:   # a gzip stream of several members
+                    pending, decoder = decoder.unused_data, zlib.decompressobj(47)
+                produced += len(out)
+                if produced > limit:
+                    raise ServiceError(url, cap)
+                if out:
+                    yield out
+        if declared.isdigit() and received < int(declared):
+            raise _Transient(f"body cut short ({received} of {declared} bytes)")
+        if decoder is not None and not decoder.eof and received:
+            raise _Transient(f"{encoding} body cut short")
 
     def download(self, url: str, sha256: str | None, dest: Path, *, max_bytes: int = 2 << 30) -> Path:
         """Download `url` to `dest` (atomic rename), checking sha256 when given.
@@ -270,17 +370,16 @@ class HttpClient:
             return dest
         if self.offline:
             raise ServiceError(url, "not in the cache and --offline was given")
-        import requests
-
         dest.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + self.download_deadline
         last = "no attempt"
         for attempt in range(self.retries + 1):
-            if attempt:
-                time.sleep(min(8.0, 0.5 * 2 ** (attempt - 1)))
+            if attempt and not _backoff(min(8.0, 0.5 * 2 ** (attempt - 1)), deadline):
+                break
             digest = hashlib.sha256()
             fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".part-")
             try:
-                with os.fdopen(fd, "wb") as out, self.session().get(url, stream=True, timeout=self.timeout) as r:
+                with os.fdopen(fd, "wb") as out, self._open(url, {}, deadline) as r:
                     if r.status_code == 404:
                         raise NotFound(url, "HTTP 404 Not Found")
                     if r.status_code >= 400:
@@ -288,11 +387,7 @@ class HttpClient:
                         if r.status_code in RETRY_STATUSES:
                             continue
                         raise ServiceError(url, last)
-                    total = 0
-                    for chunk in r.iter_content(1 << 16):
-                        total += len(chunk)
-                        if total > max_bytes:
-                            raise ServiceError(url, f"download larger than {max_bytes} bytes")
+                    for chunk in self._body(r, url, max_bytes, deadline, self.download_deadline):
                         digest.update(chunk)
                         out.write(chunk)
                 if sha256 and digest.hexdigest() != sha256.lower():
@@ -300,12 +395,40 @@ class HttpClient:
                     continue
                 os.replace(tmp, dest)
                 return dest
-            except requests.RequestException as exc:
-                last = f"{exc.__class__.__name__}: {str(exc)[:120]}"
+            except _Transient as exc:
+                last = str(exc)
             finally:
                 if os.path.exists(tmp):
                     os.unlink(tmp)
         raise ServiceError(url, f"download failed ({last})")
+
+
+def _remaining(url: str, deadline: float, timeout: float, budget: float | None = None) -> float:
+    """How long the next wait may last: the per-wait timeout, cut to what is left of the deadline."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise ServiceError(url, f"no complete answer within {budget:g} s" if budget else "no answer within the deadline")
+    return min(timeout, left)
+
+
+def _backoff(seconds: float, deadline: float) -> bool:
+    """Sleep before a retry; False when the deadline leaves no time for one."""
+    if deadline - time.monotonic() <= seconds:
+        return False
+    time.sleep(seconds)
+    return True
+
+
+def _set_read_timeout(raw, seconds: float) -> None:
+    """Cut the socket's wait to `seconds`: requests' read timeout applies per read, so a body
+    trickling in one byte at a time would otherwise never time out."""
+    sock = getattr(getattr(raw, "connection", None), "sock", None)
+    if sock is not None:
+        sock.settimeout(max(0.001, seconds))
+
+
+def _megabytes(limit: int) -> str:
+    return f"{limit / (1 << 20):g} MB" if limit >= 1 << 20 else f"{limit} bytes"
 
 
 def _range_total(content_range: str | None) -> int | None:

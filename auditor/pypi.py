@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import email.parser
 import email.policy
+import hashlib
 from dataclasses import dataclass, field
 from email.message import Message
 from typing import Any
@@ -58,6 +59,7 @@ class DistFile:
     yanked: bool = False
     requires_python: str | None = None
     has_metadata: bool = False       # PEP 658/714: `url + ".metadata"` is served
+    metadata_sha256: str | None = None   # its hash, when the page gives one
 
     @property
     def abi_tags(self) -> frozenset[str]:
@@ -141,7 +143,24 @@ class PyPIClient:
         if not dist.has_metadata:
             return None
         response = self.http.get(dist.url + ".metadata", max_age=30 * 86400)  # immutable
-        return email.parser.BytesParser(policy=email.policy.compat32).parsebytes(response.body)
+        if dist.metadata_sha256 and hashlib.sha256(response.body).hexdigest() != dist.metadata_sha256.lower():
+            raise ServiceError(response.url, "sha256 mismatch with the page's core-metadata hash")
+        return core_metadata(response.body, response.url)
+
+
+def core_metadata(body: bytes, where: str) -> Message:
+    """Core metadata (a wheel's METADATA, a PEP 658 `.metadata`) as a message.
+
+    Raises ServiceError when `body` is not core metadata: an HTML login or error page served
+    with status 200 parses as a message with no headers, and reading its Requires-Dist would
+    turn "dependencies unknown" into "no dependencies"."""
+    if body.lstrip()[:1] == b"<":
+        raise ServiceError(where, "an HTML page where core metadata was expected")
+    message = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(body)
+    missing = [h for h in ("Metadata-Version", "Name", "Version") if message.get(h) is None]
+    if missing:
+        raise ServiceError(where, f"not core metadata (no {', '.join(missing)} header)")
+    return message
 
 
 def page_entries(doc: Any, page_url: str) -> list[dict]:
@@ -200,13 +219,20 @@ def dist_file_from_entry(entry: dict, page_url: str) -> DistFile:
         version=version,
         kind=kind,
         tags=frozenset(tags),
-        sha256=hashes.get("sha256") if isinstance(hashes, dict) else None,
+        sha256=_sha256_of(hashes),
         size=size if isinstance(size, int) else None,
         upload_time=entry.get("upload-time"),
         yanked=bool(yanked),
         requires_python=entry.get("requires-python") or None,
         has_metadata=bool(metadata),
+        metadata_sha256=_sha256_of(metadata),
     )
+
+
+def _sha256_of(hashes: Any) -> str | None:
+    """The sha256 of a PEP 691 `hashes` (or `core-metadata`) dict; None when absent or malformed."""
+    value = hashes.get("sha256") if isinstance(hashes, dict) else None
+    return value if isinstance(value, str) else None
 
 
 def _absolute(page_url: str, url: str) -> str:

@@ -48,7 +48,7 @@ from packaging.version import InvalidVersion, Version
 from auditor.cache import MARSHAL, CacheStore
 from auditor.errors import AuditError, ServiceError
 from auditor.migration import ReleaseFile, installable_kind
-from auditor.pypi import SIMPLE_JSON, DistFile, PyPIClient, dist_file_from_entry, page_entries
+from auditor.pypi import SIMPLE_JSON, DistFile, PyPIClient, core_metadata, dist_file_from_entry, page_entries
 from auditor.target import Target
 
 MAX_WORKERS = 24
@@ -143,7 +143,10 @@ class ProjectIndex:
         return self._entries
 
     def dist_file(self, filename: str) -> DistFile:
-        return dist_file_from_entry(self.entries[filename], self.page_url)
+        entry = self.entries.get(filename)
+        if entry is None:   # the page changed between the compact form and this read
+            raise ServiceError(self.page_url, f"{filename} is no longer listed on the page")
+        return dist_file_from_entry(entry, self.page_url)
 
 
 _SDIST_SUFFIXES = (".tar.gz", ".zip", ".tar.bz2", ".tgz", ".tar.xz", ".tar")
@@ -188,7 +191,8 @@ def compact_index(doc: Any, page_url: str) -> dict[str, list]:
         distinct = set(rps[version])
         out[version] = ["\n".join(bucket), rps[version][0] if len(distinct) == 1 else rps[version],
                         yanked.get(version, [])]
-    for raw in doc.get("versions") or ():
+    listed = doc.get("versions")
+    for raw in listed if isinstance(listed, list) else ():   # PEP 700; anything else is ignored
         if isinstance(raw, str) and raw not in out:
             out[raw] = ["", None, []]
     return out
@@ -468,19 +472,17 @@ class Fetcher:
                 raw = archive.read(name)
         except (zipfile.BadZipFile, OSError, KeyError) as exc:
             raise ServiceError(smallest.filename, f"cannot read METADATA: {exc}") from None
-        return requires_dist(raw)
+        return requires_dist(raw, smallest.filename)
 
 
 def _requires_via_range(http, dist: DistFile) -> list[str]:
-    return requires_dist(metadata_via_range(http, dist))
+    return requires_dist(metadata_via_range(http, dist), dist.filename)
 
 
-def requires_dist(metadata: bytes) -> list[str]:
-    import email.parser
-    import email.policy
-
-    message = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(metadata)
-    return list(message.get_all("Requires-Dist") or ())
+def requires_dist(metadata: bytes, where: str) -> list[str]:
+    """Requires-Dist of core metadata; ServiceError when it is not core metadata (never [])."""
+    message = core_metadata(metadata, where)
+    return [str(v) for v in message.get_all("Requires-Dist") or ()]
 
 
 def metadata_via_range(http, dist: DistFile, tail: int = 1 << 17) -> bytes:
