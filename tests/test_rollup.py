@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from auditor import rollup
-from auditor.audit.requirements import attach_blockers
+from auditor.audit.requirements import PackageAssessment, attach_blockers
 from auditor.compat.deep import summarize_modules
 from auditor.inspect import inspect_module
 from auditor.model import FreeThreading as FT, Subinterpreters as SI
@@ -148,24 +148,26 @@ def test_blocked_by_chains_are_shortest_sorted_and_skip_the_start():
     assert rollup.blocked_by_chains("db", graph, lambda name: name == "native") == (("db", "driver", "native"),)
 
 
-def _package(name, status, ft, children=()):
-    return {"name": name, "version": "1.0", "status": status, "free_threading": ft, "_children": list(children)}
+def _package(name, status, ft):
+    return PackageAssessment(name=name, version="1.0", extras=(), requested_by=(), status=status, status_detail="",
+                             wheel=None, min_ft_version=None, newest_ft_version=None, suggestion=None,
+                             free_threading=ft)
 
 
 def test_requirements_blockers_use_the_env_rule_for_the_target():
     """A free-threaded wheel whose modules are not built for the free-threaded ABI blocks on a t
     target (it cannot be imported there), as in env; on a GIL target only re-enabling the GIL does."""
-    def packages():
-        return [_package("app", "pure-python", FT.READY, ["mid"]),
-                _package("mid", "ft-wheel", FT.READY, ["odd", "slow"]),
-                _package("odd", "ft-wheel", FT.NOT_BUILT_FOR_FT),
-                _package("slow", "ft-wheel", FT.REENABLES_GIL)]
+    packages = [_package("app", "pure-python", FT.READY), _package("mid", "ft-wheel", FT.READY),
+                _package("odd", "ft-wheel", FT.NOT_BUILT_FOR_FT), _package("slow", "ft-wheel", FT.REENABLES_GIL)]
+    # "gone" has no row (could not be looked up): a dead end, never a link of a chain
+    children = {"app": ("gone", "mid"), "mid": ("odd", "slow"), "gone": ("slow",)}
 
-    ft_target = packages()
-    attach_blockers(ft_target, free_threaded=True)
-    assert ft_target[0]["blocked_by"] == ["mid 1.0 -> odd 1.0 (not built for the free-threaded ABI)",
-                                          "mid 1.0 -> slow 1.0 (re-enables the GIL)"]
-    assert all("_children" not in p for p in ft_target)
-    gil_target = packages()
-    attach_blockers(gil_target, free_threaded=False)
-    assert gil_target[0]["blocked_by"] == ["mid 1.0 -> slow 1.0 (re-enables the GIL)"]
+    ft_target = attach_blockers(packages, children, free_threaded=True)
+    assert [p.name for p in ft_target] == ["app", "mid", "odd", "slow"]
+    assert ft_target[0].blocked_by == ("mid 1.0 -> odd 1.0 (not built for the free-threaded ABI)",
+                                       "mid 1.0 -> slow 1.0 (re-enables the GIL)")
+    assert ft_target[1].blocked_by == ("odd 1.0 (not built for the free-threaded ABI)", "slow 1.0 (re-enables the GIL)")
+    assert ft_target[0].to_json()["blocked_by"] == list(ft_target[0].blocked_by)
+    assert packages[0].blocked_by == ()          # rows are values: the input is not changed
+    gil_target = attach_blockers(packages, children, free_threaded=False)
+    assert gil_target[0].blocked_by == ("mid 1.0 -> slow 1.0 (re-enables the GIL)",)
