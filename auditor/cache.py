@@ -104,6 +104,11 @@ MARSHAL = Codec(".marshal", marshal.dumps, marshal.loads)   # plain data, loads 
 PICKLE = Codec(".pickle", _pickle_dumps, _pickle_loads)     # frozen dataclasses round-trip exactly
 
 
+# Every store's misses in this process, by (namespace, reason): what `--verbose` reports.
+ALL_MISSES: Counter[tuple[str, str]] = Counter()
+_ALL_MISSES_LOCK = threading.Lock()
+
+
 class CacheStore:
     """One namespace of ft-audit's cache: entries keyed by strings, written atomically.
 
@@ -137,6 +142,8 @@ class CacheStore:
     def miss(self, reason: str) -> None:
         with self._lock:
             self.misses[reason] += 1
+        with _ALL_MISSES_LOCK:
+            ALL_MISSES[(self.namespace, reason)] += 1
 
     # -- raw payloads ----------------------------------------------------------------------
     def read(self, key: str, suffix: str) -> bytes | None:

@@ -17,6 +17,7 @@ import argparse
 import importlib
 import os
 import sys
+import time
 from typing import Sequence
 
 from auditor import __version__
@@ -60,6 +61,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         help="where downloads and HTTP responses are cached "
         "(default: $FT_AUDIT_CACHE_DIR or the user cache dir)",
     )
+    add_common_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         if only != "*" and name != only:
@@ -68,8 +70,33 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         module = importlib.import_module(f"auditor.commands.{name}")
         cmd = sub.add_parser(module.NAME, help=COMMAND_HELP[name], description=module.HELP)
         module.add_arguments(cmd)
+        _add_common_options_everywhere(cmd)
         cmd.set_defaults(_run=module.run)
     return parser
+
+
+def add_common_options(parser: argparse.ArgumentParser) -> None:
+    """-q / -v / --config / --no-config: accepted before the command and after it (on every
+    command and `data` action). SUPPRESS as the default, so a later parser that does not see
+    the flag leaves the value an earlier one set."""
+    talk = parser.add_mutually_exclusive_group()
+    talk.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                      help="only errors and the verdict line; nothing on success (text format); no progress bars")
+    talk.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                      help="more evidence: per-module evidence lines, the config file read, cache misses, timing")
+    parser.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS,
+                        help="read [tool.ft-audit] from this pyproject.toml (default: the nearest one with a "
+                             "[tool.ft-audit] table, from the current folder upwards)")
+    parser.add_argument("--no-config", action="store_true", default=argparse.SUPPRESS,
+                        help="ignore [tool.ft-audit] configuration")
+
+
+def _add_common_options_everywhere(parser: argparse.ArgumentParser) -> None:
+    add_common_options(parser)
+    for action in parser._actions:   # the actions of `data` (show, diff, ...) take them too
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                _add_common_options_everywhere(child)
 
 
 def _chosen_command(argv: Sequence[str]) -> str | None:
@@ -78,13 +105,13 @@ def _chosen_command(argv: Sequence[str]) -> str | None:
     i = 0
     while i < len(args):
         arg = args[i]
-        if arg == "--debug":
+        if arg in ("--debug", "-q", "--quiet", "-v", "--verbose", "--no-config"):
             i += 1
             continue
-        if arg == "--cache-dir":
+        if arg in ("--cache-dir", "--config"):
             i += 2
             continue
-        if arg.startswith("--cache-dir="):
+        if arg.startswith(("--cache-dir=", "--config=")):
             i += 1
             continue
         if arg.startswith("-"):
@@ -102,8 +129,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "_run", None):
         parser.print_help(sys.stderr)
         return EXIT_ERROR
+    from auditor import output
+
+    quiet, verbose = getattr(args, "quiet", False), getattr(args, "verbose", False)
+    if quiet and verbose:   # one given before the command, the other after it
+        parser.error("-q/--quiet and -v/--verbose exclude each other")
+    output.set_verbosity(output.Verbosity.QUIET if quiet else
+                         output.Verbosity.VERBOSE if verbose else output.Verbosity.NORMAL)
+    started = time.monotonic()
     try:
-        return int(args._run(args))
+        from auditor import config
+
+        args.settings = config.load_for(getattr(args, "config", None), getattr(args, "no_config", False))
+        if args.settings.path is not None:
+            output.detail(f"config: {args.settings.path} [tool.ft-audit]")
+        code = int(args._run(args))
+        _report_run(started)
+        return code
     except AuditError as exc:
         print(f"ft-audit: error: {exc.one_line()}", file=sys.stderr)
         return EXIT_ERROR
@@ -120,6 +162,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ft-audit: internal error: {internal_error_line(exc)} "
               "(a bug in ft-audit: please report it with the output of --debug)", file=sys.stderr)
         return EXIT_ERROR
+
+
+def _report_run(started: float) -> None:
+    """--verbose: the cache misses of this run, by namespace and reason, and its time."""
+    from auditor import output
+    from auditor.cache import ALL_MISSES
+
+    if not output.is_verbose():
+        return
+    for (namespace, reason), count in sorted(ALL_MISSES.items()):
+        output.detail(f"cache: {namespace}: {count} miss(es) ({reason})")
+    output.detail(f"took {time.monotonic() - started:.2f} s")
 
 
 def internal_error_line(exc: BaseException) -> str:

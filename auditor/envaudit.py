@@ -510,9 +510,16 @@ def summarize(interp: Interpreter, audits: Sequence[DistributionAudit], orphans:
     return summary
 
 
-def select_failures(audit: EnvAudit, fail_on: Iterable[str]) -> list[Finding]:
+def select_failures(audit: EnvAudit, fail_on: Iterable[str], *, ignore_codes: Iterable[str] = (),
+                    ignore_distributions: Iterable[str] = ()) -> list[Finding]:
+    """The findings --fail-on selects, less those of ignored codes and those about the modules
+    (or the dist-info folder) of ignored distributions (canonical names): [tool.ft-audit.env]."""
     tokens = set(fail_on)
     out = [f for f in audit.findings if finding_code(f.code).fail_on in tokens]
     if "error" in tokens and audit.errors:
         out.extend(env_finding("FTE402", e) for e in audit.errors)
-    return out
+    codes, names = set(ignore_codes), {canonicalize_name(n) for n in ignore_distributions}
+    modules = {m.file.module for d in audit.distributions if canonicalize_name(d.name) in names for m in d.modules}
+    locations = {d.location for d in audit.distributions if canonicalize_name(d.name) in names}
+    return [f for f in out if f.code not in codes and not (f.module and f.module in modules)
+            and not (f.module is None and f.path in locations)]

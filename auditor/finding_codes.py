@@ -1,7 +1,8 @@
 """Every finding code ft-audit reports, as one table: `finding_codes.json` beside this module.
 
-Three families share it: `wheel` (FTW, the wheel gate), `env` (FTE, the environment roll-up and
-its `--fail-on` tokens) and `source` (FTS, the C/Cython lint rules; SARIF's rule table). Each
+Four families share it: `wheel` (FTW, the wheel gate), `env` (FTE, the environment roll-up and
+its `--fail-on` tokens), `source` (FTS, the C/Cython lint rules; SARIF's rule table) and
+`config` (FTC, about `[tool.ft-audit]` itself, reported by any command: auditor.config). Each
 entry gives the stable ID, the severity, a one-line title (the meaning the README documents,
 Markdown code spans allowed), the README anchor of that documentation and, where they apply,
 the `--fail-on` token that selects it, whether it means "could not check", and a lint rule's
@@ -35,13 +36,14 @@ class Family(StrEnum):
     WHEEL = "wheel"
     ENV = "env"
     SOURCE = "source"
+    CONFIG = "config"   # FTC: about [tool.ft-audit] itself (an expired ignore), any command
 
     @property
     def prefix(self) -> str:
         return _PREFIXES[self]
 
 
-_PREFIXES = {Family.WHEEL: "FTW", Family.ENV: "FTE", Family.SOURCE: "FTS"}
+_PREFIXES = {Family.WHEEL: "FTW", Family.ENV: "FTE", Family.SOURCE: "FTS", Family.CONFIG: "FTC"}
 
 
 class UnknownFindingCode(KeyError):

@@ -1,7 +1,7 @@
 """A minimal progress bar on stderr for long work.
 
 Shown only when stderr is a terminal (or FT_AUDIT_PROGRESS=1), so JSON on stdout and CI
-logs stay clean. Thread-safe enough for `advance()` from worker callbacks.
+logs stay clean; never with --quiet (auditor.output). Thread-safe enough for `advance()` from worker callbacks.
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ class Progress:
         if enabled is None:
             forced = os.environ.get("FT_AUDIT_PROGRESS")
             enabled = forced == "1" if forced is not None else bool(getattr(self.stream, "isatty", lambda: False)())
-        self.enabled = enabled and self.total > 0
+        from auditor.output import is_quiet
+
+        self.enabled = enabled and self.total > 0 and not is_quiet()
         self._lock = threading.Lock()
         self._last_draw = 0.0
 

@@ -16,7 +16,7 @@ from auditor.report import sarif, source_text
 ROOT = Path(__file__).parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 # A documented code: `| <a id="ANCHOR"></a>`ID` | cell | cell ... |`
-ROW = re.compile(r'^\| <a id="(?P<anchor>[^"]+)"></a>`(?P<id>FT[WES]\d{3})` \| (?P<cells>.*) \|$', re.M)
+ROW = re.compile(r'^\| <a id="(?P<anchor>[^"]+)"></a>`(?P<id>FT[WESC]\d{3})` \| (?P<cells>.*) \|$', re.M)
 
 
 def _rows() -> dict[str, tuple[str, list[str]]]:
@@ -46,7 +46,7 @@ def test_every_code_is_documented_in_the_readme_with_its_anchor_severity_and_mea
         assert code.id in rows, f"{code.id} has no README row"
         anchor, cells = rows[code.id]
         assert anchor == code.anchor, code.id
-        if code.family is Family.WHEEL:
+        if code.family in (Family.WHEEL, Family.CONFIG):
             severity, meaning = cells
         elif code.family is Family.ENV:
             severity, fail_on, meaning = cells
@@ -59,7 +59,7 @@ def test_every_code_is_documented_in_the_readme_with_its_anchor_severity_and_mea
 
 
 def test_no_code_the_readme_names_is_missing_from_the_table():
-    named = set(re.findall(r"\bFT[WES]\d{3}\b", README))
+    named = set(re.findall(r"\bFT[WESC]\d{3}\b", README))
     assert named, "the README names no finding code"
     assert named - set(all_codes()) == set()
     assert set(_rows()) == set(all_codes())
@@ -68,7 +68,7 @@ def test_no_code_the_readme_names_is_missing_from_the_table():
 def test_every_code_named_in_auditor_sources_is_in_the_table():
     named: dict[str, str] = {}
     for path in (ROOT / "auditor").rglob("*.py"):
-        for code in re.findall(r"\bFT[WES]\d{3}\b", path.read_text(encoding="utf-8")):
+        for code in re.findall(r"\bFT[WESC]\d{3}\b", path.read_text(encoding="utf-8")):
             named.setdefault(code, str(path.relative_to(ROOT)))
     assert {c: where for c, where in named.items() if c not in all_codes()} == {}
 

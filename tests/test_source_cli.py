@@ -214,7 +214,7 @@ def test_cython_missing_is_reported_per_file(tmp_path):
 
 
 def test_without_a_toml_parser_config_is_skipped_with_a_note(tmp_path, monkeypatch):
-    from auditor.lint import config
+    from auditor import config
 
     monkeypatch.setattr(config, "_toml_loader", lambda: None)
     (tmp_path / "pyproject.toml").write_text('[tool.ft-audit]\nignore = ["FTS202"]\n')

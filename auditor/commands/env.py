@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import date
 from typing import Sequence
 
 
 from auditor import envaudit
 from auditor.envaudit import FAIL_ON_TOKENS
+from auditor.config import IgnoreKind, exit_with, expired_findings, pick
 from auditor.errors import InputError
+from auditor.output import is_quiet
 from auditor.audit.env import audit_snapshot
 from auditor.sources import env as envsource
 from auditor.target import PythonTarget
@@ -38,8 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "and 3.14); with --path: the one interpreter the folder is for, e.g. 3.13, 3.14t, cp315t")
     parser.add_argument("--target-platform", metavar="PLAT", default=None,
                         help="with --path: sysconfig platform, e.g. linux-x86_64 (default), macosx-11.0-arm64, win-amd64")
-    parser.add_argument("--format", choices=("text", "json", "markdown"), default="text")
-    parser.add_argument("--fail-on", metavar="LIST", default="",
+    parser.add_argument("--format", choices=("text", "json", "markdown"), default=None,
+                        help="report format on stdout (default: [tool.ft-audit.env] format, else text)")
+    parser.add_argument("--fail-on", metavar="LIST", default=None,
                         help="comma-separated: exit 1 when any of these is found: " + ", ".join(FAIL_ON_TOKENS))
     parser.add_argument("--verify", action="store_true",
                         help="runtime proof: import each module in a fresh subprocess of the target interpreter "
@@ -60,11 +64,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=argparse.SUPPRESS)
 
 
-def parse_fail_on(value: str) -> list[str]:
+def parse_fail_on(value: str, where: str = "--fail-on") -> list[str]:
     tokens = [t.strip() for t in value.split(",") if t.strip()]
     bad = [t for t in tokens if t not in FAIL_ON_TOKENS]
     if bad:
-        raise InputError("--fail-on", f"unknown value(s) {', '.join(bad)}; choose from {', '.join(FAIL_ON_TOKENS)}")
+        raise InputError(where, f"unknown value(s) {', '.join(bad)}; choose from {', '.join(FAIL_ON_TOKENS)}")
     return tokens
 
 
@@ -82,9 +86,17 @@ def parse_ft_targets(values: Sequence[str]) -> list[PythonTarget]:
 
 
 def run(args: argparse.Namespace) -> int:
-    fail_on = parse_fail_on(args.fail_on or "")
+    settings, today = args.settings, date.today()
+    configured = settings.env
+    if args.fail_on is None and configured.fail_on is not None:
+        fail_on = parse_fail_on(",".join(configured.fail_on), settings.where("env", "fail-on", "--fail-on"))
+    else:
+        fail_on = parse_fail_on(args.fail_on or "")
+    output_format = pick(args.format, configured.format, "text")
+    expired = expired_findings(configured.ignore, today)
+    active = [i for i in configured.ignore if not i.expired(today)]
     notes: list[str] = []
-    targets = args.target or []
+    targets = pick(args.target, list(configured.target or ()), [])
     if args.path:
         if not targets:
             raise InputError("--path", "needs --target (the interpreter the folder is for, e.g. --target 3.14t)")
@@ -108,11 +120,18 @@ def run(args: argparse.Namespace) -> int:
                            progress_stream=sys.stderr)
     from auditor.report import env as report
 
-    output = {"json": report.render_json, "markdown": report.render_markdown}.get(args.format, report.render_text)(audit)
+    failures = envaudit.select_failures(
+        audit, fail_on, ignore_codes=[i.value for i in active if i.kind is IgnoreKind.CODE],
+        ignore_distributions=[i.value for i in active if i.kind is IgnoreKind.PACKAGE])
+    if output_format == "text" and is_quiet():
+        output = report.render_quiet(audit, failures)
+    else:
+        output = {"json": report.render_json,
+                  "markdown": report.render_markdown}.get(output_format, report.render_text)(audit)
     sys.stdout.write(output)
+    for finding in expired:
+        print(f"ft-audit: {finding.line()}", file=sys.stderr)
     if not audit.all_modules() and not audit.distributions:
         print("ft-audit env: nothing to check: no distributions and no extension modules found", file=sys.stderr)
         return EXIT_ERROR
-    if envaudit.select_failures(audit, fail_on):
-        return EXIT_FINDINGS
-    return EXIT_OK
+    return exit_with(EXIT_FINDINGS if failures else EXIT_OK, expired)

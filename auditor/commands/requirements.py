@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import date
 from typing import Any, Mapping
 
 
+from auditor.config import active_codes, exit_with, expired_findings, pick
 from auditor.errors import InputError
+from auditor.output import is_quiet, note
 from auditor.audit.requirements import audit_requirements
 
 NAME = "requirements"
@@ -47,8 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="PEP 691 simple index (default: an --index-url line of the input, else PyPI)")
     parser.add_argument("--offline", action="store_true", help="answer from the cache only; stale answers show their age")
     parser.add_argument("--no-compat", action="store_true", help="do not cross-reference the compatibility data")
-    parser.add_argument("--format", choices=("text", "json", "markdown"), default="text")
-    parser.add_argument("--fail-on", metavar="LIST", default=DEFAULT_FAIL_ON,
+    parser.add_argument("--format", choices=("text", "json", "markdown"), default=None,
+                        help="output format (default: [tool.ft-audit.requirements] format, else text)")
+    parser.add_argument("--fail-on", metavar="LIST", default=None,
                         help="comma-separated; exit 1 when a package has one of: " + ", ".join(FAIL_ON_TOKENS)
                              + f" ('none' never fails; default: {DEFAULT_FAIL_ON})")
     parser.add_argument("--jobs", type=int, default=0, metavar="N", help="concurrent HTTP requests (default 24)")
@@ -57,43 +61,71 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "instead of reporting them as not checked (exit 2)")
 
 
-def parse_fail_on(value: str) -> frozenset[str]:
+def parse_fail_on(value: str, where: str = "--fail-on") -> frozenset[str]:
     tokens = {t.strip() for t in value.split(",") if t.strip()}
     if tokens == {"none"}:
         return frozenset()
     bad = sorted(tokens - set(FAIL_ON_TOKENS))
     if bad:
-        raise InputError("--fail-on", f"unknown value(s) {', '.join(bad)}; choose from {', '.join(FAIL_ON_TOKENS)} or none")
+        raise InputError(where, f"unknown value(s) {', '.join(bad)}; choose from {', '.join(FAIL_ON_TOKENS)} or none")
     return frozenset(tokens)
 
 
 def run(args: argparse.Namespace) -> int:
     from auditor.report import requirements as render
 
-    fail_on = parse_fail_on(args.fail_on)
+    settings, today = args.settings, date.today()
+    configured = settings.requirements
+    if args.fail_on is not None:
+        fail_on = parse_fail_on(args.fail_on)
+    elif configured.fail_on is not None:
+        fail_on = parse_fail_on(",".join(configured.fail_on) or "none",
+                                settings.where("requirements", "fail-on", "--fail-on"))
+    else:
+        fail_on = parse_fail_on(DEFAULT_FAIL_ON)
+    ignored = active_codes(configured.ignore, today)
+    expired = expired_findings(configured.ignore, today)
+    output_format = pick(args.format, configured.format, "text")
     inputs = [*args.requirement_files, *args.inputs]
     if not inputs:
         raise InputError("ft-audit requirements", "nothing to check: give -r FILE, pyproject.toml, pylock.toml or uv.lock")
-    audit = audit_requirements(inputs, python=args.target, platforms=args.platform, download=not args.no_download,
-                               transitive=not args.no_deps, index_url=args.index_url, offline=args.offline,
-                               use_compat=not args.no_compat, workers=args.jobs or None,
+    audit = audit_requirements(inputs, python=pick(args.target, configured.target, None),
+                               platforms=pick(args.platform, list(configured.platforms or ()), []),
+                               download=not args.no_download,
+                               transitive=not args.no_deps, index_url=pick(args.index_url, configured.index_url, None),
+                               offline=args.offline, use_compat=not args.no_compat, workers=args.jobs or None,
                                skip_editable=args.skip_editable)
     doc = audit.to_json()
-    if args.format == "json":
-        sys.stdout.write(render.render_json(doc))
-    elif args.format == "markdown":
+    code = exit_with(exit_code(doc, fail_on, ignored), expired)
+    if output_format == "json":
+        sys.stdout.write(render.render_json({**doc, **({"config_findings": [f.to_json() for f in expired]}
+                                                        if expired else {})}))
+    elif output_format == "markdown":
         sys.stdout.write(render.render_markdown(doc))
+    elif is_quiet():
+        if code != EXIT_OK:
+            sys.stdout.write(render.render_text(doc, only={p["name"] for p in failing(doc, fail_on, ignored)}))
     else:
         sys.stdout.write(render.render_text(doc))
     for where, reason in audit.incomplete:
         print(f"ft-audit: error: {where}: {reason}", file=sys.stderr)
-    return exit_code(doc, fail_on)
+    for name in sorted(ignored & {p["name"] for p in doc["packages"]}):
+        ignore = next(i for i in configured.ignore if i.value == name)
+        note(f"{name}: ignored by {ignore.where} ({ignore.reason})")
+    for finding in expired:
+        print(f"ft-audit: {finding.line()}", file=sys.stderr)
+    return code
 
 
-def exit_code(doc: Mapping[str, Any], fail_on: frozenset[str]) -> int:
+def failing(doc: Mapping[str, Any], fail_on: frozenset[str], ignored: frozenset[str] = frozenset()) -> list:
+    """The packages --fail-on selects, less those a [tool.ft-audit.requirements] ignore names."""
+    return [p for p in doc["packages"] if failing_tokens(p) & fail_on and p["name"] not in ignored]
+
+
+def exit_code(doc: Mapping[str, Any], fail_on: frozenset[str], ignored: frozenset[str] = frozenset()) -> int:
     if doc["incomplete"] or not doc["packages"]:
         return EXIT_ERROR
-    return EXIT_FINDINGS if any(failing_tokens(p) & fail_on for p in doc["packages"]) else EXIT_OK
+    return EXIT_FINDINGS if failing(doc, fail_on, ignored) else EXIT_OK
 
 
 def failing_tokens(package: Mapping[str, Any]) -> set[str]:

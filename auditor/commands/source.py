@@ -7,10 +7,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from auditor.config import exit_with
 from auditor.errors import InputError
 from auditor.lint.engine import LintOptions, lint_paths
 from auditor.lint.findings import LintReport
 from auditor.lint.rules import BY_ID
+from auditor.output import is_quiet
 from auditor.report import jsonout, sarif, source_text
 
 NAME = "source"
@@ -22,16 +24,15 @@ HELP = ("lint C/C++ and Cython sources (.c .h .cc .cpp .hpp .pyx .pxd .pxi) for 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="*", metavar="PATH",
                         help="files or directories to check (directories are searched recursively)")
-    parser.add_argument("--format", choices=("text", "json", "sarif"), default="text",
-                        help="output format (default: text)")
+    parser.add_argument("--format", choices=("text", "json", "sarif"), default=None,
+                        help="output format (default: [tool.ft-audit.source] format, else text)")
     parser.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE instead of stdout")
     parser.add_argument("--ignore", action="append", default=[], metavar="RULES",
                         help="rule IDs to skip, comma-separated (repeatable); adds to [tool.ft-audit] ignore")
     parser.add_argument("--exclude", action="append", default=[], metavar="GLOB",
                         help="skip paths matching GLOB, relative to the current directory (repeatable)")
-    parser.add_argument("--config", metavar="PYPROJECT",
-                        help="read [tool.ft-audit] from this pyproject.toml instead of the nearest one")
-    parser.add_argument("--no-config", action="store_true", help="ignore pyproject.toml configuration")
+    parser.add_argument("--select", action="append", default=[], metavar="RULES",
+                        help="only these rule IDs, comma-separated (repeatable); replaces [tool.ft-audit.source] select")
     parser.add_argument("--list-rules", action="store_true", help="print the rule table and exit")
 
 
@@ -50,20 +51,19 @@ def run(args: argparse.Namespace) -> int:
     if not args.paths:
         print("ft-audit source: error: give at least one PATH", file=sys.stderr)
         return 2
-    ignore = frozenset(r.strip().upper() for spec in args.ignore for r in spec.split(",") if r.strip())
-    unknown = sorted(r for r in ignore if r not in BY_ID)
-    if unknown:
-        raise InputError("--ignore", f"unknown rule ID(s): {', '.join(unknown)}")
-    config = Path(args.config) if args.config else None
-    if config is not None and not config.is_file():
-        raise InputError(str(config), "no such file")
-    options = LintOptions(ignore=ignore, exclude=tuple(args.exclude), use_config=not args.no_config,
-                          config_file=config)
+    ignore, select = _rule_ids(args.ignore, "--ignore"), _rule_ids(args.select, "--select")
+    settings = args.settings
+    output_format = args.format or settings.source.format or "text"
+    options = LintOptions(ignore=ignore, exclude=tuple(args.exclude), use_config=not getattr(args, "no_config", False),
+                          config_file=settings.path if getattr(args, "config", None) else None,
+                          select=select or None)
     report = lint_paths([Path(p) for p in args.paths], options)
-    if args.format == "json":
+    if output_format == "json":
         text = jsonout.dumps(report.to_json())
-    elif args.format == "sarif":
+    elif output_format == "sarif":
         text = sarif.dumps(report)
+    elif is_quiet():
+        text = source_text.render(report, show_fix=False, notes=False) if exit_code(report) else ""
     else:
         text = source_text.render(report)
     if args.output:
@@ -73,9 +73,19 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(args.output, f"cannot write: {exc.strerror or exc}") from exc
     else:
         sys.stdout.write(text)
-    if args.format != "text" or args.output:
+    if output_format != "text" or args.output:
         # keep machine output clean; still say what could not be checked
         for d in report.diagnostics:
             if not d.checked:
                 print(f"ft-audit source: {d.path}: {d.message}", file=sys.stderr)
-    return exit_code(report)
+    for finding in report.config_findings:
+        print(f"ft-audit: {finding.line()}", file=sys.stderr)
+    return exit_with(exit_code(report), report.config_findings)
+
+
+def _rule_ids(specs: list[str], flag: str) -> frozenset[str]:
+    rules = frozenset(r.strip().upper() for spec in specs for r in spec.split(",") if r.strip())
+    unknown = sorted(r for r in rules if r not in BY_ID)
+    if unknown:
+        raise InputError(flag, f"unknown rule ID(s): {', '.join(unknown)}")
+    return rules

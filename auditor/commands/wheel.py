@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import date
 from typing import Iterator, Sequence
 
+from auditor.config import active_codes, exit_with, expired_findings, pick
 from auditor.errors import AuditError, InputError
+from auditor.output import use_color, verbosity
 from auditor.audit.wheels import AuditOptions, audit_paths, collect_local, fetch_pypi, filter_wheels, keep_freed_memory
 from auditor.model import WheelReport
 from auditor.target import PythonTarget
@@ -34,9 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "for CPython 3.X needs a free-threaded sibling in the set (FTW501)")
     parser.add_argument("--ignore", action="append", default=[], metavar="CODE",
                         help="drop findings with this code (repeatable or comma-separated)")
-    parser.add_argument("--format", choices=("text", "json", "markdown"), default="text",
-                        help="report format on stdout (default: text)")
-    parser.add_argument("--record-hashes", choices=("audited", "all"), default="audited",
+    parser.add_argument("--format", choices=("text", "json", "markdown"), default=None,
+                        help="report format on stdout (default: [tool.ft-audit.wheel] format, else text)")
+    parser.add_argument("--record-hashes", choices=("audited", "all"), default=None,
                         help="check the sha256 in RECORD of the extension modules and .dist-info files, the other "
                         "members by name and size (audited, default), or of every member (all: decompresses "
                         "the whole wheel, about 1.5x the time)")
@@ -52,12 +55,20 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.paths and not args.pypi:
         raise InputError("ft-audit wheel", "give wheel files or folders, or --pypi NAME")
-    require_ft = PythonTarget.parse(args.require_ft, "--target", free_threaded=True) if args.require_ft else None
+    settings, today = args.settings, date.today()
+    configured = settings.wheel
+    require_ft_text = pick(args.require_ft, configured.require_ft, None)
+    require_ft = PythonTarget.parse(
+        require_ft_text, "--target" if args.require_ft else settings.where("wheel", "require-ft", "--target"),
+        free_threaded=True) if require_ft_text else None
+    output_format = pick(args.format, configured.format, "text")
+    expired = expired_findings(configured.ignore, today)
     options = AuditOptions(
-        ignore=frozenset(c.strip().upper() for item in args.ignore for c in item.split(",") if c.strip()),
+        ignore=frozenset(c.strip().upper() for item in args.ignore for c in item.split(",") if c.strip())
+        | active_codes(configured.ignore, today),
         require_ft=require_ft,
         jobs=args.jobs,
-        hashes=args.record_hashes,
+        hashes=pick(args.record_hashes, configured.record_hashes, "audited"),
     )
     inputs = collect_local(args.paths)
     for spec in args.pypi:
@@ -81,17 +92,21 @@ def run(args: argparse.Namespace) -> int:
         reports = audit_paths(inputs.wheels, options, on_done=lambda r: progress.advance(1, r.filename))
     reports = [unreadable_wheel(name, reason, ignore=options.ignore) for name, reason in inputs.problems] + reports
 
-    if args.format == "json":
-        sys.stdout.write(jsonout.dumps({"wheels": [r.to_json() for r in reports]}))
-    elif args.format == "markdown":
+    if output_format == "json":
+        sys.stdout.write(jsonout.dumps({"wheels": [r.to_json() for r in reports],
+                                        **({"config_findings": [f.to_json() for f in expired]} if expired else {})}))
+    elif output_format == "markdown":
         sys.stdout.write(render_markdown(reports))
     else:
-        sys.stdout.write(render_text(reports))
+        sys.stdout.write(render_text(reports, level=verbosity(), color=use_color(sys.stdout),
+                                     failed=bool(expired)))
     # One line per thing that could not be checked, on stderr whatever the format, so a CI log
     # shows why the gate said 2 even when stdout goes to a JSON file.
     for line in could_not_check_lines(reports):
         print(f"ft-audit: error: {line}", file=sys.stderr)
-    return exit_code(reports)
+    for finding in expired:
+        print(f"ft-audit: {finding.line()}", file=sys.stderr)
+    return exit_with(exit_code(reports), expired)
 
 
 def could_not_check_lines(reports: Sequence[WheelReport]) -> Iterator[str]:

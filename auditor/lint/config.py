@@ -1,7 +1,9 @@
-"""`[tool.ft-audit]` in the nearest pyproject.toml.
+"""The source linter's view of `[tool.ft-audit]`, from the nearest pyproject.toml above
+each PATH that has the table (parsed and validated by auditor.config, the one config module):
 
-    [tool.ft-audit]
-    ignore = ["FTS201", "FTS207"]      # rule IDs never reported
+    [tool.ft-audit.source]             # (or the older top-level ignore / exclude keys)
+    select = ["FTS101", "FTS102"]      # only these rule IDs
+    ignore = ["FTS201", {code = "FTS207", reason = "...", until = 2027-03-01}]
     exclude = ["vendor/**", "*_gen.c"] # globs, relative to the pyproject.toml's folder
 
 tomllib on 3.11+, `tomli` on 3.10 if installed; otherwise the config is skipped with a note.
@@ -11,9 +13,10 @@ from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
-from auditor.errors import InputError
+from auditor import config as project_config
 
 
 @dataclass(frozen=True)
@@ -22,6 +25,8 @@ class LintConfig:
     exclude: tuple[str, ...] = ()
     root: Path | None = None          # folder of the pyproject.toml the values came from
     source: Path | None = None
+    select: frozenset[str] | None = None                           # only these rules, when given
+    expired: tuple[project_config.ConfigFinding, ...] = ()         # FTC001: ignores past their date
 
     def excludes(self, path: Path) -> bool:
         if not self.exclude or self.root is None:
@@ -35,49 +40,17 @@ class LintConfig:
         return any(fnmatch.fnmatchcase(c, pat.rstrip("/")) for pat in self.exclude for c in candidates)
 
 
-def _toml_loader():
-    try:
-        import tomllib  # type: ignore[import-not-found]
-        return tomllib
-    except ModuleNotFoundError:
-        try:
-            import tomli  # type: ignore[import-not-found]
-            return tomli
-        except ModuleNotFoundError:
-            return None
-
-
 def find_pyproject(start: Path) -> Path | None:
-    here = start.resolve()
-    if here.is_file():
-        here = here.parent
-    for folder in (here, *here.parents):
-        candidate = folder / "pyproject.toml"
-        if candidate.is_file():
-            return candidate
-    return None
+    return project_config.find_config(start)
 
 
-def load_config(pyproject: Path) -> tuple[LintConfig, str | None]:
+def load_config(pyproject: Path, today: date | None = None) -> tuple[LintConfig, str | None]:
     """Read [tool.ft-audit]; returns (config, note). Raises InputError on a broken file."""
-    loader = _toml_loader()
-    if loader is None:
+    if project_config._toml_loader() is None:
         return LintConfig(), f"{pyproject}: not read (no TOML parser on this Python; install tomli)"
-    try:
-        with open(pyproject, "rb") as fh:
-            data = loader.load(fh)
-    except OSError as exc:
-        raise InputError(str(pyproject), f"cannot read: {exc.strerror or exc}") from exc
-    except Exception as exc:  # tomllib.TOMLDecodeError and tomli's equivalent
-        raise InputError(str(pyproject), f"invalid TOML: {exc}") from exc
-    section = data.get("tool", {}).get("ft-audit", {})
-    if not isinstance(section, dict):
-        raise InputError(str(pyproject), "[tool.ft-audit] must be a table")
-    ignore = section.get("ignore", [])
-    exclude = section.get("exclude", [])
-    if not isinstance(ignore, list) or not all(isinstance(x, str) for x in ignore):
-        raise InputError(str(pyproject), "[tool.ft-audit] ignore must be a list of rule IDs")
-    if not isinstance(exclude, list) or not all(isinstance(x, str) for x in exclude):
-        raise InputError(str(pyproject), "[tool.ft-audit] exclude must be a list of glob patterns")
-    return LintConfig(frozenset(x.strip().upper() for x in ignore), tuple(exclude),
-                      pyproject.parent, pyproject), None
+    settings = project_config.load(pyproject).source
+    today = today or date.today()
+    return LintConfig(project_config.active_codes(settings.ignore, today), settings.exclude,
+                      pyproject.parent, pyproject,
+                      frozenset(settings.select) if settings.select is not None else None,
+                      project_config.expired_findings(settings.ignore, today)), None

@@ -20,7 +20,6 @@ from auditor.lint.cstructure import scan
 from auditor.lint.ctokens import LineIndex, tokenize
 from auditor.lint.cython_rules import CythonUnavailable, check_cython
 from auditor.lint.findings import FileResult, LintReport, SourceDiagnostic, SourceFinding
-from auditor.lint.rules import BY_ID
 from auditor.lint.suppress import Suppressions, from_c_comments, from_cython_source
 
 C_SUFFIXES = frozenset({".c", ".h", ".cc", ".cpp", ".cxx", ".hpp", ".hh", ".hxx"})
@@ -35,6 +34,7 @@ class LintOptions:
     exclude: tuple[str, ...] = ()         # extra globs (relative to the current directory)
     use_config: bool = True
     config_file: Path | None = None       # explicit pyproject.toml (overrides discovery)
+    select: frozenset[str] | None = None  # only these rules (replaces the config's select)
 
 
 @dataclass
@@ -89,6 +89,7 @@ class _Run:
         self.results: list[FileResult] = []
         self.notes: list[str] = []
         self._configs: dict[Path, cfg.LintConfig] = {}
+        self.expired: list = []              # FTC001 findings of the configs read
         self._cython_included: set[Path] = set()
         self._extra_root = Path.cwd()
 
@@ -103,11 +104,9 @@ class _Run:
             conf, note = cfg.load_config(pyproject)
             if note:
                 self.notes.append(note)
-            unknown = sorted(r for r in conf.ignore if r not in BY_ID)
-            if unknown:
-                self.notes.append(f"{_display(pyproject)}: unknown rule ID(s) in ignore: {', '.join(unknown)}")
-            if conf.source is not None and (conf.ignore or conf.exclude):
+            if conf.source is not None and (conf.ignore or conf.exclude or conf.select is not None or conf.expired):
                 self.notes.append(f"config: {_display(pyproject)} [tool.ft-audit]")
+            self.expired.extend(conf.expired)
             self._configs[pyproject] = conf
         return self._configs[pyproject]
 
@@ -237,7 +236,7 @@ class _Run:
             self.results.append(FileResult(cfile.path, tuple(findings), tuple(diagnostics),
                                            len(cfile.lines.starts)))
         self.results.sort(key=lambda r: r.path)
-        return LintReport(tuple(self.results), tuple(self.notes))
+        return LintReport(tuple(self.results), tuple(self.notes), tuple(self.expired))
 
     def _check_cython(self, loaded: _Loaded, kind: str) -> None:
         src = loaded.src
@@ -271,8 +270,9 @@ class _Run:
 
     def _filter(self, findings: list[SourceFinding], sup: Suppressions,
                 conf: cfg.LintConfig) -> list[SourceFinding]:
-        ignored = self.options.ignore | conf.ignore
-        out = [f for f in findings if f.rule not in ignored and not sup.covers(f.rule, f.line)]
+        select = self.options.select if self.options.select is not None else conf.select
+        out = [f for f in findings if f.rule not in self.options.ignore and f.rule not in conf.ignore
+               and (select is None or f.rule in select) and not sup.covers(f.rule, f.line)]
         out.sort(key=lambda f: (f.line, f.column, f.rule))
         unique: list[SourceFinding] = []
         for f in out:

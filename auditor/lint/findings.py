@@ -48,6 +48,7 @@ class FileResult:
 class LintReport:
     files: tuple[FileResult, ...] = field(default_factory=tuple)
     config_notes: tuple[str, ...] = ()
+    config_findings: tuple = ()          # auditor.config.ConfigFinding: FTC001, expired ignores
 
     @property
     def findings(self) -> tuple[SourceFinding, ...]:
@@ -72,4 +73,5 @@ class LintReport:
             "files_checked": self.checked_files,
             "files_unchecked": self.unchecked_files,
             "notes": list(self.config_notes),
+            **({"config_findings": [f.to_json() for f in self.config_findings]} if self.config_findings else {}),
         }

@@ -7,7 +7,7 @@ from typing import Any, Sequence
 
 from auditor.envaudit import DistributionAudit, EnvAudit
 from auditor.rollup import FT_WORST_FIRST, SUBINTERP_WORST_FIRST
-from auditor.model import FreeThreading, Subinterpreters
+from auditor.model import Finding, FreeThreading, Subinterpreters
 import json
 
 from auditor.model import SCHEMA
@@ -88,6 +88,15 @@ def _table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> list[str]:
 
 def _offers(d: DistributionAudit) -> str:
     return "; ".join(o.text for o in d.ft_offers)
+
+
+def render_quiet(audit: EnvAudit, failures: Sequence[Finding]) -> str:
+    """--quiet: nothing when --fail-on selects nothing, else those findings and one verdict line."""
+    if not failures:
+        return ""
+    lines = [f"  {f.severity:7} {f.code}  {f.message}" for f in failures]
+    lines.append(f"{len(failures)} finding(s) selected by --fail-on in {audit.interpreter.label}'s environment")
+    return "\n".join(lines) + "\n"
 
 
 def render_text(audit: EnvAudit) -> str:

@@ -47,9 +47,10 @@ def _ft_cell(p: Mapping[str, Any], inspected: bool = True) -> str:
             f"sub-interpreters: {missing if si is None else si}")
 
 
-def render_text(doc: Mapping[str, Any]) -> str:
+def render_text(doc: Mapping[str, Any], *, only: set[str] | None = None) -> str:
+    """`only` (--quiet): just these packages, with no skipped / notes / stale lines."""
     lines = [_headline(doc), ""]
-    packages = doc["packages"]
+    packages = [p for p in doc["packages"] if only is None or p["name"] in only]
     inspected = _has_verdicts(doc)
     width = max([len(f"{p['name']} {p['version']}") for p in packages] + [10])
     for p in sorted(packages, key=lambda p: (p["status"] in READY and p.get("free_threading") != "reenables-gil", p["name"])):
@@ -70,11 +71,11 @@ def render_text(doc: Mapping[str, Any]) -> str:
                 lines.append(f"      on {plat}: {facts['version']} {facts['status']}")
         for message in (p.get("compat") or {}).get("disagreements") or ():
             lines.append(f"      compat data disagrees: {message}")
-    for item in doc.get("skipped") or ():
+    for item in doc.get("skipped") or () if only is None else ():
         lines.append(f"  skipped {item['where']}: {item['reason']}")
-    for note in doc.get("notes") or ():
+    for note in doc.get("notes") or () if only is None else ():
         lines.append(f"  note: {note}")
-    for item in doc.get("stale") or ():
+    for item in doc.get("stale") or () if only is None else ():
         lines.append(f"  stale: {item['project']} index page is {item['age_seconds']} s old (not revalidated)")
     if doc["incomplete"]:
         lines.append("")

@@ -8,7 +8,8 @@ from auditor.lint.findings import LintReport
 from auditor.lint.rules import BY_ID
 
 
-def render(report: LintReport, *, show_fix: bool = True) -> str:
+def render(report: LintReport, *, show_fix: bool = True, notes: bool = True) -> str:
+    """`notes=False` (--quiet): findings, what could not be checked and the summary line only."""
     out: list[str] = []
     for f in report.findings:
         out.append(f"{f.path}:{f.line}:{f.column}: {f.rule} {f.message}")
@@ -18,10 +19,12 @@ def render(report: LintReport, *, show_fix: bool = True) -> str:
             docs = f" [{rule.docs}]" if rule else ""
             out.append(f"    fix: {f.fix}{since}{docs}")
     for d in report.diagnostics:
+        if d.checked and not notes:
+            continue
         where = f"{d.path}:{d.line}" if d.line else d.path
         kind = "note" if d.checked else "error"
         out.append(f"{where}: {kind}: {d.message}")
-    for note in report.config_notes:
+    for note in report.config_notes if notes else ():
         out.append(f"note: {note}")
     n = len(report.findings)
     out.append(f"{n} finding{'s' if n != 1 else ''} in {report.checked_files} checked file"

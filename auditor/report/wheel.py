@@ -9,6 +9,7 @@ from collections import Counter
 from typing import Sequence
 
 from auditor.model import ModuleReport, WheelReport
+from auditor.output import Verbosity, paint
 
 _SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
@@ -31,19 +32,45 @@ def _module_line(module: ModuleReport) -> str:
     return f"{module.name}: free-threading {ft.value} ({ft.reason}); sub-interpreters {sub.value}"
 
 
-def render_text(reports: Sequence[WheelReport]) -> str:
+_VERDICT_COLOUR = {"pass": "green", "fail": "red", "error": "yellow"}
+
+
+def render_text(reports: Sequence[WheelReport], *, level: Verbosity = Verbosity.NORMAL, color: bool = False,
+                failed: bool = False) -> str:
+    """QUIET: nothing when every wheel passed (and `failed`, another reason to fail, is False),
+    else the wheels that did not pass with their errors, and the summary line. VERBOSE: every
+    module's verdict line, with its evidence, also for modules a finding names."""
+    quiet, verbose = level is Verbosity.QUIET, level is Verbosity.VERBOSE
+    if quiet and not failed and all(r.verdict == "pass" for r in reports):
+        return ""
     lines: list[str] = []
     for report in reports:
-        lines.append(f"{report.verdict.upper():5} {report.filename}")
+        if quiet and report.verdict == "pass":
+            continue
+        lines.append(f"{paint(f'{report.verdict.upper():5}', _VERDICT_COLOUR.get(report.verdict, 'bold'), color)} "
+                     f"{report.filename}")
         for f in _sorted_findings(report):
-            lines.append(f"  {f.severity:7} {f.code}  {f.message}")
+            if not quiet or f.severity == "error":
+                lines.append(f"  {f.severity:7} {f.code}  {f.message}")
+        if quiet:
+            continue
         # Modules a finding already names are not repeated; the others get their verdict line.
         named = {f.module for f in report.findings}
         for module in report.modules:
-            if module.name not in named:
+            if verbose or module.name not in named:
                 lines.append(f"  module  {_module_line(module)}")
+            if verbose:
+                lines += [f"          evidence: {e.topic}: {e.detail}" + (f" [{e.source}]" if e.source else "")
+                          for e in _evidence(module)]
     lines.append(summary_line(reports))
     return "\n".join(lines) + "\n"
+
+
+def _evidence(module: ModuleReport) -> list:
+    out = list(module.evidence)
+    for verdict in (module.free_threading, module.subinterpreters):
+        out.extend(e for e in verdict.evidence if e not in out)
+    return out
 
 
 def _md(text: str) -> str:
