@@ -66,7 +66,9 @@ def run(args: argparse.Namespace) -> int:
     if args.python:
         report = run_in(args.python, args)
     else:
-        progress = ((lambda m: None) if args.no_progress
+        from auditor.output import is_quiet
+
+        progress = ((lambda m: None) if args.no_progress or is_quiet()
                     else (lambda m: print(f"bench: {m}", file=sys.stderr, flush=True)))
         try:
             report = run_bench(config_from_args(args), progress)

@@ -105,8 +105,10 @@ def _notes(data) -> list[str]:
 
 
 def _print_notes(notes: list[str]) -> None:
-    for note in notes:
-        print(f"ft-audit: note: {note}", file=sys.stderr)
+    from auditor.output import note
+
+    for text in notes:
+        note(text)      # not with --quiet
 
 
 def _show(args: argparse.Namespace) -> int:
