@@ -21,19 +21,32 @@ listed in the verdict's `not_read`.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from auditor.cache import CacheStore, inspector_fingerprint
 from auditor.errors import AuditError
 from auditor.model import FreeThreading, ModuleReport, Subinterpreters
+from auditor.wheel_modules import is_read_as_module
+
+if TYPE_CHECKING:
+    from auditor.wheel_modules import WheelModules
+
+__all__ = [
+    "FROM_CACHE", "FROM_CENSUS", "FROM_DOWNLOAD", "FROM_LOCAL", "FROM_RANGE_READ", "NOT_READ", "WheelFile",
+    "WheelVerdict", "census_entries", "census_verdict", "is_read_as_module", "local_verdict", "read_verdict",
+    "unknown_verdict", "verdict_of", "wheel_rollup", "wheel_verdicts",
+]
 
 # How a verdict was obtained (JSON `verdict_source`).
 FROM_CENSUS = "census"
 FROM_CACHE = "cache"
 FROM_RANGE_READ = "range-read"
 FROM_DOWNLOAD = "download"
+FROM_LOCAL = "local"           # a wheel file on disk (the census's download, the library API)
 NOT_READ = "not-read"          # --no-download / --offline and no census or cached verdict
 
 CACHE_SCHEMA = 1
@@ -156,16 +169,6 @@ def _store(wheel: WheelFile, verdict: WheelVerdict) -> None:
 
 
 # ------------------------------------------------------------------ reading the wheel (I/O)
-def is_read_as_module(name: str) -> bool:
-    """Which `.so`/`.pyd` members a remote read inspects: every member with a Python ABI tag or
-    a `.pyd` suffix, and untagged `.so` files unless named like a shared library (`lib*.so`:
-    torch/lib/libtorch_cpu.so is hundreds of MB and never imported as a module)."""
-    from auditor.inspect import claimed_abi_from_filename
-
-    base = name.rsplit("/", 1)[-1]
-    return base.endswith(".pyd") or claimed_abi_from_filename(base) is not None or not base.startswith("lib")
-
-
 def read_verdict(http: Any, wheel: WheelFile, *, allow_download: bool = True) -> WheelVerdict:
     """Read the wheel's extension members with range requests (or download it) and inspect them."""
     from auditor.http import RangeRefused
@@ -200,27 +203,41 @@ def _downloaded(http: Any, wheel: WheelFile) -> WheelVerdict:
         return unknown_verdict(wheel.filename, FROM_DOWNLOAD, f"{wheel.filename}: {exc.strerror or exc}")
 
 
-def _inspect(wheel: WheelFile, stream: Any, source: str, bytes_read) -> WheelVerdict:
-    from pathlib import Path
+def _inspect(wheel: WheelFile, stream: Any, source: str, bytes_read: Callable[[], int]) -> WheelVerdict:
+    from auditor.wheel_modules import wheel_modules
 
-    from packaging.utils import parse_wheel_filename
+    return verdict_of(wheel_modules(wheel.filename, stream=stream), source, bytes_read())
 
-    from auditor.sources.wheel import HASH_MODULES_ONLY, is_extension_member, read_wheel
-    from auditor.wheel_modules import inspect_member
 
-    with read_wheel(Path(wheel.filename), hashes=HASH_MODULES_ONLY, stream=stream,
-                    is_module=is_read_as_module) as contents:
-        abis = frozenset(t.abi for t in parse_wheel_filename(wheel.filename)[3])
-        reports = [inspect_member(member, abis)[1] for member in contents.extensions]
-        not_read = tuple(f"{name}: not inspected (named like a shared library, no Python ABI tag)"
-                         for name in contents.members if is_extension_member(name) and not is_read_as_module(name))
-        problems = [f"{p.member}: {p.reason}" for p in contents.problems]
-    if problems:
+def verdict_of(read: WheelModules, source: str, bytes_read: int = 0) -> WheelVerdict:
+    """The verdict of a wheel whose modules were read (auditor.wheel_modules, from any source):
+    its worst module decides (wheel_rollup); an archive problem leaves it unknown."""
+    if read.problems:
         # An unsafe or unreadable member may be a module: no verdict from the rest.
-        return unknown_verdict(wheel.filename, source, f"{wheel.filename}: {problems[0]}", bytes_read=bytes_read())
-    ft, si, evidence = wheel_rollup(reports)
-    return WheelVerdict(wheel.filename, ft, si, evidence, source, tuple(r.to_json() for r in reports),
-                        bytes_read(), not_read)
+        return unknown_verdict(read.wheel, source, read.problems[0], bytes_read=bytes_read)
+    ft, si, evidence = wheel_rollup(read.reports)
+    return WheelVerdict(read.wheel, ft, si, evidence, source, tuple(r.to_json() for r in read.reports),
+                        bytes_read, read.not_read)
+
+
+def local_verdict(path: Path | str) -> WheelVerdict:
+    """The verdict of a wheel file on disk, read the same way as a published one (the census
+    and `requirements` cannot judge one file differently); an unreadable wheel is unknown."""
+    from auditor.wheel_modules import wheel_modules
+
+    path = Path(path)
+    try:
+        read = wheel_modules(path)
+    except AuditError as exc:
+        return unknown_verdict(path.name, FROM_LOCAL, exc.one_line())
+    return verdict_of(read, FROM_LOCAL, _size(path))
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 # ------------------------------------------------------------------ the service

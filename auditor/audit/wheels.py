@@ -19,7 +19,12 @@ from packaging.utils import InvalidWheelFilename
 from auditor.errors import ArchiveError, AuditError, InputError
 from auditor.model import Finding, WheelReport
 from auditor.target import PythonTarget, WheelName
-from auditor.wheel_modules import inspect_member
+from auditor.wheel_modules import inspect_extensions
+
+__all__ = [
+    "AuditOptions", "Inputs", "WheelFailure", "audit_paths", "audit_wheel_file", "audit_wheel_part",
+    "audit_wheel_task", "collect_local", "fetch_pypi", "filter_wheels", "finish_wheel", "keep_freed_memory",
+]
 
 
 @dataclass(frozen=True)
@@ -262,17 +267,14 @@ def audit_wheel_part(path: str, share: int = 0, shares: int = 1, hashes: str = "
     (WheelContents without member bytes, [(member, ModuleReport, claimed ABI), ...]) or a
     WheelFailure; never raises for a bad wheel."""
     from auditor.sources.wheel import read_wheel
-    from auditor.wheel_gate import WheelTags
 
     name = Path(path).name
     try:
         contents = read_wheel(path, hashes=hashes, part=(share, shares))
     except ArchiveError as exc:
         return WheelFailure(exc.reason if exc.where == name else exc.one_line())
-    tags = WheelTags.from_filename(name)
-    abis = tags.abis if tags else frozenset()
     with contents:
-        modules = [inspect_member(member, abis) for member in contents.extensions]
+        modules = inspect_extensions(contents)
     for member in contents.extensions:  # facts only cross back to the parent, not bytes
         member.data = member.file = None
     return contents, modules

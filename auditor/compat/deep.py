@@ -2,14 +2,15 @@
 
 One wheel per FT target of the latest release (the Linux x86-64 one when there is one, as it
 is the most used; else the smallest), downloaded through the shared HTTP client (sha256
-checked, cached) and read with auditor.sources.wheel; each extension module goes through
-auditor.inspect. The summary keeps the worst verdict over the wheel's modules (auditor.rollup,
-the same rule as `env` and `requirements`) and names the modules that would re-enable the GIL.
+checked, cached); its modules are read and inspected by auditor.wheel_modules and the wheel is
+judged by auditor.wheel_verdicts, the same path and roll-up as `requirements` and `env` (a wheel
+with an unreadable member is unknown there, so here too). The summary keeps that verdict, counts
+the modules' verdicts and names the modules that would re-enable the GIL.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,9 @@ from auditor.cache import cache_dir
 from auditor.compat.census import ft_target, latest_version, platform_family
 from auditor.compat.dataset import now_iso
 from auditor.errors import AuditError
-from auditor.model import FreeThreading
+from auditor.model import FreeThreading, ModuleReport
 from auditor.pypi import DistFile, ProjectFiles, ProjectInfo, PyPIClient
+from auditor.wheel_verdicts import FROM_LOCAL, WheelVerdict, verdict_of, wheel_rollup
 
 PLATFORM_PREFERENCE = ("manylinux-x86_64", "linux-x86_64", "musllinux-x86_64", "manylinux-aarch64",
                        "macos-arm64", "win-amd64")
@@ -46,16 +48,20 @@ def choose_wheels(files: ProjectFiles, version: Version) -> dict[str, DistFile]:
     return {target: min(dists, key=rank) for target, dists in sorted(candidates.items())}
 
 
-def summarize_modules(target: str, wheel: str, reports: list) -> dict[str, Any]:
+def summarize_modules(target: str, wheel: str, reports: Sequence[ModuleReport],
+                      verdict: WheelVerdict | None = None) -> dict[str, Any]:
     """Pure: a deep-verdict entry from ModuleReports. Helper libraries (no PyInit_) are not
-    modules: they are neither counted nor judged."""
+    modules: they are neither counted nor judged. The verdicts are the wheel's roll-up
+    (auditor.wheel_verdicts.wheel_rollup), or `verdict` when the wheel was judged already."""
     modules = [r for r in reports if rollup.takes_part(r)]
     counts = rollup.count_verdicts((r.free_threading.value for r in modules), rollup.FREE_THREADING)
+    free_threading, subinterpreters, _ = wheel_rollup(modules) if verdict is None else \
+        (verdict.free_threading, verdict.subinterpreters, verdict.evidence)
     return {
         "target": target,
         "wheel": wheel,
-        "free_threading": rollup.package_verdict(modules, rollup.FREE_THREADING).value,
-        "subinterpreters": rollup.package_verdict(modules, rollup.SUBINTERPRETERS).value,
+        "free_threading": str(free_threading),
+        "subinterpreters": str(subinterpreters),
         "modules": len(modules),
         "verdicts": {value: n for value, n in sorted(counts.items()) if n},
         "reenables_gil": sorted(r.name for r in modules if r.free_threading.value == FreeThreading.REENABLES_GIL),
@@ -63,17 +69,13 @@ def summarize_modules(target: str, wheel: str, reports: list) -> dict[str, Any]:
 
 
 def inspect_wheel_path(path: Path, target: str) -> dict[str, Any]:
-    from auditor.inspect import inspect_module
-    from auditor.sources.wheel import read_wheel
+    """The census entry of one downloaded wheel: its modules read by auditor.wheel_modules and
+    judged by auditor.wheel_verdicts, the one path `requirements` and `env` take for the same
+    file. Raises AuditError when the wheel cannot be opened."""
+    from auditor.wheel_modules import wheel_modules
 
-    with read_wheel(path) as contents:
-        reports = []
-        for member in contents.extensions:
-            report = inspect_module(member.source, display=f"{contents.filename}!{member.name}")
-            package = member.install_path.rsplit("/", 1)[0].replace("/", ".") if "/" in member.install_path else ""
-            # the dotted import name, so "lxml.etree" rather than "etree"
-            reports.append(replace(report, name=f"{package}.{report.name}" if package else report.name))
-        return summarize_modules(target, contents.filename, reports)
+    read = wheel_modules(path)
+    return summarize_modules(target, read.wheel, read.reports, verdict_of(read, FROM_LOCAL))
 
 
 def deep_entry(client: PyPIClient, files: ProjectFiles, info: ProjectInfo | None, *,
