@@ -218,15 +218,17 @@ class HttpClient:
         body = response.content
         return CachedResponse(url, body, self._store(url, accept, body, response.headers), False, stale=False)
 
-    def fresh_meta(self, url: str, accept: str | None = None) -> dict | None:
-        """The cache entry's metadata when `get` would answer from the cache without a request
-        (fresh, or --offline), with its age and staleness; else None. Reads no body."""
+    def fresh_meta(self, url: str, accept: str | None = None, *, max_age: float | None = None) -> dict | None:
+        """The cache entry's metadata when `get` (with the same `max_age`) would answer from the
+        cache without a request (fresh, or --offline), with its age and staleness; else None.
+        Reads no body."""
+        max_age = self.max_age if max_age is None else max_age
         meta = self._meta(url, accept)
         if meta is None:
             return None
         age = max(0.0, time.time() - meta["fetched_at"])
-        if age < self.max_age or self.offline:
-            return {**meta, "age": age, "stale": age >= self.max_age}
+        if age < max_age or self.offline:
+            return {**meta, "age": age, "stale": age >= max_age}
         return None
 
     def get_range(self, url: str, first: int, last: int) -> bytes:

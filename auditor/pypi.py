@@ -34,12 +34,15 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
+from auditor.cache import MARSHAL, CacheStore
 from auditor.errors import ServiceError
 from auditor.http import CachedResponse, HttpClient, NotFound
+from auditor.target import is_free_threaded_abi
 
 DEFAULT_INDEX_URL = "https://pypi.org/simple"
 DEFAULT_JSON_URL = "https://pypi.org/pypi"
 SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
+ONE_DAY = 86400.0      # how long a compact answer (free_threaded_files) is used without revalidating
 
 
 class ProjectNotFound(NotFound):
@@ -127,6 +130,50 @@ class PyPIClient:
     def project_files(self, name: str) -> ProjectFiles:
         return parse_simple_json(canonicalize_name(name), self.project_page(name))
 
+    def free_threaded_files(self, name: str, wheel_tags: frozenset[str], *, max_age: float = ONE_DAY) -> ProjectFiles:
+        """The project narrowed to what "which free-threaded wheels would these interpreters
+        install?" needs: every release version, and the wheels built for a free-threaded ABI
+        with a tag in `wheel_tags` (the `files`: DistFiles built by dist_file_from_entry, as
+        project_files builds them). The compact answer is cached per page and tag set (keyed by
+        the HTTP cache entry, page_cache_key), so a warm run reads a few kilobytes instead of
+        parsing a page of every file of every release; the page is revalidated at most once per
+        `max_age`."""
+        cached = self.cached_free_threaded_files(name, wheel_tags, max_age=max_age)
+        if cached is not None:
+            return cached
+        url = self.page_url(name)
+        try:
+            response = self.http.get(url, accept=SIMPLE_JSON, max_age=max_age)
+        except NotFound:
+            raise ProjectNotFound(url, f"no project named {name!r} on the index") from None
+        compact = ft_compact(response.json(), response.url, wheel_tags)
+        key = self._ft_key(url, wheel_tags, max_age)
+        if key:
+            FT_WHEELS.put(key, compact, MARSHAL)
+        return project_from_ft_compact(canonicalize_name(name), compact, response.url, age=response.age_seconds,
+                                       stale=response.stale)
+
+    def cached_free_threaded_files(self, name: str, wheel_tags: frozenset[str], *,
+                                   max_age: float = ONE_DAY) -> ProjectFiles | None:
+        """free_threaded_files when its compact answer is cached and fresh (or --offline), else
+        None: no request, no page read."""
+        url = self.page_url(name)
+        meta = self.http.fresh_meta(url, SIMPLE_JSON, max_age=max_age)
+        key = self._ft_key(url, wheel_tags, max_age, meta)
+        compact = FT_WHEELS.get(key, MARSHAL, check=is_ft_compact) if key else None
+        if compact is None or meta is None:
+            return None
+        return project_from_ft_compact(canonicalize_name(name), compact, url, age=meta["age"], stale=meta["stale"])
+
+    def _ft_key(self, url: str, wheel_tags: frozenset[str], max_age: float, meta: Any = None) -> str | None:
+        meta = meta if meta is not None else self.http.fresh_meta(url, SIMPLE_JSON, max_age=max_age)
+        page = page_cache_key(url, meta)
+        if page is None:
+            return None
+        import hashlib
+
+        return page + "-" + hashlib.sha1("\n".join(sorted(wheel_tags)).encode()).hexdigest()
+
     def project_info(self, name: str) -> ProjectInfo:
         if not self.json_url:
             raise ServiceError(self.index_url, "this index has no project JSON API")
@@ -191,6 +238,86 @@ def parse_simple_json(canonical: str, response: CachedResponse) -> ProjectFiles:
         fetched_age_seconds=response.age_seconds,
         stale=response.stale,
     )
+
+
+# -- compact answers: a project's free-threaded wheels ----------------------------------------
+FT_WHEELS = CacheStore("index-ft-wheels")    # page_cache_key -> ft_compact(page)
+
+
+def page_cache_key(url: str, meta: Any) -> str | None:
+    """A cache key for a page from its HTTP cache entry, without reading the body.
+
+    The entry's fetch time changes whenever a body is stored (PyPI's simple pages carry no
+    ETag here, so every refresh stores one), so (url, size, fetch time, validators) names one
+    body; a revalidation only costs a recompute.
+    """
+    import hashlib
+
+    if not isinstance(meta, dict) or not meta.get("fetched_at") or meta.get("size") is None:
+        return None
+    raw = f"{url}\0{meta.get('size')}\0{meta.get('fetched_at')!r}\0{meta.get('etag')}\0{meta.get('last_modified')}"
+    return "m-" + hashlib.sha1(raw.encode()).hexdigest()
+
+
+_SDISTS = (".tar.gz", ".zip")     # what parse_simple_json reads a version from
+
+
+def ft_compact(doc: Any, page_url: str, wheel_tags: frozenset[str]) -> dict:
+    """A PEP 691 page -> {"versions": [every release version, as text], "files": [the raw
+    entries of wheels with a free-threaded ABI and a tag in `wheel_tags`]}. The versions are
+    those parse_simple_json finds (file names that parse, and PEP 700's list), read with string
+    operations and one Version per distinct text: packaging's exact file-name parser costs
+    ~0.1 ms a file, and a big project has thousands. Only the kept wheels go through it (on
+    load)."""
+    entries = page_entries(doc, page_url)
+    texts: set[str] = set()
+    kept: list[dict] = []
+    for entry in entries:
+        filename = entry["filename"]
+        if filename.endswith(".whl"):
+            parts = filename[:-4].split("-")
+            if len(parts) not in (5, 6):
+                continue
+            texts.add(parts[1])
+            abis = parts[-2]
+            if "t" in abis and any(is_free_threaded_abi(a.lower()) for a in abis.split(".")) and any(
+                    f"{i}-{a}-{p}".lower() in wheel_tags for i in parts[-3].split(".") for a in abis.split(".")
+                    for p in parts[-1].split(".")):
+                kept.append(entry)
+        elif filename.endswith(_SDISTS):
+            stem = filename[:-7] if filename.endswith(".tar.gz") else filename[:-4]
+            if "-" in stem:
+                texts.add(stem.rsplit("-", 1)[1])
+    listed = doc.get("versions")
+    texts.update(v for v in (listed if isinstance(listed, list) else ()) if isinstance(v, str))
+    versions: set[Version] = set()
+    for text in texts:
+        try:
+            versions.add(Version(text))
+        except InvalidVersion:
+            pass
+    return {"versions": [str(v) for v in sorted(versions)], "files": kept}
+
+
+def is_ft_compact(value: Any) -> bool:
+    """The shape ft_compact produces (what a cached entry must have to be used)."""
+    return (type(value) is dict and type(value.get("versions")) is list and type(value.get("files")) is list
+            and all(type(v) is str for v in value["versions"])
+            and all(type(e) is dict and type(e.get("filename")) is str and type(e.get("url")) is str
+                    for e in value["files"]))
+
+
+def project_from_ft_compact(canonical: str, compact: dict, page_url: str, *, age: float,
+                            stale: bool) -> ProjectFiles:
+    files = [dist_file_from_entry(entry, page_url) for entry in compact["files"]]
+    versions: list[Version] = []
+    for text in compact["versions"]:
+        try:
+            versions.append(Version(text))
+        except InvalidVersion:
+            pass
+    return ProjectFiles(name=canonical, files=tuple(f for f in files if f.kind == "wheel"),
+                        versions=tuple(versions), source_url=page_url, fetched_age_seconds=age, stale=stale)
 
 
 def dist_file_from_entry(entry: dict, page_url: str) -> DistFile:

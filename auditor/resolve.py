@@ -48,7 +48,8 @@ from packaging.version import InvalidVersion, Version
 from auditor.cache import MARSHAL, CacheStore
 from auditor.errors import AuditError, ServiceError
 from auditor.migration import ReleaseFile, installable_kind
-from auditor.pypi import SIMPLE_JSON, DistFile, PyPIClient, core_metadata, dist_file_from_entry, page_entries
+from auditor.pypi import (SIMPLE_JSON, DistFile, PyPIClient, core_metadata, dist_file_from_entry, page_cache_key,
+                          page_entries)
 from auditor.target import Target
 
 MAX_WORKERS = 24
@@ -532,18 +533,7 @@ def metadata_via_range(http, dist: DistFile, tail: int = 1 << 17) -> bytes:
 
 
 def _meta_key(url: str, meta: Mapping[str, Any]) -> str | None:
-    """A cache key for a page from its HTTP cache entry, without reading the body.
-
-    The entry's fetch time changes whenever a body is stored (PyPI's simple pages carry no
-    ETag here, so every refresh stores one), so (url, size, fetch time, validators) names one
-    body; a revalidation only costs a recompute.
-    """
-    import hashlib
-
-    if not meta.get("fetched_at") or meta.get("size") is None:
-        return None
-    raw = f"{url}\0{meta.get('size')}\0{meta.get('fetched_at')!r}\0{meta.get('etag')}\0{meta.get('last_modified')}"
-    return "m-" + hashlib.sha1(raw.encode()).hexdigest()
+    return page_cache_key(url, meta)
 
 
 # The resolver's caches: compact pages (by HTTP cache entry, and by page body), Requires-Dist

@@ -1,16 +1,18 @@
-"""Speed of the static `ft-audit env` audit on the large 3.13 venv, against abi3t-doctor's `env`.
+"""Speed of `ft-audit env` on the large 3.13 venv (~320 extension modules), against abi3t-doctor's `env`.
 
-Measured in one run, alternating the tools, best and median of --repeat runs each:
-* ft-audit, the CLI as a user runs it (`ft-audit env --python VENV/bin/python --no-pypi
-  --no-compat --format json`; a fresh process each time: interpreter start-up, probe, walk,
-  module reports, roll-up, JSON), warm (module-report cache filled) and cold (--no-cache,
-  every module inspected, 2 worker processes on 2 cores);
-* abi3t-doctor 0.1.0 `env --path SITE --format json` (installed from PyPI into a scratch venv
-  under ~/.cache/ft-audit-bench; it reads dist-info and wheel tags / symbols only);
-* scaling: inspector time per module on samples of 50..N modules, and per size quartile, to
-  show the cost follows the number of modules rather than their size.
+The command timed is the one a user types, with its defaults (`ft-audit env --python
+VENV/bin/python --format json`: probe, walk, module reports, PyPI offers with binary verdicts of
+the offered wheels, compatibility data, roll-up, JSON), a fresh process each time:
+* warm: the cache of an earlier run (module reports, compact PyPI answers, wheel verdicts);
+* --offline: the same, without asking the network;
+* cold: an empty cache (every module inspected, every index page fetched, offered wheels read);
+* abi3t-doctor 0.1.0 `env --path SITE --format json` (pip-installed into a scratch venv by
+  benchmarks/bench_wheels.ensure_peer; it reads dist-info and wheel tags / symbols only).
+A reduced command (`--no-pypi --no-compat`, which no user types) is shown labelled as such.
+Median of --repeat alternating runs, peak RSS of each process, ratios from the same run.
+--scaling adds the inspector's time per module on samples and per size quartile.
 
-    python benchmarks/bench_env.py [--venv-python PATH] [--repeat 5]
+    python benchmarks/bench_env.py [--venv-python PATH] [--repeat 5] [--scaling]
 """
 
 from __future__ import annotations
@@ -18,52 +20,34 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import statistics
-import subprocess
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.compare_env_runtime import BENCH_DIR, ensure_venv, find_python313  # noqa: E402
-
-DOCTOR = ("abi3t-doctor", "0.1.0")
-
-
-def ensure_doctor() -> Path | None:
-    venv = BENCH_DIR / "abi3t-doctor-venv"
-    exe = venv / "bin" / "abi3t-doctor"
-    if exe.exists():
-        return exe
-    try:
-        subprocess.run([find_python313(), "-m", "venv", str(venv)], check=True, capture_output=True)
-        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", f"{DOCTOR[0]}=={DOCTOR[1]}"], check=True,
-                       capture_output=True)
-    except (subprocess.CalledProcessError, OSError) as exc:
-        print(f"abi3t-doctor could not be installed: {exc}")
-        return None
-    return exe if exe.exists() else None
-
-
-def timed(cmd: list[str], env: dict[str, str] | None = None) -> float:
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    elapsed = time.perf_counter() - start
-    if proc.returncode not in (0, 1):
-        raise SystemExit(f"{' '.join(cmd[:4])}... failed ({proc.returncode}): {proc.stderr.decode()[-300:]}")
-    return elapsed
-
-
-def describe(samples: list[float]) -> str:
-    return f"best {min(samples):.3f} s, median {statistics.median(samples):.3f} s"
+from benchmarks.bench_wheels import ensure_peer
+from benchmarks.compare_env_runtime import ensure_venv, find_python313
+from benchmarks.measure import (
+    Command,
+    alternate,
+    byte_compile,
+    ft_audit_argv,
+    report,
+    run,
+)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--venv-python", help="the environment's interpreter (default: the cached bench venv)")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--scaling", action="store_true", help="also time the inspector per module")
+    parser.add_argument("--checkout", type=Path, help="time the ft-audit of another checkout (python -m auditor "
+                        "with PYTHONPATH=CHECKOUT), e.g. a git worktree of the commit before a change")
     args = parser.parse_args()
 
     target = args.venv_python or str(ensure_venv(find_python313()) / "bin" / "python")
@@ -76,34 +60,35 @@ def main() -> int:
           f"{len(files)} extension modules, {sum(os.path.getsize(f.path) for f in files) / 1e6:.0f} MB; "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
 
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    ours = [sys.executable, "-m", "auditor", "env", "--python", target, "--no-pypi", "--no-compat", "--format", "json"]
-    doctor = ensure_doctor()
-    doctor_cmd = [str(doctor), "env", "--path", site, "--format", "json"] if doctor else None
+    checkout = args.checkout.resolve() if args.checkout else ROOT
+    byte_compile(checkout)
+    work = Path(tempfile.mkdtemp(prefix="ft-audit-bench-env-"))
+    warm_env = dict(os.environ, PYTHONPATH=str(checkout), FT_AUDIT_CACHE_DIR=str(work / "warm"), FT_AUDIT_PROGRESS="0")
+    cold_env = dict(warm_env, FT_AUDIT_CACHE_DIR=str(work / "cold"))
+    ours = [*(ft_audit_argv() if checkout == ROOT else [sys.executable, "-m", "auditor"]),
+            "env", "--python", target, "--format", "json"]
 
-    # The env command alone, as a CLI that imports only the chosen command would run it
-    # (auditor/cli.py builds every command's parser, importing all of them, on each start).
-    alone = [sys.executable, "-c", "import argparse, sys; from auditor.commands import env as c; "
-             "p = argparse.ArgumentParser(); c.add_arguments(p); sys.exit(c.run(p.parse_args(sys.argv[1:])))",
-             *ours[4:]]
-    timed(ours, env)                         # fill the module-report cache
-    if doctor_cmd:
-        timed(doctor_cmd)
-    warm, cold, theirs, warm_alone = [], [], [], []
-    for _ in range(args.repeat):
-        warm.append(timed(ours, env))
-        warm_alone.append(timed(alone, env))
-        cold.append(timed([*ours, "--no-cache"], env))
-        if doctor_cmd:
-            theirs.append(timed(doctor_cmd))
-    print(f"ft-audit env, warm (cache filled): {describe(warm)}")
-    print(f"ft-audit env, cold (--no-cache, every module inspected): {describe(cold)}")
-    print(f"env command alone, warm (no other command imported): {describe(warm_alone)}")
-    if theirs:
-        print(f"abi3t-doctor {DOCTOR[1]} env --path: {describe(theirs)}")
-        print(f"ratio abi3t-doctor / ft-audit: warm {statistics.median(theirs) / statistics.median(warm):.2f}x, "
-              f"cold {statistics.median(theirs) / statistics.median(cold):.2f}x, env command alone "
-              f"{statistics.median(theirs) / statistics.median(warm_alone):.2f}x (median over median)")
+    def empty_cold_cache() -> None:
+        shutil.rmtree(work / "cold", ignore_errors=True)
+
+    commands = [
+        Command("ft-audit env (warm)", ours, warm_env, cwd=checkout),
+        Command("ft-audit env --offline (warm)", [*ours, "--offline"], warm_env, cwd=checkout),
+        Command("ft-audit env (cold: empty cache)", ours, cold_env, before=empty_cold_cache, cwd=checkout),
+        Command("reduced, not a user's command: --no-pypi --no-compat (warm)", [*ours, "--no-pypi", "--no-compat"],
+                warm_env, cwd=checkout),
+    ]
+    doctor = ensure_peer("abi3t-doctor")
+    if doctor:
+        commands.append(Command("abi3t-doctor env --path SITE", [str(doctor), "env", "--path", site, "--format", "json"],
+                                dict(os.environ)))
+    run(ours, warm_env, checkout)            # fill the warm cache
+    alternate(commands, args.repeat)
+    peer = "abi3t-doctor env --path SITE"
+    report(commands, args.repeat, [(c.label, peer) for c in commands[:3]])
+    shutil.rmtree(work, ignore_errors=True)
+    if not args.scaling:
+        return 0
 
     # Scaling: inspector cost per module, by sample size and by file size.
     from auditor.inspect import inspect_module

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import pytest
 from packaging.version import Version
@@ -81,3 +82,39 @@ def test_live_unknown_project_is_not_found(tmp_path):
     client = PyPIClient(http=HttpClient(cache_root=tmp_path))
     with pytest.raises(ProjectNotFound):
         client.project_files("this-project-does-not-exist-ft-audit-zz")
+
+
+FIXTURES = Path(__file__).parent / "fixtures" / "pypi"
+
+
+@pytest.mark.parametrize("name", ["cryptography", "lxml", "markupsafe", "tokenizers", "zstandard"])
+def test_free_threaded_answer_matches_the_full_page_and_a_warm_run_reads_no_page(tmp_path, name):
+    from auditor.audit.env import _supported_tags, ft_offer_for
+    from auditor.pypi import SIMPLE_JSON
+    from auditor.target import PythonTarget
+
+    http = HttpClient(offline=True, cache_root=tmp_path / "http")
+    client = PyPIClient(http=http)
+    http._store(client.page_url(name), SIMPLE_JSON, (FIXTURES / f"{name}.simple.json").read_bytes(), {})
+    full = client.project_files(name)
+    targets = [PythonTarget(3, 13, True), PythonTarget(3, 14, True)]
+    for platforms in (("manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "linux_x86_64"),
+                      ("macosx_14_0_arm64", "macosx_11_0_arm64"), ("win_amd64",)):
+        tags = frozenset(tag for t in targets for tag in _supported_tags(t, platforms))
+        compact = client.free_threaded_files(name, tags)
+        assert compact.versions == full.versions
+        assert set(compact.files) <= set(full.wheels())
+        pins = [None, *(str(v) for v in full.versions[-6:])]
+        for target in targets:
+            for pinned in pins:
+                assert ft_offer_for(compact, pinned, target, platforms) == ft_offer_for(full, pinned, target, platforms)
+    linux = ("manylinux_2_28_x86_64", "manylinux_2_17_x86_64")
+    linux_tags = frozenset(_supported_tags(targets[1], linux))
+    latest = ft_offer_for(client.free_threaded_files(name, linux_tags), None, targets[1], linux).latest_version_with_wheel
+    assert latest == {"cryptography": "50.0.2", "lxml": "6.1.3", "markupsafe": "3.0.4", "tokenizers": "0.23.3",
+                      "zstandard": None}[name]
+    # Warm: the compact answer comes from its own cache; the page body is not read.
+    for body in (tmp_path / "http").rglob("*.body"):
+        body.write_bytes(b"")
+    again = client.cached_free_threaded_files(name, tags)
+    assert again is not None and again.files == compact.files and again.versions == full.versions

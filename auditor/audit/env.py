@@ -6,6 +6,7 @@ the result up into an EnvAudit.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from typing import Any, Mapping, Sequence
@@ -217,10 +218,15 @@ def platform_tags_for(interp: Interpreter) -> list[str]:
         return [plat]          # a platform PyPI has no wheels for: only its own tag
 
 
+@functools.lru_cache(maxsize=16)
+def _supported_tags(target: PythonTarget, platforms: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(target.wheel_tags(list(platforms)))
+
+
 def ft_offer_for(project, version: str | None, target: PythonTarget, platforms: Sequence[str]) -> FtOffer:
     """Pure: does this project's file list hold a wheel for the free-threaded `target` (cp3XYt,
     or abi3t from 3.15) on these platforms?"""
-    supported = frozenset(target.wheel_tags(list(platforms)))
+    supported = _supported_tags(target, tuple(platforms))
     versions_with: list[Version] = []
     pinned_wheel = None
     pinned = None
@@ -274,19 +280,33 @@ def gather_ft_offers(snapshot: EnvSnapshot, files: Sequence[ExtensionFile], repo
     client = PyPIClient(offline=offline)
     platforms = platform_tags_for(interp)
     failures: list[str] = []
+    wanted_tags = frozenset(tag for t in targets for tag in _supported_tags(t, tuple(platforms)))
 
     projects: dict[str, Any] = {}
 
     def one(key: str) -> tuple[str, list[FtOffer]]:
         try:
-            project = projects[key] = client.project_files(key)
+            project = projects[key] = client.free_threaded_files(key, wanted_tags)
         except AuditError as exc:
             failures.append(exc.one_line())
             return key, [FtOffer(t.abi, needs[key], None, note=exc.reason[:120]) for t in targets]
         return key, [ft_offer_for(project, needs[key], t, platforms) for t in targets]
 
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        results = dict(pool.map(one, sorted(needs)))
+    # Cached compact answers load in well under a millisecond each: threads only for the
+    # projects whose page must be fetched or revalidated.
+    results: dict[str, list[FtOffer]] = {}
+    missing = []
+    for key in sorted(needs):
+        cached = client.cached_free_threaded_files(key, wanted_tags)
+        if cached is None:
+            missing.append(key)
+            continue
+        projects[key] = cached
+        results[key] = [ft_offer_for(cached, needs[key], t, platforms) for t in targets]
+    if missing:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            results.update(pool.map(one, missing))
+    results = {key: results[key] for key in sorted(results)}
     notes = []
     if failures:
         notes.append(f"PyPI: {len(failures)} of {len(needs)} lookups failed, shown as unknown "
