@@ -15,6 +15,25 @@ from typing import Callable, Container, Iterable, Mapping, Sequence
 
 from auditor.model import FreeThreading, ModuleReport, Subinterpreters
 
+__all__ = [
+    "FREE_THREADING",
+    "FT_WORST_FIRST",
+    "SUBINTERPRETERS",
+    "SUBINTERP_BLOCKING",
+    "SUBINTERP_WORST_FIRST",
+    "WORST_FIRST",
+    "PackageVerdict",
+    "blocked_by_chains",
+    "count_verdicts",
+    "deciding_module",
+    "ft_blocking",
+    "is_test_module",
+    "package_verdict",
+    "rank",
+    "takes_part",
+    "worst",
+]
+
 FREE_THREADING = "free_threading"       # the aspects a package verdict is about:
 SUBINTERPRETERS = "subinterpreters"     # ModuleReport attribute names
 

@@ -15,6 +15,16 @@ from typing import Any, Mapping, Sequence
 
 from auditor import migration, rollup
 
+__all__ = [
+    "RequirementsAudit",
+    "assess_resolution",
+    "attach_binary_verdicts",
+    "attach_blockers",
+    "audit_requirements",
+    "blocking_reason",
+    "merge_targets",
+]
+
 
 # ------------------------------------------------------------------ the audit
 @dataclass
