@@ -16,7 +16,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
+import threading
 import time
 from typing import Sequence
 
@@ -137,6 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     output.set_verbosity(output.Verbosity.QUIET if quiet else
                          output.Verbosity.VERBOSE if verbose else output.Verbosity.NORMAL)
     started = time.monotonic()
+    previous_handler = _interrupts_abort_requests()
     try:
         from auditor import config
 
@@ -151,6 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("ft-audit: interrupted", file=sys.stderr)
+        _end_after_interrupt()
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_ERROR
@@ -162,6 +166,47 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ft-audit: internal error: {internal_error_line(exc)} "
               "(a bug in ft-audit: please report it with the output of --debug)", file=sys.stderr)
         return EXIT_ERROR
+    finally:
+        if previous_handler is not None:
+            signal.signal(signal.SIGINT, previous_handler)
+
+
+def _interrupts_abort_requests():
+    """Ctrl-C raises KeyboardInterrupt as usual, and first cuts every HTTP request in flight and
+    refuses new ones (auditor.http.abort_requests): the worker threads of the fetch pools then
+    end at once, so the `with` blocks and the interpreter's exit do not wait for them. Returns
+    the handler it replaced (None when not on the main thread, where no handler can be set)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def on_interrupt(signum, frame):
+        _SIGNALLED.set()
+        http = sys.modules.get("auditor.http")
+        if http is not None:
+            http.abort_requests()
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGINT, on_interrupt)
+
+
+_SIGNALLED = threading.Event()
+
+
+def _end_after_interrupt(grace: float = 1.0) -> None:
+    """After a real Ctrl-C, give the pools' threads `grace` seconds to end (their requests were
+    cut), then end the process without waiting for the rest: a worker still waiting for a
+    server's first byte is out of reach of a socket shutdown and would hold the interpreter's
+    exit until its timeout. Nothing is half-written by then: cache writes are atomic renames."""
+    if not _SIGNALLED.is_set():
+        return
+    end = time.monotonic() + grace
+    others = [t for t in threading.enumerate() if t is not threading.current_thread() and not t.daemon]
+    for thread in others:
+        thread.join(max(0.0, end - time.monotonic()))
+    if any(thread.is_alive() for thread in others):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(EXIT_INTERRUPTED)
 
 
 def _report_run(started: float) -> None:

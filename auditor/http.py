@@ -24,6 +24,7 @@ import json
 import math
 import os
 import random
+import socket
 import tempfile
 import threading
 import time
@@ -53,6 +54,37 @@ class NotFound(ServiceError):
 
 class RangeRefused(ServiceError):
     """The server does not answer HTTP range requests for this URL (it sent the whole file)."""
+
+
+# Ctrl-C (auditor.cli): every request of every client is refused from then on, and the sockets
+# being read are shut down, so worker threads end now rather than at their timeouts and the
+# interpreter's join of the pools' threads returns at once.
+_ABORTED = threading.Event()
+_READING: set[socket.socket] = set()
+_READING_LOCK = threading.Lock()
+
+
+def abort_requests() -> None:
+    """Refuse every further request (they raise KeyboardInterrupt in their thread: an
+    interrupted fetch is not a service failure to remember) and cut the ones being read."""
+    _ABORTED.set()
+    with _READING_LOCK:
+        reading = list(_READING)
+    for sock in reading:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+def requests_aborted() -> bool:
+    """True after Ctrl-C (abort_requests): a pool need not wait for its workers then."""
+    return _ABORTED.is_set()
+
+
+def _check_aborted() -> None:
+    if _ABORTED.is_set():
+        raise KeyboardInterrupt
 
 
 class _Transient(Exception):
@@ -299,6 +331,7 @@ class HttpClient:
         """The streamed response (headers read, body not), each wait cut to the deadline."""
         import requests
 
+        _check_aborted()
         wait = _remaining(url, deadline, self.timeout)
         try:
             return self.session().get(url, headers=headers, stream=True, timeout=(wait, wait))
@@ -312,8 +345,6 @@ class HttpClient:
         decoded) or past `deadline`; _Transient when the connection breaks or the body is shorter
         than its Content-Length. gzip/deflate are decoded here a chunk at a time (max_length),
         so a bomb never expands past one chunk beyond the cap."""
-        import urllib3.exceptions
-
         encoding = response.headers.get("Content-Encoding", "").strip().lower()
         if encoding in ("", "identity"):
             decoder = None
@@ -323,13 +354,30 @@ class HttpClient:
             raise ServiceError(url, f"unsupported Content-Encoding {encoding!r}")
         declared = response.headers.get("Content-Length", "")
         raw = response.raw
+        sock = getattr(getattr(raw, "connection", None), "sock", None)
+        if sock is not None:
+            with _READING_LOCK:
+                _READING.add(sock)
+        try:
+            yield from self._decoded(raw, url, decoder, encoding, declared, limit, deadline, budget)
+        finally:
+            if sock is not None:
+                with _READING_LOCK:
+                    _READING.discard(sock)
+
+    def _decoded(self, raw, url: str, decoder, encoding: str, declared: str, limit: int, deadline: float,
+                 budget: float) -> Iterator[bytes]:
+        import urllib3.exceptions
+
         received = produced = 0
         cap = f"response larger than {_megabytes(limit)}"
         while True:
+            _check_aborted()
             _set_read_timeout(raw, _remaining(url, deadline, self.timeout, budget))
             try:
                 data = raw.read1(_CHUNK, decode_content=False)
             except (urllib3.exceptions.HTTPError, OSError) as exc:
+                _check_aborted()
                 if time.monotonic() >= deadline:
                     raise ServiceError(url, f"no complete answer within {budget:g} s") from None
                 raise _Transient(f"{exc.__class__.__name__}: {str(exc)[:120]}") from None
@@ -417,7 +465,8 @@ def _backoff(seconds: float, deadline: float) -> bool:
     """Sleep before a retry; False when the deadline leaves no time for one."""
     if deadline - time.monotonic() <= seconds:
         return False
-    time.sleep(seconds)
+    if _ABORTED.wait(seconds):
+        raise KeyboardInterrupt
     return True
 
 

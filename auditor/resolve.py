@@ -264,9 +264,15 @@ class Fetcher:
         self._seen_needs: set[tuple] = set()
         self.on_fetch = on_fetch
         self.notes: list[tuple[str, str]] = []      # (where, reason): non-fatal, e.g. fallbacks
+        self._closed = False
 
     def close(self) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=True)
+        from auditor.http import requests_aborted
+
+        with self._lock:
+            self._closed = True
+        # After Ctrl-C a worker may still wait for a server's first byte: do not wait for it.
+        self.pool.shutdown(wait=not requests_aborted(), cancel_futures=True)
 
     def _submit(self, key: tuple, fn, *args, inline: bool = False) -> Future:
         """The one future for `key`; `inline` runs fn here when it needs no network (a warm
@@ -274,6 +280,12 @@ class Fetcher:
         with self._lock:
             future = self._futures.get(key)
             if future is not None:
+                return future
+            if self._closed:
+                # After close() (the end, or Ctrl-C): a prefetch callback of a finishing worker
+                # asks for more; the pool would raise "cannot schedule new futures after shutdown".
+                future = Future()
+                future.cancel()
                 return future
             if not inline:
                 future = self._futures[key] = self.pool.submit(fn, *args)
@@ -377,7 +389,7 @@ class Fetcher:
         future.add_done_callback(lambda f: self._after_index(f, need, target))
 
     def _after_index(self, future: Future, need: "Need", target: Target) -> None:
-        if future.exception() is not None:
+        if future.cancelled() or future.exception() is not None:
             return
         index = future.result()
         if index.from_cache:
@@ -394,7 +406,7 @@ class Fetcher:
                 return
 
     def _after_requires(self, future: Future, target: Target) -> None:
-        if future.exception() is not None:
+        if future.cancelled() or future.exception() is not None:
             return
         for text in future.result() or ():
             try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -22,7 +23,14 @@ from auditor.commands.requirements import exit_code
 from auditor.errors import ServiceError
 from auditor.http import HttpClient
 from auditor.pypi import PyPIClient
-from tests.faulty_index import HTML_PAGE, SIMPLE_JSON, Answer, FaultyIndex, gzip_bomb
+from tests.faulty_index import (
+    HTML_PAGE,
+    SIMPLE_JSON,
+    Answer,
+    FaultyIndex,
+    gzip_bomb,
+    wait_for,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -313,3 +321,46 @@ def test_malformed_fields_on_a_page(index, tmp_path, field, value, outcome):
     else:
         assert doc["packages"] == [] and outcome in doc["incomplete"][0]["reason"]
         assert exit_code(doc, frozenset()) == 2
+
+
+# ---------------------------------------------------------------- Ctrl-C
+def ft_audit_command() -> list[str]:
+    script = Path(sys.executable).parent / "ft-audit"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "auditor"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fault", ["drip", "hang"])
+def test_ctrl_c_on_a_cold_run_is_one_line_exit_130_and_no_temp_files(index, tmp_path, fault):
+    """Interrupted while 30 pages are in flight: bodies dripping (the reads are cut) or no
+    answer at all (the waits for a first byte are left behind). Before: ~20 'cannot schedule
+    new futures after shutdown' tracebacks, and an exit held until the timeouts."""
+    from dataclasses import replace
+
+    deps = [f"dep{i}" for i in range(30)]
+    index.add_project("app", "1.0", deps)
+    for dep in deps:
+        page = index.add_project(dep, "1.0", [f"sub{dep}"])
+        index.add_project(f"sub{dep}", "1.0")
+        slow = replace(index.page(page), drip=2.0) if fault == "drip" else Answer(hang=True)
+        index.script(f"/simple/{dep}/", slow)
+    reqs = tmp_path / "requirements.txt"
+    reqs.write_text("app\n")
+    cache = tmp_path / "ft-cache"
+    proc = subprocess.Popen([*ft_audit_command(), "--cache-dir", str(cache), "requirements", str(reqs),
+                             "--target", "3.14t", "--platform", "manylinux_2_28_x86_64", "--index-url", index.url,
+                             "--no-compat"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert wait_for(lambda: sum(r.startswith("/simple/dep") for r in index.requests) >= 20, 30)
+        time.sleep(0.3)
+        interrupted = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130
+    assert err == "ft-audit: interrupted\n" and out == ""
+    assert time.monotonic() - interrupted < 4.0          # not the 20 s read timeout
+    assert cache.is_dir()                                 # app's page was cached before the interrupt
+    leftovers = [p for p in cache.rglob("*") if p.name.startswith(".") or p.name.endswith(".tmp")]
+    assert leftovers == []
