@@ -94,6 +94,16 @@ def test_every_exported_name_resolves_to_the_model_the_cli_renders():
     assert (Path(auditor.__file__).parent / "py.typed").is_file()
 
 
+@pytest.mark.parametrize("module", ["auditor.api", "auditor.audit.env", "auditor.audit.requirements",
+                                    "auditor.audit.wheels", "auditor.model", "auditor.rollup", "auditor.target",
+                                    "auditor.wheel_modules", "auditor.wheel_verdicts"])
+def test_every_public_face_names_only_what_it_defines(module):
+    import importlib
+
+    face = importlib.import_module(module)
+    assert face.__all__ and [n for n in face.__all__ if not hasattr(face, n)] == []
+
+
 # ------------------------------------------------------------------ the five functions
 @pytest.mark.slow
 def test_inspect_module_on_a_compiled_module(tmp_path):

@@ -23,6 +23,19 @@ from auditor.sources import env as envsource
 from auditor.sources.env import EnvSnapshot, ExtensionFile, Interpreter
 from auditor.target import FREE_THREADED, PythonTarget, is_free_threaded_abi, platform_tags
 
+__all__ = [
+    "ReportCache",
+    "audit_snapshot",
+    "default_ft_targets",
+    "ft_offer_for",
+    "gather_compat",
+    "gather_ft_offers",
+    "inspect_files",
+    "judge_offered_wheels",
+    "platform_tags_for",
+    "verify_files",
+]
+
 PARALLEL_THRESHOLD = 24          # below this, a process pool costs more than it saves
 
 
