@@ -17,6 +17,7 @@ module grows with the tables read, not with the file size.
 
 from __future__ import annotations
 
+import mmap
 from abc import ABC, abstractmethod
 from typing import Iterator, Mapping
 
@@ -106,7 +107,10 @@ class BinaryImage(ABC):
 
     # Optional hooks with safe defaults; a reader that knows better overrides them.
 
-    got_base: int | None = None  # i686 PIC code addresses the GOT relative to this (ELF only)
+    @property
+    def got_base(self) -> int | None:
+        """i686 PIC code addresses the GOT relative to this (ELF only)."""
+        return None
 
     def function_size(self, addr: int) -> int | None:
         """Size of the function starting at `addr` when the symbol table says so."""
@@ -126,7 +130,7 @@ class BinaryImage(ABC):
             return None
         return raw[:end].decode("utf-8", "replace")
 
-    _data: object  # the mmap or bytes the reader works on
+    _data: bytes | mmap.mmap  # the mmap or bytes the reader works on
 
     def close(self) -> None:
         """Close the mmap handed in by the loader (slices of one fat file share it; closing an

@@ -128,6 +128,12 @@ def _x86_64_reg_write_at(code: bytes, pos: int, end: int, reg: int):
 
 
 # ---------------------------------------------------------------- i686 (cdecl) encodings
+def _known_int(values: list[int | None]) -> int | None:
+    """The little-endian integer of these bytes, None when any byte is unknown."""
+    known = [v for v in values if v is not None]
+    return int.from_bytes(bytes(known), "little") if len(known) == len(values) else None
+
+
 def i686_got_call_target(code: bytes, i: int, got_base: int) -> tuple[int, bool] | None:
     """-fno-plt PIC call `call *disp32(%reg)` (ff 90+reg, reg = GOT base, not esp): the GOT
     slot got_base + disp32."""
@@ -651,7 +657,9 @@ def x86_64_stack_staged_stores(code: bytes, base: int) -> list[CodeStore]:
         if i < prev_end:
             continue                            # inside the previous modelled instruction
         if i != prev_end:
-            stack.clear(), xmm.clear(), zero.clear()
+            stack.clear()
+            xmm.clear()
+            zero.clear()
         rex = code[i] in (0x48, 0x4C)
         j = i + 1 if rex else i
         op = code[j]
@@ -695,8 +703,8 @@ def x86_64_stack_staged_stores(code: bytes, base: int) -> list[CodeStore]:
             addr = base + j + 7 + struct.unpack_from("<i", code, j + 3)[0]
             data = xmm.get(reg, [None] * 16)
             low, high = data[0:4], data[8:16]
-            out.append(CodeStore(addr, 4, None if None in low else int.from_bytes(bytes(low), "little"), base + j))
-            out.append(CodeStore(addr + 8, 8, None if None in high else int.from_bytes(bytes(high), "little"), base + j))
+            out.append(CodeStore(addr, 4, _known_int(low), base + j))
+            out.append(CodeStore(addr + 8, 8, _known_int(high), base + j))
             length = 7
         else:
             continue

@@ -220,7 +220,7 @@ class ElfImage(BinaryImage):
         known = _MACHINES.get(self.machine)
         if known is None:
             self.arch = f"elf-machine-{self.machine}"
-            self._relative_type, self._slot_types, self._abs_types = -1, frozenset(), frozenset()
+            self._relative_type, self._slot_types, self._abs_types = -1, frozenset[int](), frozenset[int]()
         else:
             self.arch, self._relative_type, self._slot_types, self._abs_types = known
             if self.machine == EM_PPC64 and not self.little_endian:
@@ -467,7 +467,8 @@ class ElfImage(BinaryImage):
         if self._symbols is not None:
             return self._symbols
         sec = self._dynsym_section()
-        syms: list[tuple[str, int, int, int, int, int]] = []
+        # names are None only until the suffix-sharing pass below resolves them
+        syms: list[tuple[str | None, int, int, int, int, int]] = []
         if sec is not None and sec.size:
             is64 = self.pointer_size == 8
             entsize = 24 if is64 else 16
@@ -489,8 +490,10 @@ class ElfImage(BinaryImage):
                 raw_names = [n for n, *_ in struct.iter_unpack(self._e + "I" + "x" * (entsize - 4), view)]
                 syms = [s if s[0] is not None else (names.get(raw_names[k]),) + s[1:]
                         for k, s in enumerate(syms)]
-        self._symbols = syms
-        return syms
+        # every None was replaced above (_StringTable.get always gives a str)
+        resolved: list[tuple[str, int, int, int, int, int]] = syms  # type: ignore[assignment]
+        self._symbols = resolved
+        return resolved
 
     def exports(self) -> Mapping[str, int]:
         if self._exports is None:

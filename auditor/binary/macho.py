@@ -486,6 +486,7 @@ class MachOImage(BinaryImage):
                 by_start = {s: p.decode("utf-8", "replace") for s, p in zip(starts, parts)}
             fast = by_start.get
             for strx, n_type, n_sect, _desc, value in struct.iter_unpack(fmt, table):
+                name: str | None
                 if strx >= strsize:
                     name = ""
                 else:

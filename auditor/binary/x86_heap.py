@@ -101,9 +101,10 @@ class HeapTrace:
         if width == 8 and isinstance(cells[0], tuple) and all(
                 isinstance(c, tuple) and c == (cells[0][0], k) for k, c in enumerate(cells)):
             return cells[0][0]
-        if any(not isinstance(c, int) for c in cells):
+        known = [c for c in cells if isinstance(c, int)]
+        if len(known) != len(cells):
             return None
-        return int.from_bytes(bytes(cells), "little")
+        return int.from_bytes(bytes(known), "little")
 
     def read_int(self, n: int, off: int, width: int) -> int | None:
         v = self.load(Block(n, off), width)
@@ -132,6 +133,7 @@ def _modrm(code: bytes, i: int, rex: int) -> _Mem | None:
     mod, reg, rm = m >> 6, (m >> 3) & 7 | (8 if rex & 4 else 0), m & 7
     if mod == 3:
         return _Mem(1, reg, rm | (8 if rex & 1 else 0), None, 0, False, False)
+    base: int | None
     n, base, indexed, rip = 1, rm | (8 if rex & 1 else 0), False, False
     if rm == 4:
         if i + 1 >= len(code):
@@ -203,7 +205,8 @@ def _run(code: bytes, base: int, read, st: _State, queue: list[_State], dropped:
     def mem_block(mm: _Mem) -> Block | None:
         if mm.rip or mm.indexed or mm.base is None:
             return None
-        return _add(regs.get(mm.base), mm.disp) if isinstance(regs.get(mm.base), Block) else None
+        held = regs.get(mm.base)
+        return Block(held.n, held.off + mm.disp) if isinstance(held, Block) else None   # _add on a Block
 
     def branch(target: int) -> None:
         if not i < target < n or len(queue) >= MAX_PATHS:
@@ -231,9 +234,9 @@ def _run(code: bytes, base: int, read, st: _State, queue: list[_State], dropped:
         width = 8 if wide else (2 if prefix == 0x66 else 4)
         if 0x50 <= op <= 0x57:                                        # push r
             value = regs.get(op - 0x50 | (8 if rex & 1 else 0))
-            regs[RSP] = _add(regs.get(RSP), -8)
-            if isinstance(regs[RSP], Block):
-                out.store(regs[RSP], 8, value)
+            regs[RSP] = sp = _add(regs.get(RSP), -8)
+            if isinstance(sp, Block):
+                out.store(sp, 8, value)
             i += 1
         elif 0x58 <= op <= 0x5F:                                      # pop r
             sp = regs.get(RSP)
@@ -246,9 +249,9 @@ def _run(code: bytes, base: int, read, st: _State, queue: list[_State], dropped:
             if i + 1 + size > n:
                 return "truncated"
             imm = struct.unpack_from("<b" if size == 1 else "<i", code, i + 1)[0]
-            regs[RSP] = _add(regs.get(RSP), -8)
-            if isinstance(regs[RSP], Block):
-                out.store(regs[RSP], 8, imm)
+            regs[RSP] = sp = _add(regs.get(RSP), -8)
+            if isinstance(sp, Block):
+                out.store(sp, 8, imm)
             i += 1 + size
         elif 0xB8 <= op <= 0xBF:                                      # mov r, imm32 / imm64
             size = 8 if wide else 4
