@@ -213,7 +213,7 @@ def test_judge_wheel_published_local_and_by_wheel_file(tmp_path, monkeypatch):
 def _readme_examples() -> list[str]:
     text = README.read_text()
     section = text.split("## Use as a library", 1)[1].split("\n## ", 1)[0]
-    return re.findall(r"```python\n(.*?)```", section, re.S)
+    return re.findall(r"```python\n(.*?)```", section, re.DOTALL)
 
 
 def test_the_readme_has_one_example_per_function():
@@ -239,7 +239,7 @@ def test_the_readme_examples_run(tmp_path, monkeypatch):
             with contextlib.redirect_stdout(out):
                 exec(compile(example, "README.md", "exec"), namespace)   # noqa: S102 - our own README
             results.append((namespace, out.getvalue()))
-    (module, module_out), (wheel, _), (env, env_out), (reqs, reqs_out), (judged, judged_out) = results
+    (module, module_out), (wheel, _), (_, env_out), (reqs, reqs_out), (judged, judged_out) = results
     assert module_out.startswith("ready own-gil\n")
     assert module["report"].gil == "not-used"
     assert wheel["report"].verdict == "pass"

@@ -15,7 +15,12 @@ import pytest
 from auditor.compat.deep import inspect_wheel_path
 from auditor.sources.remote_file import RangeFile
 from auditor.wheel_modules import module_file, release_modules, wheel_modules
-from auditor.wheel_verdicts import FROM_RANGE_READ, WheelFile, local_verdict, read_verdict
+from auditor.wheel_verdicts import (
+    FROM_RANGE_READ,
+    WheelFile,
+    local_verdict,
+    read_verdict,
+)
 from tests.support.wheels import fetch_wheel
 
 LXML_T = "lxml-6.1.3-cp314t-manylinux-x86_64"
