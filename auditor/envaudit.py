@@ -30,9 +30,9 @@ from auditor.sources.env import EnvSnapshot, ExtensionFile, InstalledDistributio
 # Finding codes, severities and --fail-on tokens: the `env` family of auditor/finding_codes.json.
 FAIL_ON_TOKENS = tuple(sorted(fail_on_tokens(Family.ENV)))
 # Module verdicts that are findings, and their codes.
-_FT_CODES = {FreeThreading.REENABLES_GIL: "FTE101", FreeThreading.NOT_BUILT_FOR_FT: "FTE102",
+_FT_CODES: dict[str, str] = {FreeThreading.REENABLES_GIL: "FTE101", FreeThreading.NOT_BUILT_FOR_FT: "FTE102",
              FreeThreading.UNKNOWN: "FTE103"}
-_SI_CODES = {Subinterpreters.NOT_SUPPORTED: "FTE201", Subinterpreters.SHARED_GIL_ONLY: "FTE202",
+_SI_CODES: dict[str, str] = {Subinterpreters.NOT_SUPPORTED: "FTE201", Subinterpreters.SHARED_GIL_ONLY: "FTE202",
              Subinterpreters.UNKNOWN: "FTE203"}
 
 PURE_REASON = "no extension modules (pure Python)"
@@ -379,8 +379,8 @@ def audit_environment(
         ))
     orphans = tuple(sorted(entries.get(None, []), key=lambda m: m.file.module))
     # Files owned (by RECORD) by a distribution that is shadowed still belong to nobody visible.
-    for key, mods in entries.items():
-        if key is not None and key not in dists:
+    for owner, mods in entries.items():
+        if owner is not None and owner not in dists:
             orphans += tuple(mods)
 
     all_errors = list(errors) + list(snapshot.errors)
@@ -427,21 +427,22 @@ def _module_findings(m: ModuleEntry, free_threaded: bool) -> list[Finding]:
     if not m.counts:
         return out
     r = m.report
-    where = {"module": m.file.module, "path": m.file.path}
+    module, path = m.file.module, m.file.path
     if r.free_threading.value in _FT_CODES:
         out.append(env_finding(_FT_CODES[r.free_threading.value],
                                f"{m.file.module}: {r.free_threading.value} ({r.free_threading.reason})",
-                               free_threaded=free_threaded, **where))
+                               free_threaded=free_threaded, module=module, path=path))
     if r.subinterpreters.value in _SI_CODES:
         out.append(env_finding(_SI_CODES[r.subinterpreters.value],
                                f"{m.file.module}: {r.subinterpreters.value} ({r.subinterpreters.reason})",
-                               free_threaded=free_threaded, **where))
+                               free_threaded=free_threaded, module=module, path=path))
     for err in r.errors:
-        out.append(env_finding("FTE402", f"{m.file.relpath}: {err}", **where))
+        out.append(env_finding("FTE402", f"{m.file.relpath}: {err}", module=module, path=path))
     cmp = m.comparison
-    if cmp is not None and getattr(cmp, "disagreements", ()):
+    if cmp is not None and getattr(cmp, "disagreements", None):
         for diff in cmp.disagreements:
-            out.append(env_finding("FTE301", f"{m.file.module}: static and runtime disagree: {diff}", **where))
+            out.append(env_finding("FTE301", f"{m.file.module}: static and runtime disagree: {diff}",
+                                   module=module, path=path))
     return out
 
 

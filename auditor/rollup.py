@@ -81,7 +81,7 @@ def worst(values: Iterable[str], aspect: str) -> str | None:
 
 def count_verdicts(values: Iterable[str], aspect: str) -> dict[str, int]:
     """value -> how many, every value of the order present (zeros included), worst first."""
-    out = {v: 0 for v in WORST_FIRST[aspect]}
+    out: dict[str, int] = {v: 0 for v in WORST_FIRST[aspect]}
     for value in values:
         out[value] = out.get(value, 0) + 1
     return out

@@ -291,14 +291,14 @@ class Comparison:
 def _slot_facts(slots: Mapping[str, Any] | None) -> tuple[str | None, str | None, bool | None, int | None]:
     if not slots or not slots.get("def"):
         return None, None, None, None
-    gil = GilDeclaration.UNDECLARED
-    mi = MultipleInterpreters.UNDECLARED
+    gil: str = GilDeclaration.UNDECLARED          # or "invalid(N)": a slot value CPython does not define
+    mi: str = MultipleInterpreters.UNDECLARED
     for sid, value in slots.get("slots") or ():
         if sid in (4, 87):
-            gil = {0: GilDeclaration.USED, 1: GilDeclaration.NOT_USED}.get(value, f"invalid({value})")
+            gil = {0: GilDeclaration.USED, 1: GilDeclaration.NOT_USED}.get(value) or f"invalid({value})"
         elif sid in (3, 86):
             mi = {0: MultipleInterpreters.NOT_SUPPORTED, 1: MultipleInterpreters.SUPPORTED,
-                  2: MultipleInterpreters.PER_INTERPRETER_GIL}.get(value, f"invalid({value})")
+                  2: MultipleInterpreters.PER_INTERPRETER_GIL}.get(value) or f"invalid({value})"
     return gil, mi, bool(slots.get("has_slots")), slots.get("m_size")
 
 

@@ -49,11 +49,11 @@ def _range(values: list[float]) -> str:
     return f"{lo:.2f}x" if f"{lo:.2f}" == f"{hi:.2f}" else f"{lo:.2f}-{hi:.2f}x"
 
 
-def _speeds(workloads: list[str], speed) -> str:  # type: ignore[no-untyped-def]
+def _speeds(workloads: list[str], speed) -> str:
     return ", ".join(f"{speed(w, 'threads'):.2f}x" for w in workloads)
 
 
-def _classify(ran: list[str], short: list[str], speed, top: int, gil_off: bool):  # type: ignore[no-untyped-def]
+def _classify(ran: list[str], short: list[str], speed, top: int, gil_off: bool):
     """Workloads by expectation and outcome: (scale as expected, expected to scale but did not,
     flat as expected, scale although holding the GIL)."""
     scale_ok, scale_missing, flat_ok, flat_surprise = [], [], [], []

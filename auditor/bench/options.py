@@ -17,7 +17,7 @@ def _size(text: str) -> int:
     return int(value)
 
 
-def _choices(allowed: tuple[str, ...]):  # type: ignore[no-untyped-def]
+def _choices(allowed: tuple[str, ...]):
     def parse(text: str) -> tuple[str, ...]:
         items = tuple(t.strip() for t in text.split(",") if t.strip())
         unknown = [t for t in items if t not in allowed]

@@ -30,7 +30,8 @@ class InterpreterAPI:
 
 
 def _concurrent_interpreters() -> InterpreterAPI:
-    from concurrent import interpreters  # type: ignore[import-not-found]
+    # 3.14+ only (callers check first); mypy checks as 3.10, whose stubs lack the module
+    from concurrent import interpreters  # type: ignore[attr-defined]
 
     def run(interp: Any, code: str) -> None:
         try:

@@ -125,17 +125,17 @@ def render_text(audit: EnvAudit) -> str:
 
     out.append("")
     out.append("Sub-interpreters")
-    for value in SUBINTERP_WORST_FIRST:
-        group = [d for d in with_ext if d.subinterpreters.value == value]
-        if not group:
+    for si_value in SUBINTERP_WORST_FIRST:
+        si_group = [d for d in with_ext if d.subinterpreters.value == si_value]
+        if not si_group:
             continue
-        out.append(f" {SI_TITLES[value]} ({len(group)}):")
-        out.extend(_table([(d.name, d.version or "?", str(len(d.modules)), d.subinterpreters.reason) for d in group],
+        out.append(f" {SI_TITLES[si_value]} ({len(si_group)}):")
+        out.extend(_table([(d.name, d.version or "?", str(len(d.modules)), d.subinterpreters.reason) for d in si_group],
                           ("distribution", "version", "modules", "why")))
-    blocked = [d for d in audit.distributions if d.blocked_by_subinterpreters]
-    if blocked:
-        out.append(f" blocked by a dependency ({len(blocked)}):")
-        for d in blocked:
+    si_blocked = [d for d in audit.distributions if d.blocked_by_subinterpreters]
+    if si_blocked:
+        out.append(f" blocked by a dependency ({len(si_blocked)}):")
+        for d in si_blocked:
             first = d.blocked_by_subinterpreters[0]
             more = len(d.blocked_by_subinterpreters) - 1
             out.append(f"  {first.text}" + (f" (+{more} more)" if more else ""))

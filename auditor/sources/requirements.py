@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -260,11 +261,11 @@ def parse_requirement(text: str, origin: str, *, constraint: bool = False) -> Re
 
 # ------------------------------------------------------------------ TOML inputs
 def _load_toml(path: Path) -> tuple[dict, str]:
-    try:
+    if sys.version_info >= (3, 11):
         import tomllib
-    except ImportError:  # Python 3.10
+    else:
         try:
-            import tomli as tomllib  # type: ignore[no-redef]
+            import tomli as tomllib
         except ImportError:
             raise InputError(str(path), "reading TOML needs Python 3.11+ or the 'tomli' package") from None
     text = read_input_text(path)
