@@ -16,12 +16,9 @@ All requests go through auditor.http.HttpClient (cache, revalidation, retries, o
 
 from __future__ import annotations
 
-import email.parser
-import email.policy
 import hashlib
 from dataclasses import dataclass, field
-from email.message import Message
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
 from packaging.tags import Tag
@@ -38,6 +35,9 @@ from auditor.cache import MARSHAL, CacheStore
 from auditor.errors import ServiceError
 from auditor.http import CachedResponse, HttpClient, NotFound
 from auditor.target import is_free_threaded_abi
+
+if TYPE_CHECKING:
+    from email.message import Message
 
 DEFAULT_INDEX_URL = "https://pypi.org/simple"
 DEFAULT_JSON_URL = "https://pypi.org/pypi"
@@ -203,6 +203,9 @@ def core_metadata(body: bytes, where: str) -> Message:
     turn "dependencies unknown" into "no dependencies"."""
     if body.lstrip()[:1] == b"<":
         raise ServiceError(where, "an HTML page where core metadata was expected")
+    import email.parser   # here: env and wheel runs read no core metadata
+    import email.policy
+
     message = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(body)
     missing = [h for h in ("Metadata-Version", "Name", "Version") if message.get(h) is None]
     if missing:

@@ -1,29 +1,31 @@
-"""Time `ft-audit wheel` on the pinned real wheels against abi3t-doctor and abi3audit.
+"""Time `ft-audit wheel` on the pinned real wheels against abi3t-doctor (and abi3audit).
 
-    python benchmarks/bench_wheels.py [--repeat 3] [--peer-repeat 1] [--no-peers] [--keys K ...]
+    python benchmarks/bench_wheels.py [--repeat 5] [--abi3audit] [--sets ft-manylinux all]
+                                      [--variants]
 
-Every tool runs as a fresh process on the same files in the same run (start-up included, as
-a CI job sees it), interleaved round by round so machine load hits them alike; the best of the
-rounds counts. Peers are pip-installed into scratch venvs under the benchmark cache (never
-into the project's environment); a peer that cannot be installed is reported, not faked.
-Prints times and the ratio peer / ft-audit for each ft-audit variant (thread vs process pool,
-RECORD hashes of every member vs of the audited members only).
+The command timed is the one a user types, with its defaults (`ft-audit wheel FILES`, text
+report), against `abi3t-doctor wheel FILES`, each a fresh process (start-up included, as a CI
+job sees it), alternating round by round so machine load hits them alike; medians of --repeat
+rounds, peak RSS of each process, and the ratio ft-audit / peer from the same run. Sets:
+* ft-manylinux: every pinned wheel with a free-threaded ABI for manylinux;
+* all: every pinned wheel (manylinux, macOS, Windows; GIL, free-threaded, abi3).
+Peers are pip-installed into scratch venvs under the benchmark cache (never into the project's
+environment); a peer that cannot be installed is reported, not faked. --variants adds, labelled,
+the executor choices (FT_AUDIT_WHEEL_EXECUTOR=serial|thread|process) and --record-hashes all.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import resource
-import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.measure import Command, alternate, byte_compile, ft_audit_argv, report  # noqa: E402
 from tests.support.wheels import PINNED, fetch_wheel  # noqa: E402
 
 PEERS = {
@@ -55,76 +57,45 @@ def ensure_peer(name: str) -> Path | None:
     return exe if exe.exists() else None
 
 
-def timed(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int]:
-    """Wall seconds, CPU seconds (user + system of the process and its children), exit code.
-    CPU time is the fairer number on a loaded machine; wall time is what a CI job waits."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    done = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=ROOT)
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return wall, cpu, done.returncode
+SETS = {
+    "ft-manylinux": lambda key: "manylinux" in key and any(f"{t}t-" in key for t in ("cp313", "cp314", "cp315")),
+    "all": lambda key: True,
+}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeat", type=int, default=3, help="rounds for ft-audit and abi3t-doctor")
-    parser.add_argument("--peer-repeat", type=int, default=1, help="rounds for abi3audit (slow)")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--abi3audit", action="store_true", help="also time abi3audit (slow: minutes a round)")
     parser.add_argument("--no-peers", action="store_true")
-    parser.add_argument("--keys", nargs="*", help="pinned wheel keys (default: all pinned wheels)")
+    parser.add_argument("--variants", action="store_true", help="also time the executor choices, labelled")
+    parser.add_argument("--sets", nargs="*", default=list(SETS), choices=list(SETS))
     args = parser.parse_args()
 
-    keys = args.keys or sorted(PINNED)
-    files = [str(fetch_wheel(k)) for k in keys]
-    total_mb = sum(os.path.getsize(f) for f in files) / 1e6
-    print(f"{len(files)} pinned wheels, {total_mb:.1f} MB; {os.cpu_count()} CPUs; "
-          f"load average {os.getloadavg()[0]:.2f} at start")
-
-    # Byte-compile ft-audit once, as `pip install` does for it and for the peers: otherwise,
-    # where PYTHONDONTWRITEBYTECODE is set, every timed run would re-compile the sources.
-    import compileall
-    compileall.compile_dir(str(ROOT / "auditor"), quiet=1)
-    base_env = dict(os.environ, PYTHONPATH=str(ROOT))
-    ours = {
-        "ft-audit (default: process pool)": ([], {"FT_AUDIT_WHEEL_EXECUTOR": "process"}),
-        "ft-audit (thread pool)": ([], {"FT_AUDIT_WHEEL_EXECUTOR": "thread"}),
-        "ft-audit (--record-hashes all)": (["--record-hashes", "all"], {"FT_AUDIT_WHEEL_EXECUTOR": "process"}),
-    }
-    commands: dict[str, tuple[list[str], dict[str, str], int]] = {}
-    for label, (extra, env) in ours.items():
-        argv = [sys.executable, "-m", "auditor", "wheel", *files, "--format", "json", *extra]
-        commands[label] = (argv, dict(base_env, **env), args.repeat)
-    if not args.no_peers:
-        for name in PEERS:
-            exe = ensure_peer(name)
+    byte_compile()
+    env = dict(os.environ, PYTHONPATH=str(ROOT), FT_AUDIT_PROGRESS="0")
+    peers = {} if args.no_peers else {name: ensure_peer(name) for name in PEERS
+                                      if name == "abi3t-doctor" or args.abi3audit}
+    for name in args.sets:
+        keys = sorted(k for k in PINNED if SETS[name](k))
+        files = [str(fetch_wheel(k)) for k in keys]
+        total_mb = sum(os.path.getsize(f) for f in files) / 1e6
+        print(f"\nset {name}: {len(files)} pinned wheels, {total_mb:.1f} MB; {os.cpu_count()} CPUs; "
+              f"load average {os.getloadavg()[0]:.2f} at start")
+        ours = Command("ft-audit wheel FILES", [*ft_audit_argv(), "wheel", *files], env)
+        commands = [ours]
+        if args.variants:
+            for kind in ("serial", "thread", "process"):
+                commands.append(Command(f"variant: FT_AUDIT_WHEEL_EXECUTOR={kind}", ours.argv,
+                                        dict(env, FT_AUDIT_WHEEL_EXECUTOR=kind)))
+            commands.append(Command("variant: --record-hashes all", [*ours.argv, "--record-hashes", "all"], env))
+        for peer, exe in peers.items():
             if exe is not None:
-                rounds = args.repeat if name == "abi3t-doctor" else args.peer_repeat
-                commands[name] = ([str(exe), *PEERS[name][2], *files], dict(os.environ), rounds)
-
-    times: dict[str, list[float]] = {label: [] for label in commands}
-    cpus: dict[str, list[float]] = {label: [] for label in commands}
-    codes: dict[str, int] = {}
-    for round_ in range(max(c[2] for c in commands.values())):
-        for label, (argv, env, rounds) in commands.items():
-            if round_ < rounds:
-                wall, cpu, code = timed(argv, env)
-                times[label].append(wall)
-                cpus[label].append(cpu)
-                codes[label] = code
-
-    print(f"\n{'tool':40} {'best wall s':>11} {'median wall s':>13} {'best cpu s':>10} {'exit':>5}")
-    for label, values in times.items():
-        print(f"{label:40} {min(values):11.2f} {statistics.median(values):13.2f} {min(cpus[label]):10.2f} "
-              f"{codes[label]:5}")
-    print("\nratios peer / ft-audit (wall, best of rounds; > 1 means ft-audit is faster):")
-    for label in ours:
-        best = min(times[label])
-        for peer in PEERS:
-            if peer in times:
-                print(f"  {peer} / {label}: {min(times[peer]) / best:.2f}x wall, "
-                      f"{min(cpus[peer]) / min(cpus[label]):.2f}x cpu")
-    print(f"load average {os.getloadavg()[0]:.2f} at end")
+                commands.append(Command(f"{peer} {' '.join(PEERS[peer][2] or [''])} FILES".replace("  ", " "),
+                                        [str(exe), *PEERS[peer][2], *files], dict(os.environ)))
+        alternate(commands, args.repeat)
+        report(commands, args.repeat, [(c.label, p.label) for c in commands if c.label.startswith(("ft-audit", "variant"))
+                                       for p in commands if not p.label.startswith(("ft-audit", "variant"))])
     return 0
 
 

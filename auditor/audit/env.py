@@ -141,7 +141,7 @@ def inspect_files(files: Sequence[ExtensionFile], *, jobs: int | None = None, pr
             out[f.path] = hit
         else:
             todo.append(f)
-    fresh = _inspect_uncached(todo, jobs=jobs, progress_stream=progress_stream)
+    fresh = _inspect_uncached(todo, jobs=jobs, progress_stream=progress_stream) if todo else {}
     out.update(fresh)
     if cache is not None:
         for path, report in fresh.items():
