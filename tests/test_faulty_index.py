@@ -211,6 +211,7 @@ def test_html_metadata_and_no_wheel_is_dependencies_unknown(index, tmp_path):
     assert exit_code(doc, frozenset()) == 2
 
 
+@pytest.mark.slow     # the CLI's client retries the wheel's sha256 mismatch with backoff (~7 s)
 def test_html_metadata_through_the_cli_is_exit_2_and_0_with_no_deps(index, tmp_path, capsys):
     index.add_project("app", "1.0", ["dep>=1"])
     index.script(WHEEL + ".metadata", Answer(body=HTML_PAGE, content_type="text/html"))
@@ -255,6 +256,25 @@ def test_metadata_that_is_not_the_listed_core_metadata_is_refused(index, tmp_pat
     assert caught.value.one_line() == f"{index.root}{WHEEL}.metadata: {reason}"
     with pytest.raises(ServiceError):
         core_metadata(HTML_PAGE, "x")
+
+
+def test_a_wheel_whose_metadata_is_html_is_dependencies_unknown(index, tmp_path):
+    import io
+    import zipfile
+
+    page = index.add_project("app", "1.0", ["dep>=1"], metadata=False)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app/__init__.py", "")
+        archive.writestr("app-1.0.dist-info/METADATA", HTML_PAGE)
+    wheel = buffer.getvalue()
+    page["files"][0].update(size=len(wheel), hashes={"sha256": hashlib.sha256(wheel).hexdigest()})
+    index.script("/simple/app/", index.page(page))
+    index.script(WHEEL, Answer(body=wheel))
+    doc = audit(index, tmp_path, "app\n")
+    assert names(doc) == ["app"]
+    assert reasons(doc) == {"app 1.0": "dependencies unknown: app-1.0-py3-none-any.whl: "
+                                       "an HTML page where core metadata was expected"}
 
 
 def test_a_page_that_lists_a_file_that_then_404s(index, tmp_path):
