@@ -35,8 +35,8 @@ from auditor.errors import InputError
 
 EXPIRED_IGNORE = "FTC001"
 FORMATS = {
-    "wheel": ("text", "json", "markdown"),
-    "env": ("text", "json", "markdown"),
+    "wheel": ("text", "json", "markdown", "sarif"),
+    "env": ("text", "json", "markdown", "sarif"),
     "requirements": ("text", "json", "markdown"),
     "source": ("text", "json", "sarif"),
 }

@@ -41,8 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "and 3.14); with --path: the one interpreter the folder is for, e.g. 3.13, 3.14t, cp315t")
     parser.add_argument("--target-platform", metavar="PLAT", default=None,
                         help="with --path: sysconfig platform, e.g. linux-x86_64 (default), macosx-11.0-arm64, win-amd64")
-    parser.add_argument("--format", choices=("text", "json", "markdown"), default=None,
-                        help="report format on stdout (default: [tool.ft-audit.env] format, else text)")
+    parser.add_argument("--format", choices=("text", "json", "markdown", "sarif"), default=None,
+                        help="report format on stdout (default: [tool.ft-audit.env] format, else text; "
+                             "sarif: SARIF 2.1.0 for code scanning)")
     parser.add_argument("--fail-on", metavar="LIST", default=None,
                         help="comma-separated: exit 1 when any of these is found: " + ", ".join(FAIL_ON_TOKENS))
     parser.add_argument("--verify", action="store_true",
@@ -119,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
                            use_cache=not args.no_cache, notes=notes,
                            progress_stream=sys.stderr)
     from auditor.report import env as report
+    from auditor.report.sarif import env_sarif, render
 
     failures = envaudit.select_failures(
         audit, fail_on, ignore_codes=[i.value for i in active if i.kind is IgnoreKind.CODE],
@@ -126,8 +128,8 @@ def run(args: argparse.Namespace) -> int:
     if output_format == "text" and is_quiet():
         output = report.render_quiet(audit, failures)
     else:
-        output = {"json": report.render_json,
-                  "markdown": report.render_markdown}.get(output_format, report.render_text)(audit)
+        output = {"json": report.render_json, "markdown": report.render_markdown,
+                  "sarif": lambda a: render(env_sarif(a))}.get(output_format, report.render_text)(audit)
     sys.stdout.write(output)
     for finding in expired:
         print(f"ft-audit: {finding.line()}", file=sys.stderr)

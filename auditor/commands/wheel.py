@@ -37,8 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "for CPython 3.X needs a free-threaded sibling in the set (FTW501)")
     parser.add_argument("--ignore", action="append", default=[], metavar="CODE",
                         help="drop findings with this code (repeatable or comma-separated)")
-    parser.add_argument("--format", choices=("text", "json", "markdown"), default=None,
-                        help="report format on stdout (default: [tool.ft-audit.wheel] format, else text)")
+    parser.add_argument("--format", choices=("text", "json", "markdown", "sarif"), default=None,
+                        help="report format on stdout (default: [tool.ft-audit.wheel] format, else text; "
+                             "sarif: SARIF 2.1.0 for code scanning)")
     parser.add_argument("--record-hashes", choices=("audited", "all"), default=None,
                         help="check the sha256 in RECORD of the extension modules and .dist-info files, the other "
                         "members by name and size (audited, default), or of every member (all: decompresses "
@@ -95,6 +96,11 @@ def run(args: argparse.Namespace) -> int:
     if output_format == "json":
         sys.stdout.write(jsonout.dumps({"wheels": [r.to_json() for r in reports],
                                         **({"config_findings": [f.to_json() for f in expired]} if expired else {})}))
+    elif output_format == "sarif":
+        from auditor.report import sarif
+
+        paths = [name for name, _ in inputs.problems] + [str(p) for p in inputs.wheels]
+        sys.stdout.write(sarif.render(sarif.wheel_sarif(reports, paths)))
     elif output_format == "markdown":
         sys.stdout.write(render_markdown(reports))
     else:
