@@ -136,6 +136,7 @@ class ProjectIndex:
     compact: dict | None = None                  # the packed form (compact_index), when just built
     _entries: dict[str, dict] | None = None      # filename -> raw PEP 691 entry
     _load_entries: Any = None                    # () -> that dict, when not kept
+    page_key: str | None = None                  # the page's HTTP cache entry (page_cache_key)
 
     @property
     def entries(self) -> dict[str, dict]:
@@ -143,8 +144,22 @@ class ProjectIndex:
             self._entries = self._load_entries() if self._load_entries else {}
         return self._entries
 
+    def entry(self, filename: str) -> dict | None:
+        """One file's raw PEP 691 entry. Each entry read is also kept on its own, keyed by the
+        page's cache entry, so a warm run asking for the few chosen wheels' URLs and hashes
+        does not parse the whole page (up to 7 MB of JSON) again."""
+        key = f"{self.page_key}\0{filename}" if self.page_key else None
+        if self._entries is None and key:
+            cached = FILE_ENTRIES.get(key, MARSHAL, check=_is_entry)
+            if cached is not None:
+                return cached
+        found = self.entries.get(filename)
+        if found is not None and key:
+            FILE_ENTRIES.put(key, found, MARSHAL)
+        return found
+
     def dist_file(self, filename: str) -> DistFile:
-        entry = self.entries.get(filename)
+        entry = self.entry(filename)
         if entry is None:   # the page changed between the compact form and this read
             raise ServiceError(self.page_url, f"{filename} is no longer listed on the page")
         return dist_file_from_entry(entry, self.page_url)
@@ -328,6 +343,7 @@ class Fetcher:
                 # Warm: neither the page body (up to 7 MB) nor its JSON is touched.
                 index = index_from_compact(name, compact, url)
                 index.stale, index.age_seconds, index.from_cache = meta["stale"], meta["age"], True
+                index.page_key = _meta_key(url, meta)
                 client = self.client
                 index._load_entries = lambda: _entries_of(client.project_page(name))
                 return index
@@ -336,6 +352,7 @@ class Fetcher:
         index.stale, index.age_seconds = response.stale, response.age_seconds
         index.from_cache = response.from_cache
         meta = self._cached_meta(url)
+        index.page_key = _meta_key(url, meta) if meta is not None else None
         if meta is not None and _meta_key(url, meta):
             _store_compact(_meta_key(url, meta), index.compact)
         return index
@@ -552,8 +569,13 @@ def _meta_key(url: str, meta: Mapping[str, Any]) -> str | None:
 # of released files (immutable: never revalidated), and whole resolutions (valid while every
 # page they read is unchanged).
 COMPACT_PAGES = CacheStore("index-compact")
+FILE_ENTRIES = CacheStore("index-entries", fanout=True)    # page key + file name -> the file's raw entry
 REQUIRES_DIST = CacheStore("requires-dist")
 RESOLUTIONS = CacheStore("resolutions")
+
+
+def _is_entry(value: Any) -> bool:
+    return type(value) is dict and type(value.get("filename")) is str and "url" in value
 
 
 def _is_str_list(value: Any) -> bool:

@@ -178,6 +178,23 @@ def test_bad_requires_dist_memos_and_resolutions_are_misses(serve, tmp_path, dam
     assert run(index, tmp_path, "app\n") == first
 
 
+def test_a_warm_run_reads_the_chosen_wheels_entry_without_parsing_the_page(serve, tmp_path, monkeypatch):
+    from auditor import resolve
+
+    d = tmp_path / "dists"
+    d.mkdir()
+    wheel = make_wheel(d, "lib", "1.0", tag="cp314-cp314t-manylinux_2_28_x86_64")
+    index = serve({"lib": [make_wheel(d, "lib", "0.9", tag="cp314-cp314t-manylinux_2_28_x86_64"), wheel]})
+    first = by_name(run(index, tmp_path, "lib\n"))["lib"]
+    assert first["wheel"] == wheel.name and first["verdict_source"] == "download"   # a small wheel: whole
+    assert len(entries(tmp_path / "cache" / "index-entries", ".marshal")) == 1
+    monkeypatch.setattr(resolve, "_entries_of", lambda response: pytest.fail("a whole page parsed on a warm run"))
+    again = by_name(run(index, tmp_path, "lib\n"))["lib"]
+    assert again["verdict_source"] == "cache"
+    assert {k: v for k, v in again.items() if k not in ("verdict_source", "bytes_read")} == \
+        {k: v for k, v in first.items() if k not in ("verdict_source", "bytes_read")}
+
+
 # -- the env caches -------------------------------------------------------------------------
 
 @pytest.mark.parametrize("damage", ["truncated", "wrong-type", "list"])

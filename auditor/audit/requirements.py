@@ -350,7 +350,7 @@ def attach_binary_verdicts(packages: Sequence[PackageAssessment], resolutions, c
         out.append(package)
         if package.wheel and status in (migration.FT_WHEEL, migration.GIL_WHEEL):
             index = next((r.indexes[package.name] for r in resolutions if package.name in r.indexes), None)
-            if index is not None and package.wheel in index.entries:
+            if index is not None and index.entry(package.wheel) is not None:
                 dist = index.dist_file(package.wheel)
                 wanted[package.name] = WheelFile(package.name, dist.filename, dist.url, dist.sha256, dist.size)
     if not wanted:
