@@ -25,17 +25,21 @@ class Run:
     rss_mb: float      # peak RSS of the process, or of its largest reaped child (a worker) if larger (Linux wait4)
     code: int
     out: str
+    err_tail: str = ""   # the last line on stderr
 
 
 def run(argv: list[str], env: dict[str, str] | None = None, cwd: Path = ROOT) -> Run:
-    with tempfile.TemporaryFile() as out:
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        process = subprocess.Popen(argv, stdout=out, stderr=subprocess.DEVNULL, env=env, cwd=cwd)
+        process = subprocess.Popen(argv, stdout=out, stderr=err, env=env, cwd=cwd)
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - start
         out.seek(0)
         text = out.read().decode("utf-8", "replace")
-    return Run(wall, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status), text)   # kB -> MB on Linux
+        err.seek(0)
+        lines = err.read().decode("utf-8", "replace").strip().splitlines()
+    return Run(wall, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status), text,   # kB -> MB on Linux
+               lines[-1][:200] if lines else "")
 
 
 @dataclass
@@ -77,6 +81,9 @@ def report(commands: list[Command], repeat: int, ratios: list[tuple[str, str]]) 
     for c in commands:
         codes = sorted({r.code for r in c.runs})
         print(f"  {c.label:<58} {c.median:6.2f} s  [{c.best:.2f}]  {c.rss:6.0f} MB  exit {','.join(map(str, codes))}")
+        for r in c.runs:
+            if r.code not in (0, 1) and not c.label.startswith("abi3"):
+                print(f"    exit {r.code}: {r.err_tail}")
     for ours, peer in ratios:
         if ours in by_label and peer in by_label:
             print(f"  ratio {ours} / {peer}: {by_label[ours].median / by_label[peer].median:.2f}")
