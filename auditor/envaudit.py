@@ -24,7 +24,7 @@ from packaging.utils import canonicalize_name
 
 from auditor import rollup
 from auditor.finding_codes import Family, fail_on_tokens, finding_code
-from auditor.model import Finding, FreeThreading, ModuleReport, Subinterpreters, Verdict
+from auditor.model import Finding, FreeThreading, ModuleReport, StrEnum, Subinterpreters, Verdict
 from auditor.sources.env import EnvSnapshot, ExtensionFile, InstalledDistribution, Interpreter
 
 # Finding codes, severities and --fail-on tokens: the `env` family of auditor/finding_codes.json.
@@ -98,6 +98,59 @@ class FtOffer:
             "evidence": self.evidence,
             "verdict_source": self.verdict_source,
         }
+
+
+# FtOffer.note of a project the index does not have (a local build, a private package): not a
+# failed lookup, nothing published to check.
+NOT_ON_INDEX = "not on the index"
+
+
+class NextStep(StrEnum):
+    """What the user must do about one distribution to run it GIL-free: the groups of the text
+    and Markdown reports, worst first. Read from the installed modules' verdict on a
+    free-threaded interpreter and from the PyPI offers (FtOffer) on a GIL build."""
+
+    NO_WHEEL = "no-wheel"                  # no free-threaded wheel for this or a later version
+    WHEEL_REENABLES_GIL = "reenables-gil"  # there is one (or it is installed), but the GIL comes back
+    UNKNOWN = "unknown"                    # lookup failed, wheel not judged, module not judged, PyPI not asked
+    UPGRADE = "upgrade"                    # a later version has a free-threaded wheel
+    REINSTALL = "reinstall"                # the installed version has one that keeps the GIL off
+    NOT_ON_INDEX = "not-on-index"          # built here or from another index: nothing published to check
+    READY = "ready"                        # free-threaded interpreter: the installed modules keep the GIL off
+    PURE_PYTHON = "pure-python"            # no extension module for this interpreter
+
+
+def offer_step(offer: FtOffer) -> NextStep:
+    if offer.pinned_has_wheel is None:
+        return NextStep.NOT_ON_INDEX if offer.note == NOT_ON_INDEX else NextStep.UNKNOWN
+    if offer.pinned_has_wheel:
+        if offer.free_threading == FreeThreading.READY:
+            return NextStep.REINSTALL
+        if offer.free_threading in (FreeThreading.REENABLES_GIL, FreeThreading.NOT_BUILT_FOR_FT):
+            return NextStep.WHEEL_REENABLES_GIL
+        return NextStep.UNKNOWN
+    return NextStep.UPGRADE if offer.first_version_with_wheel else NextStep.NO_WHEEL
+
+
+def next_step(d: DistributionAudit, *, free_threaded: bool) -> NextStep:
+    """The group of `d`: its installed modules' verdict on a free-threaded interpreter (the
+    offers only say what to do with a module that cannot load), the worst of its offers over
+    the free-threaded targets on a GIL build."""
+    if not d.has_extensions:
+        return NextStep.PURE_PYTHON
+    steps = [offer_step(o) for o in d.ft_offers]
+    if free_threaded:
+        value = d.free_threading.value
+        if value == FreeThreading.READY:
+            return NextStep.READY
+        if value == FreeThreading.REENABLES_GIL:
+            return NextStep.WHEEL_REENABLES_GIL
+        if value == FreeThreading.UNKNOWN or not steps:
+            return NextStep.UNKNOWN
+    if not steps:
+        return NextStep.UNKNOWN
+    order = list(NextStep)
+    return min(steps, key=order.index)
 
 
 @dataclass(frozen=True)

@@ -178,10 +178,10 @@ def test_json_shape_and_text_render():
     assert doc["distributions"][0]["modules"][0]["name"] == "numpy._core._multiarray_umath"
     assert doc["summary"]["free_threading"]["gil_stays_off"] is False
     text = report.render_text(audit)
-    assert "pandas: blocked by numpy (numpy._core._multiarray_umath: NOT_SUPPORTED)" in text
-    assert "The GIL would NOT stay off" in text
+    assert "pandas needs numpy (numpy._core._multiarray_umath: not-supported)" in text
+    assert "the GIL would NOT stay off (numpy)" in text
     md = report.render_markdown(audit)
-    assert md.startswith("# ft-audit env") and "| numpy | 1.0 | reenables-gil | not-supported |" in md
+    assert md.startswith("# ft-audit env") and "| numpy | 1.0 | 1 | 1 of 1 module reenables-gil: numpy._core._multiarray_umath |" in md
 
 
 def _project(files: list[tuple[str, bool]]):

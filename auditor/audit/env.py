@@ -15,7 +15,7 @@ from packaging.version import InvalidVersion, Version
 
 from auditor import envaudit, rollup
 from auditor.cache import PICKLE, CacheStore, inspector_fingerprint
-from auditor.envaudit import FtOffer
+from auditor.envaudit import NOT_ON_INDEX, FtOffer
 from auditor.errors import AuditError, InputError
 from auditor.model import FreeThreading, ModuleReport
 from auditor.progress import Progress
@@ -288,7 +288,7 @@ def gather_ft_offers(snapshot: EnvSnapshot, files: Sequence[ExtensionFile], repo
         return {}, []
     from concurrent.futures import ThreadPoolExecutor
 
-    from auditor.pypi import PyPIClient
+    from auditor.pypi import ProjectNotFound, PyPIClient
 
     client = PyPIClient(offline=offline)
     platforms = platform_tags_for(interp)
@@ -300,6 +300,8 @@ def gather_ft_offers(snapshot: EnvSnapshot, files: Sequence[ExtensionFile], repo
     def one(key: str) -> tuple[str, list[FtOffer]]:
         try:
             project = projects[key] = client.free_threaded_files(key, wanted_tags)
+        except ProjectNotFound:  # built here or from another index: a quiet group, not a failure
+            return key, [FtOffer(t.abi, needs[key], None, note=NOT_ON_INDEX) for t in targets]
         except AuditError as exc:
             failures.append(exc.one_line())
             return key, [FtOffer(t.abi, needs[key], None, note=exc.reason[:120]) for t in targets]

@@ -1,23 +1,17 @@
-"""Rendering of an environment audit: text (a table grouped by verdict under a one-paragraph
-summary), Markdown and JSON. Formatters never compute verdicts; they read EnvAudit."""
+"""Rendering of an environment audit: text and Markdown grouped by what the user must do
+(auditor.envaudit.next_step) under a few summary lines, and JSON. Formatters never compute
+verdicts; they read EnvAudit."""
 
 from __future__ import annotations
 
-from typing import Any, Sequence
-
-from auditor.envaudit import DistributionAudit, EnvAudit
-from auditor.rollup import FT_WORST_FIRST, SUBINTERP_WORST_FIRST
-from auditor.model import Finding, FreeThreading, Subinterpreters
 import json
+import textwrap
+from typing import Sequence
 
-from auditor.model import SCHEMA
+from auditor.envaudit import BlockedBy, DistributionAudit, EnvAudit, NextStep, next_step
+from auditor.model import SCHEMA, Finding, Subinterpreters
+from auditor.rollup import SUBINTERP_WORST_FIRST
 
-FT_TITLES = {
-    FreeThreading.NOT_BUILT_FOR_FT: "not built for free-threading (cannot load on a t interpreter)",
-    FreeThreading.REENABLES_GIL: "re-enable the GIL",
-    FreeThreading.UNKNOWN: "free-threading unknown",
-    FreeThreading.READY: "ready: the GIL stays off",
-}
 SI_TITLES = {
     Subinterpreters.NOT_SUPPORTED: "not supported in sub-interpreters",
     Subinterpreters.SHARED_GIL_ONLY: "shared-GIL sub-interpreters only",
@@ -34,47 +28,130 @@ def render_json(audit: EnvAudit) -> str:
     return json.dumps(doc, ensure_ascii=False) + "\n"
 
 
-def summary_paragraph(audit: EnvAudit) -> str:
+# Groups by what the user must do, worst first (auditor.envaudit.next_step decides the group).
+STEP_TITLES_GIL_BUILD = {
+    NextStep.NO_WHEEL: "no free-threaded wheel: build from source or ask upstream",
+    NextStep.WHEEL_REENABLES_GIL: "a free-threaded wheel exists, but it re-enables the GIL (or cannot load)",
+    NextStep.UNKNOWN: "could not tell: check by hand",
+    NextStep.UPGRADE: "upgrade: a later version has a free-threaded wheel",
+    NextStep.REINSTALL: "reinstall on the t build: the installed version has a free-threaded wheel that keeps the GIL off",
+    NextStep.NOT_ON_INDEX: "not on the index (built here or from another index): nothing published to check",
+    NextStep.READY: "ready: the GIL stays off",
+    NextStep.PURE_PYTHON: "pure Python: nothing to rebuild",
+}
+STEP_TITLES_FT_BUILD = {
+    **STEP_TITLES_GIL_BUILD,
+    NextStep.NO_WHEEL: "cannot load here, and no free-threaded wheel: build from source or ask upstream",
+    NextStep.WHEEL_REENABLES_GIL: "re-enables the GIL when imported",
+    NextStep.UPGRADE: "cannot load here: upgrade, a later version has a free-threaded wheel",
+    NextStep.REINSTALL: "cannot load here: reinstall, the installed version has a free-threaded wheel",
+}
+# The summary's words for each group's count.
+_STEP_COUNTS = {
+    NextStep.NO_WHEEL: "no free-threaded wheel",
+    NextStep.WHEEL_REENABLES_GIL: "re-enables the GIL",
+    NextStep.UNKNOWN: "could not tell",
+    NextStep.UPGRADE: "upgrade",
+    NextStep.REINSTALL: "reinstall a ready wheel",
+    NextStep.NOT_ON_INDEX: "not on the index",
+    NextStep.READY: "ready",
+}
+
+
+def steps(audit: EnvAudit) -> dict[NextStep, list[DistributionAudit]]:
+    """Distributions by next step, worst first, empty groups left out."""
+    ft = audit.interpreter.free_threaded
+    out: dict[NextStep, list[DistributionAudit]] = {step: [] for step in NextStep}
+    for d in audit.distributions:
+        out[next_step(d, free_threaded=ft)].append(d)
+    return {step: group for step, group in out.items() if group}
+
+
+def _targets(audit: EnvAudit) -> str:
+    names = sorted({o.target for d in audit.distributions for o in d.ft_offers})
+    return ", ".join(names)
+
+
+def summary_lines(audit: EnvAudit) -> list[str]:
+    """A few short lines: what is there, the free-threading answer, the sub-interpreter answer."""
     s = audit.summary
     interp = audit.interpreter
     ft = s["free_threading"]
     si = s["subinterpreters"]
-    parts = [f"{s['distributions']} distributions, {s['distributions_with_extensions']} with extension modules; "
-             f"{s['loadable_modules']} extension modules" + (f" ({s['orphans']} owned by no distribution)" if s["orphans"] else "")
-             + "."]
-    if interp.free_threaded:
-        if ft["gil_stays_off"] is True:
-            parts.append(f"On this free-threaded {interp.label} interpreter the GIL stays off: every module declares it.")
-        elif ft["gil_stays_off"] is False:
-            n = ft["modules"].get(FreeThreading.REENABLES_GIL, 0) + ft["modules"].get(FreeThreading.NOT_BUILT_FOR_FT, 0)
-            parts.append(f"The GIL would NOT stay off: {n} module(s) re-enable it or cannot load "
-                         f"({', '.join(ft['reenabling'][:6]) or 'see below'}).")
-        else:
-            parts.append("Whether the GIL stays off is undecided: some modules could not be judged.")
+    with_ext, modules, total = s["distributions_with_extensions"], s["loadable_modules"], s["distributions"]
+    orphans = f", {s['orphans']} owned by no distribution" if s["orphans"] else ""
+    if modules:
+        lines = [f"{_count(total, 'distribution')}: {with_ext} with extension modules "
+                 f"({_count(modules, 'module')}{orphans}), {total - with_ext} pure Python."]
     else:
-        offers = s.get("ft_offers") or {}
-        if offers:
-            bits = []
-            for target, c in sorted(offers.items()):
-                bits.append(f"for {target}, {c['pinned_has_wheel']} have a wheel of the installed version, "
-                            f"{c['newer_version_has_wheel']} only in a newer version, "
-                            f"{c['no_wheel']} none in that version or later"
-                            + (f", {c['unknown']} unknown" if c["unknown"] else ""))
-            parts.append(f"This is a GIL build ({interp.label}); of the distributions with extensions, "
-                         + "; ".join(bits) + ".")
+        lines = [f"{_count(total, 'distribution')}, no extension modules for this interpreter."]
+    grouped = steps(audit)
+    counted = [f"{words} ({len(grouped[step])})" for step, words in _STEP_COUNTS.items() if step in grouped]
+    if not modules:
+        pass   # nothing to say about the GIL: no module decides it
+    elif interp.free_threaded:
+        if ft["gil_stays_off"] is True:
+            lines.append(f"Free-threaded {interp.label}: the GIL stays off; "
+                         + ("its one module declares it." if modules == 1 else f"all {modules} modules declare it."))
+        elif ft["gil_stays_off"] is False:
+            lines.append(f"Free-threaded {interp.label}: the GIL would NOT stay off "
+                         f"({', '.join(ft['reenabling'][:6]) or 'modules that cannot load'}).")
+            lines.append(f"Distributions with extension modules: {', '.join(counted)}.")
         else:
-            parts.append(f"This is a GIL build ({interp.label}): free-threading verdicts describe the installed "
-                         "binaries, which a t interpreter cannot load.")
-    own = si["own_gil_distributions"]
-    total = s["distributions_with_extensions"]
-    parts.append(f"Own-GIL sub-interpreters: {own} of {total} distributions with extensions can load "
-                 f"there; {si['modules'].get(Subinterpreters.NOT_SUPPORTED, 0)} modules refuse every "
-                 f"sub-interpreter and {si['blocked_distributions']} distributions are blocked by a dependency.")
+            lines.append(f"Free-threaded {interp.label}: whether the GIL stays off is undecided.")
+            lines.append(f"Distributions with extension modules: {', '.join(counted)}.")
+    elif any(d.ft_offers for d in audit.distributions):
+        lines.append(f"On {_targets(audit)} (this GIL build's binaries cannot load there): {', '.join(counted)}.")
+    else:
+        lines.append(f"GIL build {interp.label}: its binaries cannot load on a free-threaded interpreter "
+                     "(PyPI not asked what it offers).")
+    if with_ext:
+        refuse = si["modules"].get(Subinterpreters.NOT_SUPPORTED, 0)
+        blocked = len(_blocked_subinterpreters(audit))
+        lines.append(f"Own-GIL sub-interpreters: {si['own_gil_distributions']} of {with_ext} distributions with "
+                     "extension modules load there"
+                     + (f"; {_count(refuse, 'module')} {'refuses' if refuse == 1 else 'refuse'} every sub-interpreter"
+                        if refuse else "")
+                     + (f"; {blocked} more blocked by a dependency" if blocked else "") + ".")
     if "verify" in s:
         v = s["verify"]
-        parts.append(f"Runtime proof: {v['agree']} modules agree with the static answer, {v['disagree']} disagree, "
+        lines.append(f"Runtime proof: {v['agree']} modules agree with the static answer, {v['disagree']} disagree, "
                      f"{v['unverified']} could not be checked.")
-    return " ".join(parts)
+    return lines
+
+
+def summary_paragraph(audit: EnvAudit) -> str:
+    return "\n".join(summary_lines(audit))
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _blocked_subinterpreters(audit: EnvAudit) -> list[DistributionAudit]:
+    """Distributions that would load in an own-GIL sub-interpreter themselves (or are pure
+    Python) but need one that does not; one whose own modules refuse says so already."""
+    return [d for d in audit.distributions
+            if d.blocked_by_subinterpreters and d.subinterpreters.value == Subinterpreters.OWN_GIL]
+
+
+def _needs(chains: Sequence[BlockedBy]) -> str:
+    """`requests needs charset-normalizer (charset_normalizer.cd: not-supported)`, the first chain."""
+    first, more = chains[0], len(chains) - 1
+    return (f"{first.chain[0]} needs {' -> '.join(first.chain[1:])} ({first.module}: {first.verdict})"
+            + (f" and {more} more" if more else ""))
+
+
+def _evidence(d: DistributionAudit, step: NextStep, free_threaded: bool) -> str:
+    if step is NextStep.NOT_ON_INDEX:
+        return "build it on the free-threaded interpreter" if not free_threaded else d.free_threading.reason
+    if step is NextStep.READY:
+        return d.free_threading.reason
+    blocked = d.blocked_by_free_threading[0].text if d.blocked_by_free_threading else ""
+    offers = _offers(d)
+    if free_threaded:
+        return "; ".join(x for x in (d.free_threading.reason, offers) if x) or blocked
+    return offers or "PyPI not asked"
 
 
 def _table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> list[str]:
@@ -84,6 +161,12 @@ def _table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> list[str]:
     for r in rows:
         lines.append("  " + "  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip())
     return lines
+
+
+def _rows(rows: Sequence[Sequence[str]]) -> list[str]:
+    """Aligned columns without a heading (the group's title says what they are)."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    return ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1] for r in rows]
 
 
 def _offers(d: DistributionAudit) -> str:
@@ -106,25 +189,30 @@ def render_text(audit: EnvAudit) -> str:
     out.append(f"ft-audit env: {where} (CPython {'.'.join(map(str, interp.version))}, "
                f"{'free-threaded' if interp.free_threaded else 'GIL'} build{'' if interp.probed else ', declared by --target'})")
     out.append("")
-    out.append(summary_paragraph(audit))
-    with_ext = [d for d in audit.distributions if d.modules]
-
-    out.append("")
-    out.append("Free-threading")
-    for value in FT_WORST_FIRST:
-        group = [d for d in with_ext if d.free_threading.value == value]
-        if not group:
+    out.extend(summary_lines(audit))
+    with_ext = [d for d in audit.distributions if d.has_extensions]
+    grouped = steps(audit)
+    titles = STEP_TITLES_FT_BUILD if interp.free_threaded else STEP_TITLES_GIL_BUILD
+    if with_ext:
+        out.append("")
+        out.append(f"Free-threading on {interp.label}" if interp.free_threaded
+                   else f"Free-threading on {_targets(audit) or 'a free-threaded build'} (what to do there)")
+    for step, group in grouped.items():
+        if step is NextStep.PURE_PYTHON:
             continue
-        out.append(f" {FT_TITLES[value]} ({len(group)}):")
-        rows = []
-        for d in group:
-            extra = _offers(d) if not interp.free_threaded else ""
-            blocked = d.blocked_by_free_threading[0].text if d.blocked_by_free_threading else ""
-            rows.append((d.name, d.version or "?", str(len(d.modules)), extra or blocked or d.free_threading.reason))
-        out.extend(_table(rows, ("distribution", "version", "modules", "PyPI free-threaded wheels" if not interp.free_threaded else "why")))
+        out.append(f" {titles[step]} ({len(group)}):")
+        rows = [(d.name, d.version or "?", _count(len(d.modules), "module"),
+                 _evidence(d, step, interp.free_threaded)) for d in group]
+        out.extend(_rows(rows))
+    pure = grouped.get(NextStep.PURE_PYTHON, [])
+    if pure and with_ext:
+        out.append(f" {titles[NextStep.PURE_PYTHON]} ({len(pure)}):")
+        out.extend(textwrap.wrap(", ".join(d.name for d in pure), width=100,
+                                 initial_indent="  ", subsequent_indent="  ", break_on_hyphens=False))
 
-    out.append("")
-    out.append("Sub-interpreters")
+    if with_ext:
+        out.append("")
+        out.append("Sub-interpreters")
     for si_value in SUBINTERP_WORST_FIRST:
         si_group = [d for d in with_ext if d.subinterpreters.value == si_value]
         if not si_group:
@@ -132,13 +220,11 @@ def render_text(audit: EnvAudit) -> str:
         out.append(f" {SI_TITLES[si_value]} ({len(si_group)}):")
         out.extend(_table([(d.name, d.version or "?", str(len(d.modules)), d.subinterpreters.reason) for d in si_group],
                           ("distribution", "version", "modules", "why")))
-    si_blocked = [d for d in audit.distributions if d.blocked_by_subinterpreters]
+    si_blocked = _blocked_subinterpreters(audit)
     if si_blocked:
-        out.append(f" blocked by a dependency ({len(si_blocked)}):")
+        out.append(f" would load, but a dependency they declare cannot ({len(si_blocked)}):")
         for d in si_blocked:
-            first = d.blocked_by_subinterpreters[0]
-            more = len(d.blocked_by_subinterpreters) - 1
-            out.append(f"  {first.text}" + (f" (+{more} more)" if more else ""))
+            out.append(f"  {_needs(d.blocked_by_subinterpreters)}")
 
     if audit.orphans:
         out.append("")
@@ -194,21 +280,37 @@ def _md_escape(text: str) -> str:
 
 
 def render_markdown(audit: EnvAudit) -> str:
+    """The text report's groups: one table per next step, then the sub-interpreter verdicts."""
     interp = audit.interpreter
     out = [f"# ft-audit env: CPython {'.'.join(map(str, interp.version))} "
-           f"({'free-threaded' if interp.free_threaded else 'GIL'} build)", "", summary_paragraph(audit), ""]
-    out.append("| distribution | version | free-threading | sub-interpreters | blocked by | modules | PyPI free-threaded wheels |")
-    out.append("|---|---|---|---|---|---|---|")
-    ordered = sorted((d for d in audit.distributions if d.modules),
-                     key=lambda d: (FT_WORST_FIRST.index(d.free_threading.value) if d.free_threading.value in FT_WORST_FIRST else 9,
-                                    SUBINTERP_WORST_FIRST.index(d.subinterpreters.value)
-                                    if d.subinterpreters.value in SUBINTERP_WORST_FIRST else 9,
-                                    d.key))
-    for d in ordered:
-        blocked = d.blocked_by_subinterpreters[0].text if d.blocked_by_subinterpreters else ""
-        out.append("| " + " | ".join(_md_escape(x) for x in (
-            d.name, d.version or "?", d.free_threading.value, d.subinterpreters.value, blocked,
-            str(len(d.modules)), _offers(d))) + " |")
+           f"({'free-threaded' if interp.free_threaded else 'GIL'} build)", ""]
+    out += [f"- {line}" for line in summary_lines(audit)]
+    grouped = steps(audit)
+    titles = STEP_TITLES_FT_BUILD if interp.free_threaded else STEP_TITLES_GIL_BUILD
+    with_ext = [d for d in audit.distributions if d.has_extensions]
+    if with_ext:
+        out += ["", f"## Free-threading on {interp.label if interp.free_threaded else _targets(audit) or 'a free-threaded build'}"]
+    for step, group in grouped.items():
+        if step is NextStep.PURE_PYTHON:
+            continue
+        out += ["", f"### {_md_escape(titles[step])} ({len(group)})", "",
+                "| distribution | version | modules | evidence |", "|---|---|---|---|"]
+        out += ["| " + " | ".join(_md_escape(x) for x in (d.name, d.version or "?", str(len(d.modules)),
+                                                          _evidence(d, step, interp.free_threaded))) + " |"
+                for d in group]
+    pure = grouped.get(NextStep.PURE_PYTHON, [])
+    if pure and with_ext:
+        out += ["", f"### {titles[NextStep.PURE_PYTHON]} ({len(pure)})", "", ", ".join(d.name for d in pure)]
+    if with_ext:
+        out += ["", "## Sub-interpreters", "",
+                "| distribution | version | sub-interpreters | why | blocked by |", "|---|---|---|---|---|"]
+        ordered = sorted(with_ext, key=lambda d: (SUBINTERP_WORST_FIRST.index(d.subinterpreters.value)
+                                                  if d.subinterpreters.value in SUBINTERP_WORST_FIRST else 9, d.key))
+        blocked_ok = {d.key for d in _blocked_subinterpreters(audit)}
+        for d in ordered + [d for d in audit.distributions if d.key in blocked_ok and not d.has_extensions]:
+            blocked = _needs(d.blocked_by_subinterpreters) if d.key in blocked_ok else ""
+            out.append("| " + " | ".join(_md_escape(x) for x in (
+                d.name, d.version or "?", d.subinterpreters.value, d.subinterpreters.reason, blocked)) + " |")
     if audit.orphans:
         out += ["", "## Modules owned by no distribution", ""]
         out += [f"- `{m.file.relpath}`: {m.report.free_threading.value}, {m.report.subinterpreters.value}" for m in audit.orphans]
