@@ -24,6 +24,7 @@ longer applied and becomes a finding of its own, FTC001 (auditor/finding_codes.j
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -44,15 +45,15 @@ COMMANDS = tuple(FORMATS)
 
 
 def _toml_loader():
-    try:
-        import tomllib  # type: ignore[import-not-found]
+    # By version, not by trying: the checker then follows both branches (tomllib is 3.11+).
+    if sys.version_info >= (3, 11):
+        import tomllib
         return tomllib
+    try:
+        import tomli
+        return tomli
     except ModuleNotFoundError:
-        try:
-            import tomli  # type: ignore[import-not-found]
-            return tomli
-        except ModuleNotFoundError:
-            return None
+        return None
 
 
 class IgnoreKind(str, Enum):
@@ -94,6 +95,7 @@ class WheelSettings:
     ignore: tuple[Ignore, ...] = ()
     format: str | None = None
     record_hashes: str | None = None
+    select: tuple[str, ...] | None = None     # on-request codes the text report lists (FTW402)
 
 
 @dataclass(frozen=True)
@@ -295,8 +297,13 @@ class _Parser:
 
     def wheel(self, values: Mapping[str, Any]) -> WheelSettings:
         t = "tool.ft-audit.wheel"
-        self._check_keys(t, values, ("require-ft", "ignore", "format", "record-hashes"))
+        self._check_keys(t, values, ("require-ft", "ignore", "format", "record-hashes", "select"))
+        select = self.strings(t, values, "select")
+        if select is not None:
+            select = tuple(s.upper() for s in select)
+            self._known_codes(t, "select", select, "FTW")
         return WheelSettings(
+            select=select,
             require_ft=self.string(t, values, "require-ft"),
             ignore=self.ignores(t, values, kinds=(IgnoreKind.CODE,), family="FTW"),
             format=self.choice(t, values, "format", FORMATS["wheel"]),

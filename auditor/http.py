@@ -32,11 +32,14 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from auditor import __version__
 from auditor.cache import CacheStore, atomic_write, cache_dir
 from auditor.errors import ServiceError
+
+if TYPE_CHECKING:
+    import requests   # imported on the first request (start-up time)
 
 __all__ = ["CachedResponse", "HttpClient", "NotFound", "RangeRefused", "ServiceError", "atomic_write"]
 
@@ -145,7 +148,7 @@ class HttpClient:
         # Layout: <key[:2]>/<key>.body and <key>.meta.json, key = sha256(url NUL accept).
         self.store = CacheStore("http", root=self.cache_root, fanout=True)
         self.pool_size = pool_size
-        self._shared = None
+        self._shared: requests.Session | None = None
         self._shared_lock = threading.Lock()
 
     # -- plumbing -------------------------------------------------------------------------

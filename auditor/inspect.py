@@ -671,7 +671,7 @@ def _from_slots(image: BinaryImage, entries: list[SlotEntry], f: ModuleFacts) ->
                 mi_seen = True
                 f.multiple_interpreters, f.mi_reason = MultipleInterpreters.UNKNOWN, runtime
                 f.mi_evidence.append(Evidence("multiple_interpreters", "slot", runtime))
-        elif e.name == kb.PY_MOD_GIL:
+        elif e.name == kb.PY_MOD_GIL and e.value is not None:    # (None: the branch above)
             gil_seen = True
             named = gil_vals.get(e.value)
             detail = f"{e.name}({e.id}) = {e.value}" + (f" {named[0]}" if named else "")
@@ -683,7 +683,7 @@ def _from_slots(image: BinaryImage, entries: list[SlotEntry], f: ModuleFacts) ->
                 f.gil_reason = (f"invalid {e.name} value {e.value} (3.13/3.14 read it as not used, "
                                 f"3.15 as used)")
                 f.errors.append(f"{f.path}: {f.gil_reason}")
-        elif e.name == kb.PY_MOD_MULTIPLE_INTERPRETERS:
+        elif e.name == kb.PY_MOD_MULTIPLE_INTERPRETERS and e.value is not None:
             mi_seen = True
             named = mi_vals.get(e.value)
             detail = f"{e.name}({e.id}) = {e.value}" + (f" {named[0]}" if named else "")
@@ -749,8 +749,9 @@ def _single_phase(image: BinaryImage, init: "InitExport", imports: frozenset[str
         return
     values = {c.value for c in calls}
     where = ", ".join(_call_site(c) for c in calls)
-    if len(values) == 1 and None not in values:
-        (value,) = values
+    constants = {c.value for c in calls if c.value is not None}
+    if len(values) == 1 and constants:     # the same constant at every call
+        (value,) = constants
         named = kb.slot_value_names(kb.PY_MOD_GIL).get(value)
         detail = f"{init.symbol} calls {setgil}(m, {value}{' ' + named[0] if named else ''}) at {where}"
         f.gil_evidence.append(Evidence("gil", "call", detail, "capi-reference 1.3, 1.5"))

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterable, Mapping, Sequence
+from typing import Iterable, Mapping, Protocol, Sequence, TypeGuard
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
@@ -139,12 +139,28 @@ def ft_markers(target: Target) -> tuple[str, ...]:
     return (f"-{target.label}-", f".{target.label}-", "abi3t")
 
 
+class MentioningReleases(Protocol):
+    """auditor.resolve.LazyReleases: releases packed by page, unpacked only for the files a
+    pre-filter names."""
+
+    def mentioning(self, needles: Sequence[str]) -> list[Version]: ...
+
+    def files_mentioning(self, version: Version, needles: Sequence[str]) -> list[ReleaseFile]: ...
+
+
+def _mentioning(releases: Mapping[Version, Sequence[ReleaseFile]]) -> TypeGuard[MentioningReleases]:
+    return hasattr(releases, "mentioning")
+
+
 def ft_versions(releases: Mapping[Version, Sequence[ReleaseFile]], target: Target) -> FtVersions:
     markers = ft_markers(target)
-    lazy = hasattr(releases, "mentioning")   # auditor.resolve.LazyReleases: look only at the candidates
     found: list[tuple[Version, str]] = []
-    for version in releases.mentioning(markers) if lazy else list(releases):
-        files = releases.files_mentioning(version, markers) if lazy else releases[version]
+    candidates: Iterable[tuple[Version, Sequence[ReleaseFile]]]
+    if _mentioning(releases):   # look only at the candidates
+        candidates = ((v, releases.files_mentioning(v, markers)) for v in releases.mentioning(markers))
+    else:
+        candidates = ((v, releases[v]) for v in list(releases))
+    for version, files in candidates:
         live = [f for f in files if not f.yanked]
         match = best_wheel(live, target)
         if match and is_free_threaded_abi(match[1].split("-")[1]):
@@ -164,7 +180,7 @@ def suggestion(name: str, chosen: Version | None, status: str, specifier: Specif
     abi = target.label
     wanted = f"{name}{specifier}" if str(specifier) else (f"{name} {chosen}" if chosen else name)
     pin = f"{wanted} as required by {required_by}" if required_by else f"your {wanted}"
-    if ft.first is None:
+    if ft.first is None or ft.newest is None:      # both None, or neither
         if status == SDIST_ONLY:
             return f"no release ships a {abi} wheel; building from source needs a compiler and upstream free-threading support"
         return f"no release of {name} ships a {abi} wheel for this platform"

@@ -380,8 +380,8 @@ def parse_project_json(canonical: str, response: CachedResponse) -> ProjectInfo:
         raise ServiceError(response.url, "not a PyPI project JSON document (no 'info')")
     upload_times: dict[str, str] = {}
     for version, files in (doc.get("releases") or {}).items():
-        times = [f.get("upload_time_iso_8601") or f.get("upload_time") for f in files or () if isinstance(f, dict)]
-        times = [t for t in times if t]
+        times = [t for f in files or () if isinstance(f, dict)
+                 if (t := f.get("upload_time_iso_8601") or f.get("upload_time"))]
         if times:
             upload_times[version] = min(times)
     return ProjectInfo(

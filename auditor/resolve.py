@@ -37,7 +37,7 @@ import zlib
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement, Requirement
@@ -51,6 +51,15 @@ from auditor.migration import ReleaseFile, installable_kind
 from auditor.pypi import (SIMPLE_JSON, DistFile, PyPIClient, core_metadata, dist_file_from_entry, page_cache_key,
                           page_entries)
 from auditor.target import Target
+
+if TYPE_CHECKING:
+    # resolvelib is imported only when a resolution runs (a cached resolution never needs it);
+    # the checker still holds TargetProvider to resolvelib's provider interface.
+    from resolvelib import AbstractProvider
+
+    _ProviderBase = AbstractProvider["Need", "Candidate", str]
+else:
+    _ProviderBase = object
 
 MAX_WORKERS = 24
 
@@ -304,8 +313,9 @@ class Fetcher:
                 return future
             if not inline:
                 future = self._futures[key] = self.pool.submit(fn, *args)
-                if self.on_fetch:
-                    future.add_done_callback(lambda _f, k=key: self.on_fetch(k))
+                on_fetch = self.on_fetch
+                if on_fetch:
+                    future.add_done_callback(lambda _f: on_fetch(key))
                 return future
             future = self._futures[key] = Future()
         try:
@@ -352,9 +362,10 @@ class Fetcher:
         index.stale, index.age_seconds = response.stale, response.age_seconds
         index.from_cache = response.from_cache
         meta = self._cached_meta(url)
-        index.page_key = _meta_key(url, meta) if meta is not None else None
-        if meta is not None and _meta_key(url, meta):
-            _store_compact(_meta_key(url, meta), index.compact)
+        meta_key = _meta_key(url, meta) if meta is not None else None
+        index.page_key = meta_key
+        if meta_key:
+            _store_compact(meta_key, index.compact)
         return index
 
     def _parsed(self, name: str, response) -> ProjectIndex:
@@ -662,10 +673,10 @@ class _Peekable:
 class _Lazy:
     """find_matches' answer: a factory resolvelib calls (it tees the iterator), built once."""
 
-    def __init__(self, iterator: Iterator) -> None:
+    def __init__(self, iterator: Iterator[Candidate]) -> None:
         self._it = iterator
 
-    def __call__(self) -> Iterator:
+    def __call__(self) -> Iterator[Candidate]:
         return self._it
 
 
@@ -680,7 +691,7 @@ def identifier(name: str, extras: Iterable[str]) -> str:
     return f"{name}[{','.join(extras)}]" if extras else name
 
 
-class TargetProvider:
+class TargetProvider(_ProviderBase):
     """resolvelib provider over a Fetcher, for one Target."""
 
     def __init__(self, fetcher: Fetcher, target: Target, constraints: Mapping[str, Sequence[Need]],
@@ -706,7 +717,8 @@ class TargetProvider:
     def narrow_requirement_selection(self, identifiers, resolutions, candidates, information, backtrack_causes):
         return identifiers
 
-    def find_matches(self, identifier, requirements, incompatibilities) -> list[Candidate]:
+    def find_matches(self, identifier, requirements,
+                     incompatibilities) -> list[Candidate] | Callable[[], Iterator[Candidate]]:
         needs = list(requirements[identifier])
         if not needs:
             return []
@@ -1022,8 +1034,8 @@ def _resolve_now(requirements, constraints, target: Target, fetcher: Fetcher, *,
     if criteria is not None:
         for key, criterion in criteria.items():
             base = mapping[key].name if key in mapping else key.split("[")[0]
-            pkg = packages.get(base)
-            if pkg is None:
+            requested = packages.get(base)
+            if requested is None:
                 continue
             for info in criterion.information:
                 req = info.requirement
@@ -1034,15 +1046,15 @@ def _resolve_now(requirements, constraints, target: Target, fetcher: Fetcher, *,
                 else:
                     label = f"{info.parent.name} {info.parent.version}"
                     packages[info.parent.name].children.add(base)
-                if label not in pkg.requested_by:
-                    pkg.requested_by.append(label)
-                pkg.specifier &= req.specifier
+                if label not in requested.requested_by:
+                    requested.requested_by.append(label)
+                requested.specifier &= req.specifier
     else:
         for need in needs:
-            pkg = packages.get(need.name)
-            if pkg:
-                pkg.requested_by.append(need.origin)
-                pkg.specifier &= need.specifier
+            requested = packages.get(need.name)
+            if requested:
+                requested.requested_by.append(need.origin)
+                requested.specifier &= need.specifier
     for name, pkg in packages.items():
         pkg.user_specifier = user.get(name)
         if pkg.problem:

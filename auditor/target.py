@@ -162,7 +162,7 @@ def is_free_threaded_abi(abi: str) -> bool:
     if abi == "abi3t":
         return True
     match = _CPYTHON_ABI.fullmatch(abi)
-    return bool(match) and "t" in match.group(1)
+    return match is not None and "t" in match.group(1)
 
 
 # ------------------------------------------------------------------ platforms

@@ -77,7 +77,7 @@ class CompatFacts:
     tracker_first_version: str | None
     wheels_list_free_threaded_wheel: bool | None
     in_census: bool
-    census_first_ft_version: Mapping[str, str] | None
+    census_first_ft_version: Mapping[str, str | None] | None
     disagreements: tuple[str, ...]
 
     def to_json(self) -> dict[str, Any]:
@@ -171,7 +171,7 @@ def audit_requirements(inputs: Sequence[str | Path], *, python: str | None = Non
     from auditor.sources.requirements import read_inputs
 
     reqs = read_inputs(list(inputs))
-    targets = [make_target(python, p) for p in (platforms or [None])]
+    targets = [make_target(python, p) for p in platforms] if platforms else [make_target(python)]
     incomplete: list[tuple[str, str]] = list(reqs.problems)
     not_on_index: list[tuple[str, str]] = []     # editable / VCS / URL / local path, with --skip-editable
     for entry in reqs.unchecked:
@@ -187,7 +187,8 @@ def audit_requirements(inputs: Sequence[str | Path], *, python: str | None = Non
         client = PyPIClient(chosen, DEFAULT_JSON_URL if chosen == DEFAULT_INDEX_URL else None,
                             http=HttpClient(offline=offline, pool_size=workers or MAX_WORKERS))
     with Progress(1, "resolving", enabled=progress) as bar:
-        fetcher = Fetcher(client, workers=workers or MAX_WORKERS, on_fetch=lambda key: _tick(bar, fetcher, key))
+        fetcher: Fetcher = Fetcher(client, workers=workers or MAX_WORKERS,
+                                   on_fetch=lambda key: _tick(bar, fetcher, key))
         try:
             resolutions = [resolve(reqs.requirements, reqs.constraints, t, fetcher, transitive=transitive)
                            for t in targets] if reqs.requirements else []
@@ -269,13 +270,13 @@ def merge_targets(per_target: Sequence[TargetPackages], platforms: Sequence[str]
                    if name in facts.packages]
         worst_status = migration.worst_status(f.status for _, f in present)
         lead = next(f for _, f in present if f.status == worst_status)
-        firsts = [f.min_ft_version for _, f in present]
+        firsts = [f.min_ft_version for _, f in present if f.min_ft_version is not None]
         merged[name] = replace(
             lead,
             platforms={plat: PlatformFacts(f.version, f.status, f.wheel, f.min_ft_version) for plat, f in present},
             requested_by=tuple(sorted({r for _, f in present for r in f.requested_by})),
             # A version ships FT wheels "for the target" only if it does on every platform.
-            min_ft_version=None if None in firsts else max(firsts, key=_version_key),
+            min_ft_version=max(firsts, key=_version_key) if len(firsts) == len(present) else None,
         )
         children[name] = tuple(sorted({c for facts in per_target if name in facts.packages
                                        for c in facts.children[name]}))

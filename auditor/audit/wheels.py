@@ -171,11 +171,11 @@ def audit_paths(paths: Sequence[Path], options: AuditOptions,
             return
         parts[i][k] = part
         if len(parts[i]) == shares[i]:
-            results[i] = finish_wheel(paths[i].name, [parts[i][j] for j in range(shares[i])],
-                                      extra=extra.get(paths[i].name, ()), ignore=options.ignore)
+            report = results[i] = finish_wheel(paths[i].name, [parts[i][j] for j in range(shares[i])],
+                                               extra=extra.get(paths[i].name, ()), ignore=options.ignore)
             parts[i] = {}
             if on_done:
-                on_done(results[i])
+                on_done(report)
 
     if not parallel or len(tasks) == 1:
         for i, k in tasks:

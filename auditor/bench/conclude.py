@@ -56,7 +56,10 @@ def _speeds(workloads: list[str], speed) -> str:
 def _classify(ran: list[str], short: list[str], speed, top: int, gil_off: bool):
     """Workloads by expectation and outcome: (scale as expected, expected to scale but did not,
     flat as expected, scale although holding the GIL)."""
-    scale_ok, scale_missing, flat_ok, flat_surprise = [], [], [], []
+    scale_ok: list[str] = []
+    scale_missing: list[str] = []
+    flat_ok: list[str] = []
+    flat_surprise: list[str] = []
     for w in ran:
         t = speed(w, "threads")
         if t is None or w in short:
@@ -125,7 +128,7 @@ def conclusion(report: BenchReport) -> str:
         if pickled:
             parts.append(f"For the same work, processes that pickle their chunks reach "
                          f"{_range([p[1] for p in pickled])}, because every chunk and every result crosses a pipe;")
-            shm = [s for w in scale_ok if (s := speed(w, "shm"))]
+            shm = [shm_speed for w in scale_ok if (shm_speed := speed(w, "shm"))]
             if shm:
                 parts.append(f"with shared memory they reach {_range(shm)}.")
             else:

@@ -33,8 +33,9 @@ def plot(report: BenchReport, path: Path) -> None:
                 continue
             xs.append(i + (k - (len(modes) - 1) / 2) * width)
             ys.append(c.speedup)
-            lo.append(c.speedup - c.speedup_low)
-            hi.append(c.speedup_high - c.speedup)
+            # No pair ratios recorded (a single repeat): no error bar.
+            lo.append(c.speedup - (c.speedup if c.speedup_low is None else c.speedup_low))
+            hi.append((c.speedup if c.speedup_high is None else c.speedup_high) - c.speedup)
         ax.bar(xs, ys, width, yerr=[lo, hi], capsize=2, label=mode)
     ax.axhline(1.0, color="black", linewidth=0.8)
     ax.axhline(float(top), color="grey", linewidth=0.8, linestyle="--")

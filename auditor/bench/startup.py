@@ -33,7 +33,8 @@ def _thread() -> None:
 
 
 def _process(method: str) -> Callable[[], None]:
-    ctx = multiprocessing.get_context(method)
+    # Literal names pick the typed context (a str gives BaseContext, which has no Process).
+    ctx = multiprocessing.get_context("fork") if method == "fork" else multiprocessing.get_context("spawn")
 
     def start() -> None:
         p = ctx.Process(target=W.noop)

@@ -16,6 +16,10 @@ import mmap
 import os
 import sys
 
+TYPE_CHECKING = False   # typing is imported by the checker only (see above)
+if TYPE_CHECKING:
+    from typing import Any
+
 #: workload name -> (modules it needs, "reduction" or "elementwise", how partials combine)
 WORKLOAD_KINDS: dict[str, tuple[tuple[str, ...], str, str]] = {
     "py_loop": ((), "reduction", "sum"),
@@ -29,12 +33,24 @@ WORKLOAD_KINDS: dict[str, tuple[tuple[str, ...], str, str]] = {
 }
 
 
+# setup.py leaves ftaudit_ext out when it cannot be compiled (no C compiler, or no Cython in a
+# checkout); the install still succeeds, so the bench says how to get the kernels.
+EXT_NOT_BUILT = ("ftaudit_ext was not built when ft-audit was installed (no working C compiler, "
+                 "or no Cython, then): reinstall with a C compiler, e.g. `FTAUDIT_REQUIRE_EXT=1 "
+                 "pip install --force-reinstall --no-cache-dir ft-audit` (or `pip install .` in a "
+                 "checkout; the variable turns a failed build into an error), or install a wheel")
+
+
 def missing_requirement(workload: str) -> str | None:
     """None if this interpreter can run `workload`, else why not (one line)."""
     modules, _kind, _combine = WORKLOAD_KINDS[workload]
     for name in modules:
         try:
             __import__(name)
+        except ModuleNotFoundError as exc:
+            if name.startswith("ftaudit_ext.") and exc.name in (name, "ftaudit_ext"):
+                return f"cannot import {name}: {EXT_NOT_BUILT}"
+            return f"cannot import {name}: {type(exc).__name__}: {short_reason(str(exc))}"
         except Exception as exc:  # ImportError, or an init failure in a sub-interpreter
             return f"cannot import {name}: {type(exc).__name__}: {short_reason(str(exc))}"
     return None
@@ -130,7 +146,7 @@ def warm_process(modules: tuple[str, ...]) -> None:
 
 # --- shared-memory tasks (shm process pool and sub-interpreters) --------------------------
 
-_shared: dict[str, object] = {}
+_shared: dict[str, Any] = {}
 
 
 def attach(name: str, nbytes: int) -> mmap.mmap:
@@ -153,7 +169,7 @@ def init_shared(src_name: str, out_name: str, results_name: str, n: int, n_resul
     """Attach the input, output and result blocks once per worker (process or interpreter)."""
     warm_process(modules)
     maps = [attach(src_name, n * 8), attach(out_name, n * 8), attach(results_name, n_results * 8)]
-    views = [memoryview(m).cast("d") for m in maps]
+    views: list[Any] = [memoryview(m).cast("d") for m in maps]   # or numpy arrays over the same maps
     if use_numpy:
         try:
             import numpy as np

@@ -192,20 +192,20 @@ def _refresh(args: argparse.Namespace) -> int:
 
     if not args.no_community:
         with Progress(len(SOURCES), "community") as bar:
-            _, outcome = refresh_community(from_files=from_files, urls=urls, http=http,
-                                           on_source=lambda s: bar.advance(note=s))
-        for note in outcome.notes:
+            _, community = refresh_community(from_files=from_files, urls=urls, http=http,
+                                             on_source=lambda s: bar.advance(note=s))
+        for note in community.notes:
             print(f"ft-audit: note: {note}", file=sys.stderr)
         # An unreachable live source is a note while another one was read; when none could
         # be read, the refresh checked nothing: each is an error, and the exit code 2.
-        nothing_read = outcome.nothing_read()
-        for line in outcome.unreachable:
+        nothing_read = community.nothing_read()
+        for line in community.unreachable:
             print(f"ft-audit: {'error' if nothing_read else 'note'}: {line}", file=sys.stderr)
-        for error in outcome.errors:
+        for error in community.errors:
             print(f"ft-audit: error: {error}", file=sys.stderr)
-        problems += len(outcome.errors) + (len(outcome.unreachable) if nothing_read else 0)
+        problems += len(community.errors) + (len(community.unreachable) if nothing_read else 0)
         for source in SOURCES:
-            state = ("imported" if source in outcome.updated else "unchanged" if source in outcome.unchanged
+            state = ("imported" if source in community.updated else "unchanged" if source in community.unchanged
                      else "not updated")
             summary["community"].append({"title": SOURCE_TITLES[source], "state": state})
 
@@ -235,25 +235,25 @@ def _refresh(args: argparse.Namespace) -> int:
         if args.deep:
             deep_names = frozenset(names[: args.deep_limit] if args.deep_limit else names)
         with Progress(len(names), "census") as bar:
-            outcome = run_census(names, client, previous=previous, workers=args.workers,
-                                 on_done=lambda n: bar.advance(note=n),
-                                 package_list={"path": list_path.name, "count": len(names)},
-                                 deep_names=deep_names, deep_max_bytes=args.deep_max_mb << 20)
-        for warning in outcome.warnings:
+            census = run_census(names, client, previous=previous, workers=args.workers,
+                                on_done=lambda n: bar.advance(note=n),
+                                package_list={"path": list_path.name, "count": len(names)},
+                                deep_names=deep_names, deep_max_bytes=args.deep_max_mb << 20)
+        for warning in census.warnings:
             print(f"ft-audit: warning: {warning}", file=sys.stderr)
-        for name, reason in {**outcome.kept, **outcome.failed}.items():
-            kept = " (previous data kept)" if name in outcome.kept else ""
+        for name, reason in {**census.kept, **census.failed}.items():
+            kept = " (previous data kept)" if name in census.kept else ""
             print(f"ft-audit: error: {name}: {reason}{kept}", file=sys.stderr)
-        problems += len(outcome.kept) + len(outcome.failed)
-        summary.update(read=len(outcome.read), kept=len(outcome.kept), failed=len(outcome.failed),
-                       seconds=outcome.seconds,
-                       deep=len(outcome.inspected))
-        if outcome.document is None:
+        problems += len(census.kept) + len(census.failed)
+        summary.update(read=len(census.read), kept=len(census.kept), failed=len(census.failed),
+                       seconds=census.seconds,
+                       deep=len(census.inspected))
+        if census.document is None:
             print("ft-audit: error: no package could be read from PyPI; the previous census is unchanged",
                   file=sys.stderr)
             sys.stdout.write(render.refresh_summary(summary))
             return EXIT_ERROR
-        write_json_atomic(output, outcome.document)
+        write_json_atomic(output, census.document)
         summary["written"] = str(output)
     sys.stdout.write(render.refresh_summary(summary))
     return EXIT_ERROR if problems else EXIT_OK

@@ -36,7 +36,7 @@ def choose_wheels(files: ProjectFiles, version: Version) -> dict[str, DistFile]:
     for dist in files.files_for(version):
         if dist.kind != "wheel" or dist.yanked:
             continue
-        for target in {ft_target(t) for t in dist.tags} - {None}:
+        for target in {target for t in dist.tags if (target := ft_target(t)) is not None}:
             candidates.setdefault(target, []).append(dist)
 
     def rank(dist: DistFile) -> tuple[int, int]:

@@ -162,8 +162,12 @@ class Disagreement:
 
 
 class EvidenceLike(Protocol):
-    observed_free_threading: str | None      # a FreeThreading value
-    observed_version: str | None
+    # Read-only (properties), so frozen dataclasses such as ObservedEvidence satisfy it.
+    @property
+    def observed_free_threading(self) -> str | None: ...   # a FreeThreading value
+
+    @property
+    def observed_version(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -300,7 +304,7 @@ def _sort_key(version: str) -> tuple:
 
 
 def _first_date(census: CensusEntry) -> str:
-    dates = [census.first_ft_date.get(t) for t in census.ft_platforms if census.first_ft_date.get(t)]
+    dates = [d for t in census.ft_platforms if (d := census.first_ft_date.get(t))]
     return min(dates) if dates else "date unknown"
 
 
@@ -410,11 +414,12 @@ class CompatData:
     def staleness_note(self, *, max_age_days: float = STALE_AFTER_DAYS) -> str | None:
         """One line when the data used is older than `max_age_days`, else None."""
         old = []
-        census_age = age_days(self.generated_at())
+        generated = self.generated_at()
+        census_age = age_days(generated)
         if self.census_doc is None:
             return "no compatibility census is available; run `ft-audit data refresh`"
-        if census_age is not None and census_age > max_age_days:
-            old.append(f"census from {self.generated_at()[:10]} ({int(census_age)} days old)")
+        if generated is not None and census_age is not None and census_age > max_age_days:
+            old.append(f"census from {generated[:10]} ({int(census_age)} days old)")
         for key, imported in self.community.imports.items():
             date = imported.content_date or imported.fetched_at
             days = age_days(date)

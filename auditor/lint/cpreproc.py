@@ -44,7 +44,7 @@ class Macro:
 
     @property
     def variadic(self) -> bool:
-        return bool(self.params) and self.params[-1] == "..."
+        return bool(self.params and self.params[-1] == "...")
 
 
 @dataclass

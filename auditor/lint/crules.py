@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Sequence
 
 from auditor.lint.capi import is_capi
 from auditor.lint.cflow import (ACQUIRED, GUARD_NAMES, MAYBE, RELEASED, Call, is_call, summarize,
@@ -317,9 +318,8 @@ class _Checker:
                              f"`{jump.kind}` leaves a GIL-released region{via}{where} without "
                              f"re-acquiring the GIL")
         else:
-            calls = self.f.flat_calls.get(fn.start)
-            if calls is None:
-                calls = _flat_calls(body)
+            cached = self.f.flat_calls.get(fn.start)
+            calls = cached if cached is not None else _flat_calls(body)
         for c in calls:
             self._call(c, fn)
         return calls
@@ -663,7 +663,7 @@ def _split_top(init: list[Token]) -> list[list[Token]]:
     return _split_commas(init)
 
 
-def _def_field(fields: list[list[Token]], name: str, position: int) -> list[Token] | None:
+def _def_field(fields: Sequence[list[Token]], name: str, position: int) -> list[Token] | None:
     """A PyModuleDef initializer field, designated (`.m_slots = x`) or positional."""
     for f in fields:
         if len(f) >= 3 and f[0][1] == "." and f[1][1] == name and f[2][1] == "=":

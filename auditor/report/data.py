@@ -32,9 +32,9 @@ def show_text(record: CompatRecord, data: CompatData) -> str:
         for target, platforms in census.ft_platforms.items():
             lines.append(f"               latest {target}: {_platforms(platforms)}")
         if record.version:
-            wheels = census.ft_wheels(record.version)
+            ft_wheels = census.ft_wheels(record.version)
             lines.append(f"               {record.version}: " + (", ".join(
-                f"{t} ({_platforms(p)})" for t, p in wheels.items()) or "no free-threaded wheel"))
+                f"{t} ({_platforms(p)})" for t, p in ft_wheels.items()) or "no free-threaded wheel"))
         lines.append(f"               classifier: "
                      + (", ".join(c.split(" :: ", 2)[-1] for c in census.classifiers) or "none"))
         for verdict in census.deep:

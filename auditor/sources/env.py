@@ -246,7 +246,7 @@ def _probe_cache_key(cmd: Sequence[str], env: Mapping[str, str], source: str) ->
         st = os.stat(exe) if exe else None
     except OSError:
         st = None
-    if st is None:
+    if exe is None or st is None:
         return None           # let the real run produce the error
     return json.dumps([list(cmd), os.path.realpath(exe), st.st_ino, st.st_size, st.st_mtime_ns,
                        [env.get(k) for k in _PROBE_ENV_KEYS], hashlib.sha256(source.encode()).hexdigest()])

@@ -271,7 +271,7 @@ def _read_headers(path):
 def _parse_metadata(text):
     """RFC 822 style headers (core metadata), continuation lines folded. The email package
     would parse the whole long description too, several times slower for no gain."""
-    headers = {}
+    headers: dict[str, list[str]] = {}
     key = None
     for line in text.split("\n"):
         if not line:

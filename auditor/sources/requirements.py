@@ -473,8 +473,9 @@ def _one_pin_per_name(result: RequirementSet, path: Path) -> RequirementSet:
     from packaging.version import InvalidVersion, Version
 
     by_name: dict[str, list[RequirementEntry]] = {}
-    for entry in result.requirements:
-        by_name.setdefault(entry.name, []).append(entry)
+    for entry in result.requirements:          # each has a requirement, so a name
+        if entry.name is not None:
+            by_name.setdefault(entry.name, []).append(entry)
     drop: set[int] = set()
     for name, entries in by_name.items():
         if len(entries) < 2:
@@ -482,7 +483,7 @@ def _one_pin_per_name(result: RequirementSet, path: Path) -> RequirementSet:
 
         def version(e: RequirementEntry):
             try:
-                return Version(next(iter(e.requirement.specifier)).version)
+                return Version(next(iter(e.requirement.specifier)).version) if e.requirement else Version("0")
             except (StopIteration, InvalidVersion):
                 return Version("0")
 

@@ -51,7 +51,8 @@ from auditor.target import WheelName
 try:  # libdeflate: optional, inflates extension modules 2-3x faster than zlib (same checks)
     import deflate as _libdeflate
 except ImportError:  # pragma: no cover - depends on the environment
-    _libdeflate = None
+    # The checker keeps deflate's types this way; every use sits behind `_libdeflate is not None`.
+    _libdeflate = None  # type: ignore[assignment]
 
 _CHUNK = 1 << 20
 _DRIVE = re.compile(r"^[A-Za-z]:")
@@ -126,11 +127,11 @@ class ExtensionMember:
     name: str                  # archive member path, e.g. "lxml/etree.cpython-314t-x86_64-linux-gnu.so"
     install_path: str          # path relative to site-packages ("NAME.data/platlib/" stripped)
     size: int
-    data: bytes | None = None
+    data: bytes | bytearray | None = None   # bytearray: as libdeflate inflates it (not copied)
     file: Path | None = None   # set instead of `data` for members over spill_bytes
 
     @property
-    def source(self) -> bytes | Path:
+    def source(self) -> bytes | bytearray | Path:
         return self.file if self.file is not None else (self.data or b"")
 
 
@@ -377,7 +378,7 @@ def _read_members(archive, infos, path, filename, filename_tags, project, versio
                 continue
             digests[name] = digest
             if name in wanted_texts:
-                texts[name] = data or b""
+                texts[name] = bytes(data or b"")    # a few KB: WHEEL, METADATA, RECORD
             if extension:
                 if spill is None:
                     in_memory += digest.size
@@ -533,7 +534,7 @@ def _fast_path_applies(info: zipfile.ZipInfo) -> bool:
             and info.file_size > 0)
 
 
-def _read_deflated_member(raw, info: zipfile.ZipInfo) -> tuple[bytes, MemberDigest]:
+def _read_deflated_member(raw, info: zipfile.ZipInfo) -> tuple[bytes | bytearray, MemberDigest]:
     """Inflate one deflated member with libdeflate, with zipfile's own checks: local header
     signature and name, compressed bytes present, output exactly the declared size (libdeflate
     never writes past it), CRC-32."""
