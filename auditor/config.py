@@ -95,6 +95,7 @@ class WheelSettings:
     ignore: tuple[Ignore, ...] = ()
     format: str | None = None
     record_hashes: str | None = None
+    select: tuple[str, ...] | None = None     # on-request codes the text report lists (FTW402)
 
 
 @dataclass(frozen=True)
@@ -296,8 +297,13 @@ class _Parser:
 
     def wheel(self, values: Mapping[str, Any]) -> WheelSettings:
         t = "tool.ft-audit.wheel"
-        self._check_keys(t, values, ("require-ft", "ignore", "format", "record-hashes"))
+        self._check_keys(t, values, ("require-ft", "ignore", "format", "record-hashes", "select"))
+        select = self.strings(t, values, "select")
+        if select is not None:
+            select = tuple(s.upper() for s in select)
+            self._known_codes(t, "select", select, "FTW")
         return WheelSettings(
+            select=select,
             require_ft=self.string(t, values, "require-ft"),
             ignore=self.ignores(t, values, kinds=(IgnoreKind.CODE,), family="FTW"),
             format=self.choice(t, values, "format", FORMATS["wheel"]),

@@ -67,6 +67,7 @@ class FindingCode:
     fix: str = ""            # source: the safe replacement
     since: str = ""          # source: CPython (or Cython) version that introduced the fix
     source: str = ""         # section of the C-API reference the rule was checked against
+    on_request: bool = False  # wheel text: listed only when selected (--select / config), else counted in one line
 
     @property
     def docs(self) -> str:

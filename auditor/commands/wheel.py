@@ -37,6 +37,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "for CPython 3.X needs a free-threaded sibling in the set (FTW501)")
     parser.add_argument("--ignore", action="append", default=[], metavar="CODE",
                         help="drop findings with this code (repeatable or comma-separated)")
+    parser.add_argument("--select", action="append", default=[], metavar="CODE",
+                        help="also list, in the text report, the findings of these codes that are only counted "
+                             "by default (FTW402, the Free Threading classifier; repeatable or comma-separated; "
+                             "default: [tool.ft-audit.wheel] select)")
     parser.add_argument("--format", choices=("text", "json", "markdown", "sarif"), default=None,
                         help="report format on stdout (default: [tool.ft-audit.wheel] format, else text; "
                              "sarif: SARIF 2.1.0 for code scanning)")
@@ -50,6 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from auditor.finding_codes import all_codes
     from auditor.report import jsonout
     from auditor.report.wheel import render_markdown, render_text
     from auditor.wheel_gate import exit_code, unreadable_wheel
@@ -71,6 +76,10 @@ def run(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         hashes=pick(args.record_hashes, configured.record_hashes, "audited"),
     )
+    selected = [c.strip().upper() for item in args.select for c in item.split(",") if c.strip()]
+    unknown = [c for c in selected if not c.startswith("FTW") or c not in all_codes()]
+    if unknown:
+        raise InputError("--select", f"unknown FTW finding code(s): {', '.join(unknown)}")
     inputs = collect_local(args.paths)
     for spec in args.pypi:
         try:
@@ -104,8 +113,8 @@ def run(args: argparse.Namespace) -> int:
     elif output_format == "markdown":
         sys.stdout.write(render_markdown(reports))
     else:
-        sys.stdout.write(render_text(reports, level=verbosity(), color=use_color(sys.stdout),
-                                     failed=bool(expired)))
+        sys.stdout.write(render_text(reports, level=verbosity(), color=use_color(sys.stdout), failed=bool(expired),
+                                     select=frozenset(selected or configured.select or ())))
     # One line per thing that could not be checked, on stderr whatever the format, so a CI log
     # shows why the gate said 2 even when stdout goes to a JSON file.
     for line in could_not_check_lines(reports):

@@ -35,33 +35,74 @@ def _module_line(module: ModuleReport) -> str:
 _VERDICT_COLOUR = {"pass": "green", "fail": "red", "error": "yellow"}
 
 
+def _modules_summary(report: WheelReport) -> str:
+    """`2 modules: free-threading ready; sub-interpreters own-gil` (counts when they differ)."""
+    if not report.modules:
+        return "no extension modules"
+
+    def values(aspect: str) -> str:
+        counts = Counter(getattr(m, aspect).value for m in report.modules)
+        if len(counts) == 1:
+            return next(iter(counts))
+        return ", ".join(f"{n} {value}" for value, n in counts.most_common())
+
+    n = len(report.modules)
+    return (f"{n} module{'s' if n != 1 else ''}: free-threading {values('free_threading')}; "
+            f"sub-interpreters {values('subinterpreters')}")
+
+
+def _on_request(code: str, selected: frozenset[str]) -> bool:
+    """A finding the text lists only when selected (auditor/finding_codes.json `on_request`)."""
+    from auditor.finding_codes import finding_code
+
+    return code not in selected and finding_code(code).on_request
+
+
 def render_text(reports: Sequence[WheelReport], *, level: Verbosity = Verbosity.NORMAL, color: bool = False,
-                failed: bool = False) -> str:
-    """QUIET: nothing when every wheel passed (and `failed`, another reason to fail, is False),
-    else the wheels that did not pass with their errors, and the summary line. VERBOSE: every
-    module's verdict line, with its evidence, also for modules a finding names."""
+                failed: bool = False, select: frozenset[str] = frozenset()) -> str:
+    """NORMAL: one line per passing wheel (its modules' verdicts, its info codes), with its
+    warnings under it; a wheel that did not pass with its findings. QUIET: nothing when every
+    wheel passed (and `failed`, another reason to fail, is False), else the wheels that did not
+    pass with their errors, and the summary line. VERBOSE: every finding and every module's
+    verdict line, with its evidence. Findings of an on-request code (FTW402) are listed only
+    when `select` names them, else counted in one line."""
     quiet, verbose = level is Verbosity.QUIET, level is Verbosity.VERBOSE
     if quiet and not failed and all(r.verdict == "pass" for r in reports):
         return ""
     lines: list[str] = []
+    held: dict[str, int] = Counter()
     for report in reports:
         if quiet and report.verdict == "pass":
             continue
-        lines.append(f"{paint(f'{report.verdict.upper():5}', _VERDICT_COLOUR.get(report.verdict, 'bold'), color)} "
-                     f"{report.filename}")
+        findings = []
         for f in _sorted_findings(report):
-            if not quiet or f.severity == "error":
-                lines.append(f"  {f.severity:7} {f.code}  {f.message}")
-        if quiet:
+            if _on_request(f.code, select):
+                held[f.code] += 1
+            elif not quiet or f.severity == "error":
+                findings.append(f)
+        word = paint(f"{report.verdict.upper():5}", _VERDICT_COLOUR.get(report.verdict, "bold"), color)
+        if report.verdict == "pass" and not verbose and not quiet:
+            infos = sorted({f.code for f in findings if f.severity == "info" and f.code not in select})
+            lines.append(f"{word} {report.filename}  {_modules_summary(report)}"
+                         + (f"; info {', '.join(infos)}" if infos else ""))
+            lines += [f"  {f.severity:7} {f.code}  {f.message}" for f in findings
+                      if f.severity != "info" or f.code in select]
             continue
-        # Modules a finding already names are not repeated; the others get their verdict line.
-        named = {f.module for f in report.findings}
+        lines.append(f"{word} {report.filename}")
+        lines += [f"  {f.severity:7} {f.code}  {f.message}" for f in findings]
+        if not verbose:
+            continue
         for module in report.modules:
-            if verbose or module.name not in named:
-                lines.append(f"  module  {_module_line(module)}")
-            if verbose:
-                lines += [f"          evidence: {e.topic}: {e.detail}" + (f" [{e.source}]" if e.source else "")
-                          for e in _evidence(module)]
+            lines.append(f"  module  {_module_line(module)}")
+            lines += [f"          evidence: {e.topic}: {e.detail}" + (f" [{e.source}]" if e.source else "")
+                      for e in _evidence(module)]
+    if held.get("FTW402"):
+        n = held["FTW402"]
+        lines.append(f"{n} wheel{'s' if n != 1 else ''} could declare the Free Threading classifier (FTW402): "
+                     "--select FTW402 lists them")
+    for code, n in sorted(held.items()):
+        if code != "FTW402":
+            lines.append(f"{n} more {code} finding{'s' if n != 1 else ''}: --select {code} lists them")
     lines.append(summary_line(reports))
     return "\n".join(lines) + "\n"
 
