@@ -41,7 +41,7 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true",
                         help=f"small sizes and 3 repeats (base size {QUICK_SIZE:,}); for a smoke test")
     parser.add_argument("--size", type=_size, metavar="N",
-                        help=f"base number of float64 elements (default {DEFAULT_SIZE:,}; the quiz uses 1e8)")
+                        help=f"base number of float64 elements (default {DEFAULT_SIZE:,})")
     parser.add_argument("--repeats", type=int, metavar="R", help="timed runs per cell (default 5, --quick 3)")
     parser.add_argument("--workers", type=_workers, metavar="N[,N...]", help="worker counts (default 1..cores)")
     parser.add_argument("--modes", type=_choices(ALL_MODES), metavar="LIST",

@@ -21,7 +21,8 @@ import sys
 import sysconfig
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from auditor.bench import workers as W
 from auditor.bench.conclude import conclusion
@@ -277,7 +278,8 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _m: 
     try:
         import numpy as np
     except ImportError as exc:
-        raise BenchUnavailable(f"numpy is needed for the bench ({exc}); pip install 'ft-audit[bench]'") from None
+        raise BenchUnavailable(f"every bench workload runs on numpy arrays and numpy is not installed ({exc}): "
+                               "pip install 'ft-audit[bench]'") from None
     ncores = cores()
     load_before = load_average()
     worker_counts = config.workers or tuple(range(1, ncores + 1))

@@ -22,8 +22,9 @@ from pathlib import Path
 from auditor.errors import InputError
 
 NAME = "bench"
-HELP = ("time threads, processes, shared memory and sub-interpreters on the quiz kernels "
-        "(pure Python, numpy, the bundled C/Cython ext, object dtype) on this interpreter")
+HELP = ("time threads, processes, shared memory and sub-interpreters on eight small compute kernels "
+        "(pure Python, numpy, the bundled C/Cython ext, object dtype) on this interpreter; needs numpy: "
+        "pip install 'ft-audit[bench]'")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,6 +34,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="run the bench in this interpreter instead (it needs numpy; "
                         "the ftaudit_ext workloads need ft-audit installed there)")
     add_bench_arguments(parser)
+    from auditor.bench.runner import WORKLOADS
+
+    # What is timed, since the names alone (np_norm, cy_sincos) do not say it.
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = ("workloads (--workloads; each checked against the sequential result):\n"
+                     + "\n".join(f"  {name:10} {description}" for name, (description, _) in WORKLOADS.items())
+                     + "\n\nEvery workload reads its input from a numpy float64 array (shared between the "
+                       "modes), so the bench needs numpy:\n  pip install 'ft-audit[bench]'   "
+                       "(in a checkout: pip install '.[bench]')")
 
 
 def run_in(python: str, args: argparse.Namespace):  # -> BenchReport
