@@ -137,6 +137,7 @@ class _Run:
                     seen.add(root.resolve())
                     out.append(_Source(root, _display(root), conf, explicit=True))
                 continue
+            found = len(out)
             for dirpath, dirnames, filenames in os.walk(root):
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in SKIP_DIRS
                                      and not self._excluded(Path(dirpath) / d, conf))
@@ -149,6 +150,10 @@ class _Run:
                         continue
                     seen.add(p.resolve())
                     out.append(_Source(p, _display(p), conf, explicit=False))
+            if len(out) == found:  # say why nothing was checked, not just "0 checked files"
+                self.results.append(FileResult(_display(root), diagnostics=(SourceDiagnostic(
+                    _display(root), f"no sources found under {_display(root)} (no C, C++ or Cython files "
+                    "outside excluded folders)", checked=False),)))
         return out
 
     # -- reading ----------------------------------------------------------------------------
