@@ -20,7 +20,7 @@ import signal
 import sys
 import threading
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 from auditor import __version__
 from auditor.errors import AuditError

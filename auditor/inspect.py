@@ -314,7 +314,7 @@ def heap_module_def(image: BinaryImage, init: int, names: set[str]) -> HeapDef |
     return found.pop() if len(found) == 1 else None
 
 
-def _heap_def_on_path(image: BinaryImage, tr: "x86_heap.HeapTrace", call: "x86_heap.HeapCall",
+def _heap_def_on_path(image: BinaryImage, tr: x86_heap.HeapTrace, call: x86_heap.HeapCall,
                       names: set[str]) -> HeapDef | None:
     if not isinstance(call.rdi, x86_heap.Block) or call.rdi.n == x86_heap.STACK or call.rdi.off:
         return None
@@ -344,7 +344,7 @@ def _heap_def_on_path(image: BinaryImage, tr: "x86_heap.HeapTrace", call: "x86_h
     return None
 
 
-def _heap_slots(tr: "x86_heap.HeapTrace", block: int) -> tuple[list[SlotEntry], bool]:
+def _heap_slots(tr: x86_heap.HeapTrace, block: int) -> tuple[list[SlotEntry], bool]:
     ids = kb.slot_ids()
     entries: list[SlotEntry] = []
     for i in range(MAX_SLOTS):
@@ -731,7 +731,7 @@ def _abi_info(image: BinaryImage, addr: int, f: ModuleFacts) -> None:
         f.abi_votes.append((False, f"PyABIInfo flags {flags:#x}"))
 
 
-def _single_phase(image: BinaryImage, init: "InitExport", imports: frozenset[str], f: ModuleFacts) -> None:
+def _single_phase(image: BinaryImage, init: InitExport, imports: frozenset[str], f: ModuleFacts) -> None:
     _no_slots_single_phase(f, "single-phase init: rejected where check_multi_interp_extensions is on")
     setgil = kb.load("slots")["set_gil_function"]["name"]
     if setgil not in imports:

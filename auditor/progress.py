@@ -48,7 +48,7 @@ class Progress:
             self.stream.write("\r" + " " * (len(self.label) + 80) + "\r")
             self.stream.flush()
 
-    def __enter__(self) -> "Progress":
+    def __enter__(self) -> Progress:
         return self
 
     def __exit__(self, *exc) -> None:

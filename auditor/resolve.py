@@ -37,7 +37,8 @@ import zlib
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement, Requirement
@@ -397,7 +398,7 @@ class Fetcher:
             index._load_entries = lambda: {e["filename"]: e for e in page_entries(_page_json(body, url), url)}
         return index
 
-    def prefetch_need(self, need: "Need", target: Target) -> None:
+    def prefetch_need(self, need: Need, target: Target) -> None:
         """Speculatively fetch the page of `need` and the metadata of its newest installable match.
 
         The resolver asks for one thing at a time; this walks the likely graph ahead of it, in
@@ -410,13 +411,13 @@ class Fetcher:
             self._seen_needs.add(key)
         self._prefetch_need(need, target)
 
-    def _prefetch_need(self, need: "Need", target: Target) -> None:
+    def _prefetch_need(self, need: Need, target: Target) -> None:
         # Chained with callbacks, never by waiting inside a worker: a worker blocked on a future
         # queued behind it in the same pool would deadlock the pool.
         future = self._submit(("index", need.name), self._fetch_index, need.name)
         future.add_done_callback(lambda f: self._after_index(f, need, target))
 
-    def _after_index(self, future: Future, need: "Need", target: Target) -> None:
+    def _after_index(self, future: Future, need: Need, target: Target) -> None:
         if future.cancelled() or future.exception() is not None:
             return
         index = future.result()

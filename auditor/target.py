@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from packaging import tags as ptags
 from packaging.utils import BuildTag, NormalizedName, parse_wheel_filename
@@ -49,7 +50,7 @@ class VersionRange:
 
     def label(self, suffix: str = "") -> str:
         """"3.9 to 3.15"; with suffix "t": "3.13t to 3.15t"."""
-        return "{0[0]}.{0[1]}{2} to {1[0]}.{1[1]}{2}".format(self.first, self.last, suffix)
+        return f"{self.first[0]}.{self.first[1]}{suffix} to {self.last[0]}.{self.last[1]}{suffix}"
 
 
 # The interpreters ft-audit audits: the probe's syntax and the verdict rules' knowledge.
@@ -76,7 +77,7 @@ class PythonTarget:
     free_threaded: bool
 
     @classmethod
-    def parse(cls, text: str, option: str = "--target", *, free_threaded: bool = False) -> "PythonTarget":
+    def parse(cls, text: str, option: str = "--target", *, free_threaded: bool = False) -> PythonTarget:
         """"3.14t" / "3.14" / "cp314t" / "314t" -> PythonTarget(3, 14, True/False).
 
         free_threaded=True reads a free-threaded interpreter whatever the spelling ("3.14" is
@@ -93,7 +94,7 @@ class PythonTarget:
         return cls(3, minor, ft)
 
     @classmethod
-    def from_tag(cls, tag: str) -> "PythonTarget | None":
+    def from_tag(cls, tag: str) -> PythonTarget | None:
         """The interpreter a CPython interpreter or ABI tag names ("cp314" -> 3.14, "cp314t" ->
         3.14t); None for any other tag (abi3, abi3t, none, py3, pp310, cp314d)."""
         match = _CPYTHON_TAG.fullmatch(tag)
@@ -121,7 +122,7 @@ class PythonTarget:
     def __str__(self) -> str:
         return f"{self.major}.{self.minor}{'t' if self.free_threaded else ''}"
 
-    def as_free_threaded(self) -> "PythonTarget":
+    def as_free_threaded(self) -> PythonTarget:
         return PythonTarget(self.major, self.minor, True)
 
     def wheel_tags(self, platforms: tuple[str, ...] | list[str]) -> tuple[str, ...]:
@@ -282,7 +283,7 @@ class Target(PythonTarget):
     marker_env: Mapping[str, str]
 
     @classmethod
-    def on(cls, python: PythonTarget, platform: str) -> "Target":
+    def on(cls, python: PythonTarget, platform: str) -> Target:
         platforms = platform_tags(platform)
         return cls(python.major, python.minor, python.free_threaded, platform=platform, platforms=platforms,
                    tags=python.wheel_tags(platforms),
@@ -336,7 +337,7 @@ class WheelName:
     platforms: tuple[str, ...]
 
     @classmethod
-    def parse(cls, filename: str) -> "WheelName":
+    def parse(cls, filename: str) -> WheelName:
         """Raises packaging.utils.InvalidWheelFilename when packaging rejects the name."""
         project, version, build, _ = parse_wheel_filename(filename)
         # parse_wheel_filename answers a set of tags; the order written is the order a report

@@ -30,7 +30,8 @@ import subprocess
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
+from collections.abc import Callable, Mapping, Sequence
 
 from auditor.model import FreeThreading, GilDeclaration, InitStyle, ModuleReport, MultipleInterpreters, Subinterpreters
 

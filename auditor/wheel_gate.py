@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
@@ -55,7 +55,7 @@ class WheelTags:
     platforms: frozenset[str]
 
     @classmethod
-    def from_filename(cls, filename: str) -> "WheelTags | None":
+    def from_filename(cls, filename: str) -> WheelTags | None:
         try:
             name, version, _, tags = parse_wheel_filename(filename)
         except (InvalidWheelFilename, ValueError):

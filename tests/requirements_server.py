@@ -118,7 +118,7 @@ class RecordedIndex:
     def requests(self) -> list[str]:
         return self.server.requests  # type: ignore[attr-defined]
 
-    def __enter__(self) -> "RecordedIndex":
+    def __enter__(self) -> RecordedIndex:
         self.thread.start()
         return self
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import struct
 import zipfile
-from typing import Iterator, Mapping
+from collections.abc import Iterator, Mapping
 
 import pytest
 

@@ -27,7 +27,7 @@ def test_a_member_is_its_value_in_text_json_and_lookups(member):
     assert str(member) == value
     assert f"{member}" == value
     assert f"[{member:>20}]" == f"[{value:>20}]"
-    assert "{}".format(member) == value
+    assert f"{member}" == value
     assert "%s" % member == value  # noqa: UP031 -- the %-format path is what this checks
     assert json.dumps(member) == json.dumps(value)
     assert json.dumps({member: [member]}, indent=1) == json.dumps({value: [value]}, indent=1)

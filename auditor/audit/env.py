@@ -9,7 +9,8 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from typing import Any, Mapping, Sequence
+from typing import Any
+from collections.abc import Mapping, Sequence
 
 from packaging.version import InvalidVersion, Version
 

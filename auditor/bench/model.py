@@ -80,7 +80,7 @@ class BenchReport:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "BenchReport":
+    def from_dict(cls, data: dict[str, Any]) -> BenchReport:
         if data.get("schema_version") != SCHEMA_VERSION:
             raise ValueError(f"bench report schema {data.get('schema_version')!r}, expected {SCHEMA_VERSION}")
         return cls(

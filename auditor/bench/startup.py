@@ -10,7 +10,7 @@ import multiprocessing
 import statistics
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from auditor.bench import workers as W
 from auditor.bench.model import Startup

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import mmap
 from abc import ABC, abstractmethod
-from typing import Iterator, Mapping
+from collections.abc import Iterator, Mapping
 
 # Normalised architecture names used everywhere (JSON "arch", wheel platform checks).
 ARCH_X86_64 = "x86_64"
@@ -143,7 +143,7 @@ class BinaryImage(ABC):
             except (BufferError, ValueError):
                 pass
 
-    def __enter__(self) -> "BinaryImage":
+    def __enter__(self) -> BinaryImage:
         return self
 
     def __exit__(self, *exc: object) -> None:

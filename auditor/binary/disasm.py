@@ -22,7 +22,7 @@ import re
 import struct
 import sys
 from dataclasses import dataclass
-from typing import Callable, Container, Iterator, Mapping
+from collections.abc import Callable, Container, Iterator, Mapping
 
 from auditor.binary.base import ARCH_AARCH64, ARCH_I686, ARCH_X86_64, TEXT, BinaryImage
 

@@ -25,7 +25,7 @@ import struct
 import sys
 from itertools import accumulate
 from dataclasses import dataclass
-from typing import Mapping
+from collections.abc import Mapping
 
 from auditor.binary.base import (
     ARCH_AARCH64, ARCH_ARM, ARCH_I686, ARCH_PPC64, ARCH_PPC64LE, ARCH_RISCV64, ARCH_S390X,
@@ -124,11 +124,11 @@ class _LazyRela:
 
     MIN_ENTRIES = 4096   # smaller tables are decoded whole (cheap, and one code path)
 
-    def __init__(self, image: "ElfImage", table: memoryview, index: dict[int, int], prefix: int) -> None:
+    def __init__(self, image: ElfImage, table: memoryview, index: dict[int, int], prefix: int) -> None:
         self._image, self._table, self._index, self._prefix = image, table, index, prefix
 
     @classmethod
-    def index(cls, image: "ElfImage", sec: Section) -> "_LazyRela | None":
+    def index(cls, image: ElfImage, sec: Section) -> _LazyRela | None:
         """None when the table is small, not ELF64 LE RELA on this host, cut short by the
         file's end, or writes one offset twice (then table order decides: decoded whole)."""
         if (sec.type != SHT_RELA or image.pointer_size != 8 or not image.little_endian

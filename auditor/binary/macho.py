@@ -22,7 +22,7 @@ import bisect
 import struct
 from itertools import accumulate
 from dataclasses import dataclass
-from typing import Mapping
+from collections.abc import Mapping
 
 from auditor.binary.base import (
     ARCH_AARCH64,

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import Sequence
+from collections.abc import Sequence
 
 from auditor.errors import BinaryFormatError
 

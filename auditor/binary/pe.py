@@ -20,7 +20,7 @@ from __future__ import annotations
 import bisect
 import struct
 from dataclasses import dataclass
-from typing import Mapping
+from collections.abc import Mapping
 
 from auditor.binary.base import (
     ARCH_AARCH64,

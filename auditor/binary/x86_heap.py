@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 MAX_INSNS = 600            # per path
 MAX_PATHS = 32
@@ -167,7 +167,7 @@ class _State:
     xmm: dict[int, list[Cell]]
     out: HeapTrace
 
-    def fork(self, pc: int) -> "_State":
+    def fork(self, pc: int) -> _State:
         tr = HeapTrace(list(self.out.calls), {n: dict(d) for n, d in self.out.mem.items()},
                        last_store=dict(self.out.last_store))
         return _State(pc, dict(self.regs), {k: list(v) for k, v in self.xmm.items()}, tr)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import date
-from typing import Sequence
+from collections.abc import Sequence
 
 
 from auditor import envaudit

@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import date
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 
 from auditor.config import active_codes, exit_with, expired_findings, pick

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import date
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 from auditor.config import active_codes, exit_with, expired_findings, pick
 from auditor.errors import AuditError, InputError

@@ -13,7 +13,8 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from auditor.cache import cache_dir
 from auditor.compat.dataset import age_days, now_iso, write_json_atomic
@@ -50,7 +51,7 @@ class SourceImport:
                 "sha256": self.sha256, "rows": [r.to_json() for r in self.rows]}
 
     @classmethod
-    def from_json(cls, source: str, doc: dict[str, Any]) -> "SourceImport":
+    def from_json(cls, source: str, doc: dict[str, Any]) -> SourceImport:
         row_type = TrackingRow if source == "tracking" else WheelsListRow
         return cls(source, doc["origin"], doc["fetched_at"], doc.get("content_date"), doc.get("sha256", ""),
                    tuple(row_type.from_json(r) for r in doc["rows"]))

@@ -80,7 +80,7 @@ class TrackingRow:
         }
 
     @classmethod
-    def from_json(cls, doc: dict) -> "TrackingRow":
+    def from_json(cls, doc: dict) -> TrackingRow:
         return cls(
             display_name=doc["display_name"],
             pypi_names=tuple(doc.get("pypi_names") or ()),

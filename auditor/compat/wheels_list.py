@@ -36,7 +36,7 @@ class WheelsListRow:
                 "css_class": self.css_class, "downloads": self.downloads, "rank": self.rank}
 
     @classmethod
-    def from_json(cls, doc: dict) -> "WheelsListRow":
+    def from_json(cls, doc: dict) -> WheelsListRow:
         return cls(doc["name"], bool(doc["free_threaded_wheel"]), doc["css_class"],
                    doc.get("downloads"), int(doc.get("rank", 0)))
 

@@ -28,7 +28,7 @@ PY_MOD_NAME = "Py_mod_name"
 PY_MOD_ABI = "Py_mod_abi"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load(name: str) -> dict[str, Any]:
     """The parsed JSON document `auditor/knowledge/<name>.json`."""
     text = resources.files(__name__).joinpath(f"{name}.json").read_text(encoding="utf-8")
@@ -43,7 +43,7 @@ class SlotId:
     source: str
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def slot_ids() -> dict[int, SlotId]:
     """Every known module-slot ID (both the legacy 1-4 and the 3.15 numbering) -> SlotId."""
     out: dict[int, SlotId] = {}
@@ -53,7 +53,7 @@ def slot_ids() -> dict[int, SlotId]:
     return out
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def slot_value_names(slot: str) -> dict[int, tuple[str, str, str]]:
     """value -> (macro name, meaning, source) for Py_mod_gil / Py_mod_multiple_interpreters."""
     return {v["value"]: (v["name"], v["meaning"], v["source"])
@@ -73,13 +73,13 @@ class SymbolTell:
     source: str
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def ft_only_imports() -> dict[str, SymbolTell]:
     return {e["symbol"]: SymbolTell(e["symbol"], e["meaning"], e["source"])
             for e in load("abi")["ft_only_imports"]}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def gil_only_imports() -> dict[str, SymbolTell]:
     return {e["symbol"]: SymbolTell(e["symbol"], e["meaning"], e["source"])
             for e in load("abi")["gil_only_imports"]}
@@ -104,7 +104,7 @@ class DefHeader:
         return self.header + b"\0" * (3 * self.pointer_size)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def def_headers(pointer_size: int, little_endian: bool = True) -> tuple[DefHeader, ...]:
     # Only little-endian bytes were measured; big-endian targets (s390x, ppc64) get no
     # patterns rather than guessed ones, so their defs are reported as not found.
@@ -137,7 +137,7 @@ def abi_info_flags() -> dict[str, int]:
     return {k: v for k, v in load("abi")["abi_info_flags"].items() if k != "source"}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def dll_builds() -> tuple[tuple[re.Pattern[str], str, str], ...]:
     """(regex on the lower-cased DLL name, "ft"|"gil"|"abi3"|"abi3t", source)."""
     return tuple((re.compile(e["pattern"]), e["build"], e["source"]) for e in load("abi")["dlls"])
@@ -152,13 +152,13 @@ class ApiEntry:
     source: str
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def hazard_apis() -> dict[str, ApiEntry]:
     return {e["symbol"]: ApiEntry(e["symbol"], e["topic"], e["why"], e["replacement"], e["source"])
             for e in load("hazards")["hazards"]}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def port_markers() -> dict[str, ApiEntry]:
     return {e["symbol"]: ApiEntry(e["symbol"], "port", f"added in {e['since']}", "", e["source"])
             for e in load("hazards")["port_markers"]}
@@ -175,7 +175,7 @@ class Framework:
     source: str
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def frameworks() -> tuple[Framework, ...]:
     out = []
     for e in load("frameworks")["frameworks"]:
@@ -199,7 +199,7 @@ class FrameworkDefault:
     abi_tag_marker: str | None = None    # nanobind: "_ft" in the ABI tag string
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def framework_defaults() -> tuple[FrameworkDefault, ...]:
     return tuple(FrameworkDefault(e["framework"], e["when"], e["field"], e["value"], e["why"],
                                   e["marker"].encode() if e.get("marker") else None, e["source"],
@@ -219,7 +219,7 @@ class CffiRule:
     source: str
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def cffi_rule() -> CffiRule:
     e = load("frameworks")["cffi_external_module"]
     return CffiRule(tuple(s.encode() for s in e["strings"]), tuple(e["imports"]), e["init_why"],

@@ -77,7 +77,7 @@ class State:
         self.locks = 0
         self.dead = False
 
-    def copy(self) -> "State":
+    def copy(self) -> State:
         s = State.__new__(State)
         s.rel, s.why, s.gen, s.lexical, s.cs, s.locks, s.dead = (
             self.rel, self.why, self.gen, self.lexical, self.cs, self.locks, self.dead)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Sequence
+from collections.abc import Sequence
 
 from auditor.lint.capi import is_capi
 from auditor.lint.cflow import (ACQUIRED, GUARD_NAMES, MAYBE, RELEASED, Call, is_call, summarize,
@@ -92,7 +92,7 @@ def module_tables(code: list[Token], structure: Structure) -> ModuleTables:
     return ModuleTables(tuple(slot_arrays), tuple(module_defs), frozenset(lifecycle))
 
 
-def _file_calls(cfile: "CFile", structure: Structure) -> dict[str, list[Call]]:
+def _file_calls(cfile: CFile, structure: Structure) -> dict[str, list[Call]]:
     """Each function's calls, unordered and without GIL state: enough for reachability."""
     out: dict[str, list[Call]] = {}
     for fn in structure.functions:
@@ -103,7 +103,7 @@ def _file_calls(cfile: "CFile", structure: Structure) -> dict[str, list[Call]]:
     return out
 
 
-def find_init_phase(files: list["CFile"]) -> frozenset[str]:
+def find_init_phase(files: list[CFile]) -> frozenset[str]:
     """Functions that run only while a module is created or torn down: PyInit_*, the functions
     a PyModuleDef or slot array names (Py_mod_exec, m_free...), and project functions whose
     every caller is one of these, across every file (psutil's PyInit_* calls helpers in other
@@ -158,7 +158,7 @@ def _touches_state(names: frozenset[str], macros: MacroTable, extra: frozenset[s
                 and names.isdisjoint(extra))
 
 
-def _names(cfile: "CFile", fn: Function) -> frozenset[str]:
+def _names(cfile: CFile, fn: Function) -> frozenset[str]:
     """The identifiers of a function body, computed once per function."""
     names = cfile.body_names.get(fn.start)
     if names is None:

@@ -77,7 +77,7 @@ class LineIndex:
     starts: tuple[int, ...]
 
     @classmethod
-    def of(cls, text: str) -> "LineIndex":
+    def of(cls, text: str) -> LineIndex:
         starts = [0]
         starts.extend(m.end() for m in re.finditer("\n", text))
         return cls(tuple(starts))

@@ -10,7 +10,8 @@ from __future__ import annotations
 import contextlib
 import io
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 from auditor.lint.findings import SourceFinding
 from auditor.lint.rules import BY_ID

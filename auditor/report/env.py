@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import textwrap
-from typing import Sequence
+from collections.abc import Sequence
 
 from auditor.envaudit import BlockedBy, DistributionAudit, EnvAudit, NextStep, next_step
 from auditor.model import SCHEMA, Finding, Subinterpreters

@@ -6,7 +6,7 @@ Formatters only render WheelReport objects; verdicts and findings are decided in
 from __future__ import annotations
 
 from collections import Counter
-from typing import Sequence
+from collections.abc import Sequence
 
 from auditor.model import ModuleReport, WheelReport
 from auditor.output import Verbosity, paint

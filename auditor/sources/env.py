@@ -22,7 +22,8 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
+from collections.abc import Mapping, Sequence
 
 from packaging.utils import canonicalize_name
 
@@ -137,7 +138,7 @@ class EnvSnapshot:
 
 # The interpreters ft-audit audits: CPython, the versions in auditor.target.SUPPORTED.
 SUPPORTED_IMPLEMENTATION = "CPython"
-SUPPORTED_LABEL = "CPython {0[0]}.{0[1]}-{1[0]}.{1[1]}".format(SUPPORTED.first, SUPPORTED.last)
+SUPPORTED_LABEL = f"CPython {SUPPORTED.first[0]}.{SUPPORTED.first[1]}-{SUPPORTED.last[0]}.{SUPPORTED.last[1]}"
 
 # Passed with -c before the probe: written so that every Python from 2.6 on parses it. It says
 # which interpreter this is on its first line, and only then compiles the probe (read from

@@ -37,7 +37,7 @@ def marker_environment():
     """PEP 508 marker variables, computed exactly as packaging.markers.default_environment()."""
     impl = sys.implementation
     info = impl.version
-    version = "{0.major}.{0.minor}.{0.micro}".format(info)
+    version = f"{info.major}.{info.minor}.{info.micro}"
     if info.releaselevel != "final":
         version += info.releaselevel[0] + str(info.serial)
     return {

@@ -74,7 +74,7 @@ class RequirementSet:
     def unchecked(self) -> list[RequirementEntry]:
         return [e for e in self.entries if e.requirement is None]
 
-    def extend(self, other: "RequirementSet") -> None:
+    def extend(self, other: RequirementSet) -> None:
         self.entries += other.entries
         self.problems += other.problems
         self.index_url = self.index_url or other.index_url

@@ -41,7 +41,8 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO, Callable
+from typing import BinaryIO
+from collections.abc import Callable
 
 from packaging.utils import InvalidWheelFilename
 
@@ -177,7 +178,7 @@ class WheelContents:
             self._tempdir.cleanup()
             self._tempdir = None
 
-    def __enter__(self) -> "WheelContents":
+    def __enter__(self) -> WheelContents:
         return self
 
     def __exit__(self, *exc: object) -> None:

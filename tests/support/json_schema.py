@@ -10,7 +10,7 @@ import jsonschema
 from auditor.schema import load_schema
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _validator(document: str | None) -> jsonschema.Draft202012Validator:
     schema = load_schema()
     if document is not None:       # one command's document: its own $defs entry, for a precise error
