@@ -5,6 +5,10 @@ imports nothing else, and each name loads its module on first use (PEP 562), so 
 only needs `auditor.__version__`, or one command, pays for nothing more.
 """
 
+# Postponed annotations keep this module importable on 3.7-3.9, so `python3.9 -m auditor`
+# reaches the version check in __main__ instead of failing here.
+from __future__ import annotations
+
 __version__ = "0.1.0"
 
 # name -> the module that defines it

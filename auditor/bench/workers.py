@@ -33,12 +33,24 @@ WORKLOAD_KINDS: dict[str, tuple[tuple[str, ...], str, str]] = {
 }
 
 
+# setup.py leaves ftaudit_ext out when it cannot be compiled (no C compiler, or no Cython in a
+# checkout); the install still succeeds, so the bench says how to get the kernels.
+EXT_NOT_BUILT = ("ftaudit_ext was not built when ft-audit was installed (no working C compiler, "
+                 "or no Cython, then): reinstall with a C compiler, e.g. `FTAUDIT_REQUIRE_EXT=1 "
+                 "pip install --force-reinstall --no-cache-dir ft-audit` (or `pip install .` in a "
+                 "checkout; the variable turns a failed build into an error), or install a wheel")
+
+
 def missing_requirement(workload: str) -> str | None:
     """None if this interpreter can run `workload`, else why not (one line)."""
     modules, _kind, _combine = WORKLOAD_KINDS[workload]
     for name in modules:
         try:
             __import__(name)
+        except ModuleNotFoundError as exc:
+            if name.startswith("ftaudit_ext.") and exc.name in (name, "ftaudit_ext"):
+                return f"cannot import {name}: {EXT_NOT_BUILT}"
+            return f"cannot import {name}: {type(exc).__name__}: {short_reason(str(exc))}"
         except Exception as exc:  # ImportError, or an init failure in a sub-interpreter
             return f"cannot import {name}: {type(exc).__name__}: {short_reason(str(exc))}"
     return None
