@@ -71,7 +71,7 @@ class FindingCode:
 
     @property
     def docs(self) -> str:
-        """Where this code is documented (`README.md#fts201`)."""
+        """Where this code is documented (`https://pypi.org/project/ft-audit/#fts201`)."""
         return docs_link(self.anchor)
 
     def severity_for(self, *, free_threaded_interpreter: bool = True) -> str:
@@ -87,7 +87,10 @@ def _document() -> dict[str, Any]:
 
 
 def documentation() -> str:
-    """The published documentation every anchor points into (one line of the table)."""
+    """The published documentation every anchor points into (one line of the table): the
+    README as PyPI shows it. PyPI renders it with readme_renderer, which keeps the `id` of the
+    README's `<a id="fts201"></a>` anchors as written (headings get GitHub's `user-content-`
+    prefix, so links go to the explicit anchors, never to heading ids)."""
     return _document()["documentation"]
 
 

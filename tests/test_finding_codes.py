@@ -116,7 +116,7 @@ def test_sarif_rules_for_source_are_the_source_family_in_table_order():
     rules = doc["runs"][0]["tool"]["driver"]["rules"]
     assert [r["id"] for r in rules] == [c.id for c in codes_of(Family.SOURCE)]
     fts201 = rules[[r["id"] for r in rules].index("FTS201")]
-    assert fts201["help"]["text"].endswith("Docs: README.md#fts201")
+    assert fts201["help"]["text"].endswith("Docs: https://pypi.org/project/ft-audit/#fts201")
     assert fts201["properties"] == {"since": "3.13", "anchor": "fts201"}
 
 
@@ -125,9 +125,21 @@ def test_the_sarif_rule_builder_takes_wheel_and_env_codes():
     assert ftw310["id"] == "FTW310"
     assert ftw310["defaultConfiguration"] == {"level": "error"}
     assert ftw310["fullDescription"]["text"] == finding_code("FTW310").title
-    assert ftw310["help"]["text"] == "Docs: README.md#ftw310"
+    assert ftw310["help"]["text"] == "Docs: https://pypi.org/project/ft-audit/#ftw310"
     assert sarif.reporting_descriptor(finding_code("FTW402"))["defaultConfiguration"] == {"level": "note"}
     assert sarif.reporting_descriptor(finding_code("FTE202"))["defaultConfiguration"] == {"level": "warning"}
+
+
+def test_fix_links_point_at_the_readme_as_pypi_publishes_it():
+    # The README is the project's long description (pyproject `readme`), so PyPI's project page
+    # is its published copy; the anchors are the explicit `<a id>` of the tables (held to the
+    # README above), which PyPI's readme_renderer keeps as written (checked with 46.0).
+    from auditor.config import _toml_loader
+
+    project = _toml_loader().loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert project["readme"] == "README.md"
+    assert finding_codes.documentation() == f"https://pypi.org/project/{project['name']}/"
+    assert finding_code("FTS201").docs == "https://pypi.org/project/ft-audit/#fts201"
 
 
 def test_fix_links_follow_the_tables_documentation(monkeypatch):
@@ -137,7 +149,7 @@ def test_fix_links_follow_the_tables_documentation(monkeypatch):
         "Docs: https://ft-audit.example/docs/#fts201")
     finding = SourceFinding("FTS201", "m.c", 3, 5, "PyList_GetItem borrows", "PyList_GetItemRef", "warning")
     text = source_text.render(LintReport(files=(FileResult("m.c", findings=(finding,)),)))
-    assert "[https://ft-audit.example/docs/#fts201]" in text
+    assert "; see https://ft-audit.example/docs/#fts201" in text
 
 
 @pytest.mark.parametrize("entry, problem", [

@@ -30,7 +30,7 @@ def test_text_output_is_file_line_col(capsys):
     first = out.splitlines()[0]
     assert first.startswith(f"{FIXTURES / 'single_phase.c'}:8:1: FTS302 PyInit_sp creates a single-phase module")
     assert "fix: Call PyUnstable_Module_SetGIL" in out and "(since 3.13)" in out
-    assert "[README.md#fts302]" in out
+    assert "; see https://pypi.org/project/ft-audit/#fts302" in out
 
 
 def test_json_contract(capsys):

@@ -16,7 +16,7 @@ def render(report: LintReport, *, show_fix: bool = True, notes: bool = True) -> 
         if show_fix:
             rule = BY_ID.get(f.rule)
             since = f" (since {rule.since})" if rule and rule.since and rule.since not in f.fix else ""
-            docs = f" [{rule.docs}]" if rule else ""
+            docs = f"; see {rule.docs}" if rule else ""
             out.append(f"    fix: {f.fix}{since}{docs}")
     for d in report.diagnostics:
         if d.checked and not notes:
