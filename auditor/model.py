@@ -13,8 +13,20 @@ from enum import Enum
 from typing import Any
 
 __all__ = [
-    "SCHEMA", "FreeThreading", "Subinterpreters", "InitStyle", "GilDeclaration", "MultipleInterpreters",
-    "Severity", "Evidence", "Verdict", "Abi", "Finding", "ModuleReport", "WheelReport", "Report",
+    "SCHEMA",
+    "Abi",
+    "Evidence",
+    "Finding",
+    "FreeThreading",
+    "GilDeclaration",
+    "InitStyle",
+    "ModuleReport",
+    "MultipleInterpreters",
+    "Report",
+    "Severity",
+    "Subinterpreters",
+    "Verdict",
+    "WheelReport",
 ]
 
 SCHEMA = "ft-audit/1"

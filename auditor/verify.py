@@ -29,7 +29,7 @@ import os
 import subprocess
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from collections.abc import Callable, Mapping, Sequence
 
@@ -359,7 +359,7 @@ def parse_runtime_output(module: str, stdout: str, *, returncode: int | None, ti
         gil, mi, has_slots, m_size = _slot_facts(load.get("slots"))
         gil_after = load.get("gil_after_create")
         warn_mod = _gil_warning_module(load.get("create_warnings") or load.get("warnings") or ())
-        loaded = load.get("create_error") is None or load.get("how") == "import" and not load.get("exec_error")
+        loaded = load.get("create_error") is None or (load.get("how") == "import" and not load.get("exec_error"))
         load_error = load.get("create_error") if load.get("how") == "direct" and load.get("create_error") else load.get("exec_error")
     own = _subinterp(module, steps["own_gil"]) if "own_gil" in steps else None
     shared = _subinterp(module, steps["shared_gil"]) if "shared_gil" in steps else None
@@ -443,7 +443,7 @@ def compare(report: ModuleReport, runtime: RuntimeResult, *, free_threaded: bool
         if not (equal if equal is not None else static == observed):
             diffs.append(f"{field_name}: static {static}, runtime {observed}")
 
-    if runtime.gil is not None and not free_threaded or runtime.gil is not None and report.init != InitStyle.SINGLE_PHASE:
+    if (runtime.gil is not None and not free_threaded) or (runtime.gil is not None and report.init != InitStyle.SINGLE_PHASE):
         check("gil", report.gil, runtime.gil)
     # Both sides are the declaration: the static slot value (or undeclared) against the slot
     # walked in the loaded def (a single-phase def has none: undeclared on both sides). What

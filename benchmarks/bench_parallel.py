@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from auditor.bench.__main__ import main  # noqa: E402
+from auditor.bench.__main__ import main
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

@@ -27,7 +27,7 @@ CACHE = Path(os.environ.get("FT_AUDIT_TEST_CACHE", "~/.cache/ft-audit-tests")).e
 
 def _have_ext() -> bool:
     try:
-        import ftaudit_ext._ckernels  # noqa: F401
+        import ftaudit_ext._ckernels
         import ftaudit_ext._cykernels  # noqa: F401
     except ImportError:
         return False

@@ -151,7 +151,7 @@ def test_free_threaded_wheels_among_the_pinned_real_ones(key):
     pin = PINNED[key]
     name = WheelName.parse(pin.filename)
     by_hand = key.split("-")
-    expected = any(part.startswith("cp3") and part.endswith("t") or part.endswith("abi3t") for part in by_hand)
+    expected = any((part.startswith("cp3") and part.endswith("t")) or part.endswith("abi3t") for part in by_hand)
     assert name.free_threaded is expected
     assert any(is_free_threaded_abi(a) for a in name.abis) is expected
     # the expansion holds exactly packaging's tags, in the order written

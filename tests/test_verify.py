@@ -11,8 +11,6 @@ Two halves:
 from __future__ import annotations
 
 import json
-import os
-import sys
 import textwrap
 from pathlib import Path
 
@@ -21,7 +19,6 @@ import pytest
 from auditor import verify
 from auditor.inspect import inspect_module
 from auditor.model import Abi, FreeThreading as FT, ModuleReport, Subinterpreters as SI, Verdict
-from auditor.sources.env import EnvSnapshot, ExtensionFile, probe_interpreter
 from tests.support.pyenv import pyenv_python
 
 pytestmark = pytest.mark.slow   # imports compiled modules in subprocesses of several interpreters: over a few seconds

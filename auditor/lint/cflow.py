@@ -66,7 +66,7 @@ def is_call(tokens, j: int) -> bool:
 
 
 class State:
-    __slots__ = ("rel", "why", "gen", "lexical", "cs", "locks", "dead")
+    __slots__ = ("cs", "dead", "gen", "lexical", "locks", "rel", "why")
 
     def __init__(self) -> None:
         self.rel = ACQUIRED
@@ -134,7 +134,7 @@ class Jump:
 
 
 class _Breakable:
-    __slots__ = ("loop", "gen", "breaks")
+    __slots__ = ("breaks", "gen", "loop")
 
     def __init__(self, loop: bool, gen: int | None) -> None:
         self.loop = loop

@@ -35,7 +35,7 @@ def show_text(record: CompatRecord, data: CompatData) -> str:
             ft_wheels = census.ft_wheels(record.version)
             lines.append(f"               {record.version}: " + (", ".join(
                 f"{t} ({_platforms(p)})" for t, p in ft_wheels.items()) or "no free-threaded wheel"))
-        lines.append(f"               classifier: "
+        lines.append("               classifier: "
                      + (", ".join(c.split(" :: ", 2)[-1] for c in census.classifiers) or "none"))
         for verdict in census.deep:
             modules = ", ".join(verdict.reenables_gil[:4]) + (" ..." if len(verdict.reenables_gil) > 4 else "")
