@@ -300,9 +300,8 @@ def test_encrypted_member_is_corrupt_not_a_crash(tmp_path):
 
 def test_duplicate_member_names_are_unsafe(tmp_path):
     path = build_wheel(tmp_path, PURE, {"demo/__init__.py": b"x = 1\n"})
-    with pytest.warns(UserWarning, match="Duplicate name"):
-        with zipfile.ZipFile(path, "a") as archive:
-            archive.writestr("demo/__init__.py", b"import os; os.system('true')\n")
+    with pytest.warns(UserWarning, match="Duplicate name"), zipfile.ZipFile(path, "a") as archive:
+        archive.writestr("demo/__init__.py", b"import os; os.system('true')\n")
     with read_wheel(path) as contents:
         assert [(p.kind, p.member) for p in contents.problems] == [("duplicate-member", "demo/__init__.py")]
         report = assess_wheel(contents, [])
