@@ -246,10 +246,10 @@ def is_compact(value: Any) -> bool:
         joined, rp, yanked = packed
         if type(joined) is not str or type(yanked) is not list:
             return False
-        if rp is not None and type(rp) is not str:
-            if type(rp) is not list or len(rp) != joined.count("\n") + 1 \
-                    or not all(r is None or type(r) is str for r in rp):
-                return False
+        if rp is not None and type(rp) is not str and (
+                type(rp) is not list or len(rp) != joined.count("\n") + 1
+                or not all(r is None or type(r) is str for r in rp)):
+            return False
         if yanked:
             last = joined.count("\n")
             if not all(type(i) is int and 0 <= i <= last for i in yanked):
@@ -1024,7 +1024,7 @@ def _resolve_now(requirements, constraints, target: Target, fetcher: Fetcher, *,
         mapping, criteria, resolved = _unresolved(provider, needs), None, False
 
     packages: dict[str, ResolvedPackage] = {}
-    for key, candidate in mapping.items():
+    for candidate in mapping.values():
         pkg = packages.setdefault(candidate.name, ResolvedPackage(candidate.name, candidate.version))
         pkg.extras |= set(candidate.extras)
         pkg.installable = candidate.installable if candidate.version is not None else None

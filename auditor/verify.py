@@ -369,7 +369,7 @@ def parse_runtime_output(module: str, stdout: str, *, returncode: int | None, ti
     elif returncode is not None and returncode < 0:
         status, detail = "crash", f"signal {-returncode} during {stage or 'start-up'}"
     elif "end" not in steps:
-        tail = [l for l in stderr.splitlines() if l.strip()]
+        tail = [line for line in stderr.splitlines() if line.strip()]
         status, detail = "error", f"exit {returncode} during {stage or 'start-up'}: {tail[-1][:200] if tail else 'no output'}"
     if status != "ok" and stage in ("own_gil", "shared_gil"):
         result = SubinterpResult("crash" if status == "crash" else "timeout" if status == "timeout" else "create-error", detail)

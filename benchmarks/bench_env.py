@@ -29,9 +29,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench_wheels import ensure_peer
-from benchmarks.compare_env_runtime import ensure_venv, find_python313
-from benchmarks.measure import (
+from benchmarks.bench_wheels import ensure_peer  # noqa: E402 - after the checkout's sys.path entry
+from benchmarks.compare_env_runtime import ensure_venv, find_python313  # noqa: E402
+from benchmarks.measure import (  # noqa: E402
     Command,
     alternate,
     byte_compile,
@@ -54,7 +54,7 @@ def main() -> int:
     from auditor.sources.env import collect_extension_files, probe_interpreter
 
     snapshot = probe_interpreter([target])
-    site = [d for d in snapshot.interpreter.environment_dirs if d.endswith("site-packages")][0]
+    site = next(d for d in snapshot.interpreter.environment_dirs if d.endswith("site-packages"))
     files = collect_extension_files(snapshot)
     print(f"environment: {target} ({snapshot.interpreter.label}), {len(snapshot.distributions)} distributions, "
           f"{len(files)} extension modules, {sum(os.path.getsize(f.path) for f in files) / 1e6:.0f} MB; "

@@ -18,6 +18,7 @@ from auditor.bench.model import BenchReport
 from auditor.bench.render import render_text
 from auditor.cli import main
 from tests.support.json_schema import assert_valid
+import itertools
 
 pytestmark = pytest.mark.slow   # runs the parallelism benchmark: over a few seconds
 
@@ -53,7 +54,7 @@ def test_chunks_cover_the_range_exactly():
     for n, parts in ((1_000_003, 7), (5, 1), (0, 2)):
         bounds = chunks(n, parts)
         assert bounds[0][0] == 0 and bounds[-1][1] == n
-        assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:]))
+        assert all(a[1] == b[0] for a, b in itertools.pairwise(bounds))
 
 
 def test_quick_bench_every_mode_runs_and_agrees(quick_report):

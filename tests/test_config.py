@@ -152,7 +152,7 @@ def test_discovery_from_a_subfolder_passes_over_a_pyproject_without_the_table(tm
     assert config.find_config(inner) == root
     assert config.load_for(None, False, cwd=inner).wheel.format == "json"
     assert config.load_for(None, True, cwd=inner) == config.Config()
-    with pytest.raises(InputError, match="no \\[tool.ft-audit\\] table"):
+    with pytest.raises(InputError, match=r"no \[tool\.ft-audit\] table"):
         config.load_for(str(tmp_path / "pkg" / "pyproject.toml"), False)
     with pytest.raises(InputError, match="no such file"):
         config.load_for(str(tmp_path / "missing.toml"), False)
@@ -250,14 +250,14 @@ fail-on = ["abi3-only"]
 
 def test_source_select_ignore_and_cli_select(tmp_path, capsys):
     shutil.copy(FIXTURES / "borrowed.c", tmp_path / "b.c")
-    code, out, _ = run(capsys, "source", "--no-config", "--format", "json", str(tmp_path))
+    _code, out, _ = run(capsys, "source", "--no-config", "--format", "json", str(tmp_path))
     every = {f["rule"] for f in json.loads(out)["findings"]}
     assert {"FTS201", "FTS202", "FTS207"} <= every
     write(tmp_path, '[tool.ft-audit.source]\nselect = ["FTS201", "FTS202"]\nformat = "json"\n'
                     'ignore = [{code = "FTS202", reason = "audited by hand"}]\n')
-    code, out, _ = run(capsys, "source", str(tmp_path))
+    _code, out, _ = run(capsys, "source", str(tmp_path))
     assert {f["rule"] for f in json.loads(out)["findings"]} == {"FTS201"}
-    code, out, _ = run(capsys, "source", "--select", "FTS207", str(tmp_path))
+    _code, out, _ = run(capsys, "source", "--select", "FTS207", str(tmp_path))
     assert {f["rule"] for f in json.loads(out)["findings"]} == {"FTS207"}
 
 

@@ -146,7 +146,7 @@ def test_cli_json_on_the_real_venv(capsys):
     assert doc["interpreter"]["version"] == "3.13.0" and doc["interpreter"]["free_threaded"] is False
     names = {d["name"]: d for d in doc["distributions"]}
     assert names["numpy"]["version"] == "2.5.5" and names["numpy"]["subinterpreters"] == "not-supported"
-    umath = [m for m in names["numpy"]["modules"] if m["name"] == "numpy._core._multiarray_umath"][0]
+    umath = next(m for m in names["numpy"]["modules"] if m["name"] == "numpy._core._multiarray_umath")
     assert umath["free_threading"] == "not-built-for-ft" and umath["abi"]["claimed"] == "cp313"
     assert umath["relpath"] == "numpy/_core/_multiarray_umath.cpython-313-x86_64-linux-gnu.so"
     assert main(["env", "--python", str(venv / "bin" / "python"), "--no-pypi", "--no-compat",

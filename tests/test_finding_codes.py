@@ -53,7 +53,7 @@ def test_every_code_is_documented_in_the_readme_with_its_anchor_severity_and_mea
             assert fail_on == code.fail_on, code.id
         else:
             severity, meaning, _why, _fix, since = cells
-            assert since == (code.since or "–"), code.id
+            assert since == (code.since or "–"), code.id  # noqa: RUF001 - the README table's en dash for "none"
         assert severity == _documented_severity(code), code.id
         assert _meaning(meaning) == _meaning(code.title), code.id
 

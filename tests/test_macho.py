@@ -12,6 +12,7 @@ from auditor.binary.base import DATA, RODATA, TEXT
 from auditor.binary.macho import MachOImage, macho_slices
 from auditor.errors import BinaryFormatError
 from tests.support.wheels import CHAINED_FIXUPS_KEY, DYLD_INFO_KEY, require_wheel
+import itertools
 
 # capi-reference §2.3: static PyModuleDef_HEAD_INIT of a 3.14/3.15 free-threaded 64-bit build.
 FT_DEF_HEADER = bytes(8) + b"\x04\x00\x00\x00\xff\xff\xff\xff" + bytes(16)
@@ -102,7 +103,7 @@ def test_markupsafe_arm64_stubs_and_strings(markupsafe_arm64: MachOImage) -> Non
     assert {"PyModuleDef_Init", "PyUnicode_New"} <= set(by_name)
     # arm64 __stubs entries are 12 bytes apart, in indirect-symbol-table order.
     stub_addrs = sorted(by_name.values())
-    assert all(b - a == 12 for a, b in zip(stub_addrs, stub_addrs[1:]))
+    assert all(b - a == 12 for a, b in itertools.pairwise(stub_addrs))
     assert image.contains(b"markupsafe._speedups")
     assert not image.contains(b"not a string in this module")
 
@@ -195,7 +196,7 @@ def test_universal2_slices() -> None:
         text_stubs = sorted(a for a, n in image.call_stubs().items() if image.section_kind(a) == TEXT)
         assert len(text_stubs) > 50
         step = 6 if arch == "x86_64" else 12
-        assert all(b - a == step for a, b in zip(text_stubs, text_stubs[1:]))
+        assert all(b - a == step for a, b in itertools.pairwise(text_stubs))
 
 
 # ---- hostile input, built from the real file -------------------------------------------------

@@ -70,7 +70,7 @@ def test_live_markupsafe_has_free_threaded_wheels_and_offline_reuses_the_cache(t
     assert files.name == "markupsafe"
     release = files.files_for(Version("3.0.4"))
     assert any("cp314t" in f.abi_tags for f in release)
-    sdist = [f for f in release if f.kind == "sdist"][0]
+    sdist = next(f for f in release if f.kind == "sdist")
     assert sdist.sha256 == "2e9ad7dd851bf45fab9f75cbff4cb493fee9979e8d8c7c9c3ee119022518edd6"
     offline = PyPIClient(http=HttpClient(offline=True, cache_root=tmp_path, max_age=0))
     again = offline.project_files("markupsafe")

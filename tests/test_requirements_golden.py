@@ -135,6 +135,6 @@ def test_offline_replays_cache_and_fails_without_it(index, capsys, tmp_path, mon
     assert all(3600 <= age < 3700 for age in stale.values())
     assert len(index.requests) == served
     monkeypatch.setenv("FT_AUDIT_CACHE_DIR", str(tmp_path / "empty-cache"))
-    code, out, err = run_cli(capsys, *args, "--offline")
+    code, _out, err = run_cli(capsys, *args, "--offline")
     assert code == 2
     assert "not in the cache and --offline was given" in err

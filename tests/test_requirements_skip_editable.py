@@ -75,7 +75,7 @@ def test_skipped_lines_are_shown_in_text(index, tmp_path, capsys):
 
 
 def test_only_skipped_lines_is_still_not_clean(index, tmp_path, capsys):
-    code, doc, err = run(index, tmp_path, capsys, "-e .\n", "--skip-editable")
+    code, doc, _err = run(index, tmp_path, capsys, "-e .\n", "--skip-editable")
     assert code == 2
     assert doc["incomplete"][0]["reason"] == "no requirement to check (1 skipped by --skip-editable)"
     assert len(doc["skipped"]) == 1

@@ -76,7 +76,7 @@ def test_sarif_relative_paths_are_relative_uris(capsys, tmp_path, monkeypatch):
     src.mkdir()
     shutil.copy(FIXTURES / "single_phase.c", src / "sp.c")
     monkeypatch.chdir(tmp_path)
-    code, out, _ = run_cli(capsys, "--no-config", "--format", "sarif", "src dir")
+    _code, out, _ = run_cli(capsys, "--no-config", "--format", "sarif", "src dir")
     doc = json.loads(out)
     jsonschema.Draft4Validator(json.loads(SCHEMA.read_text())).validate(doc)
     uri = doc["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
@@ -96,14 +96,14 @@ def test_pyproject_config_ignore_and_exclude(tmp_path, capsys):
     assert any("pyproject.toml [tool.ft-audit]" in n for n in report.config_notes)
     # --no-config brings both back; --ignore adds to the config
     assert {"FTS201", "FTS302"} <= {f.rule for f in lint_paths([tmp_path], LintOptions(use_config=False)).findings}
-    code, out, _ = run_cli(capsys, "--ignore", "FTS202,FTS207", "--format", "json", str(tmp_path))
+    _code, out, _ = run_cli(capsys, "--ignore", "FTS202,FTS207", "--format", "json", str(tmp_path))
     assert not {"FTS201", "FTS202", "FTS207"} & {f["rule"] for f in json.loads(out)["findings"]}
 
 
 def test_broken_pyproject_is_a_one_line_error(tmp_path, capsys):
     (tmp_path / "pyproject.toml").write_text("[tool.ft-audit\nignore = 1\n")
     shutil.copy(FIXTURES / "borrowed.c", tmp_path / "b.c")
-    code, out, err = run_cli(capsys, str(tmp_path))
+    code, _out, err = run_cli(capsys, str(tmp_path))
     assert code == 2
     assert err.startswith("ft-audit: error: ") and "pyproject.toml: invalid TOML" in err
     assert len(err.strip().splitlines()) == 1

@@ -68,7 +68,7 @@ def sdist_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("sdists")
 
     def unpack(key: str) -> Path:
-        version, filename, _ = SDISTS[key]
+        _version, filename, _ = SDISTS[key]
         archive = _download(key)
         dest = root / key
         if not dest.exists():

@@ -321,7 +321,7 @@ def test_require_extension_skips_when_headers_missing(tmp_path: Path, monkeypatc
 
     monkeypatch.delenv("CI", raising=False)
     monkeypatch.setattr(compile_module, "pyenv_include_dir", lambda minor: None)
-    with pytest.raises(pytest.skip.Exception, match="no pyenv CPython 3.12"):
+    with pytest.raises(pytest.skip.Exception, match=r"no pyenv CPython 3\.12"):
         compile_module.require_extension(SINGLE_PHASE, "single", python="3.12", out_dir=tmp_path,
                                          headers="pyenv")
     monkeypatch.setenv("CI", "true")

@@ -224,7 +224,7 @@ def test_total_size_and_member_count_limits(tmp_path):
     path = build_wheel(tmp_path, PURE, {f"demo/m{i}.py": b"x" * 100 for i in range(20)})
     with pytest.raises(ArchiveError, match=r"too many members \(23 > 10\)"):
         read_wheel(path, WheelLimits(max_members=10))
-    with pytest.raises(ArchiveError, match="declared uncompressed size .* exceeds the limit of 1000"):
+    with pytest.raises(ArchiveError, match=r"declared uncompressed size .* exceeds the limit of 1000"):
         read_wheel(path, WheelLimits(max_total_bytes=1000))
 
 

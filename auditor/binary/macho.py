@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import bisect
 import struct
-from itertools import accumulate
+from itertools import accumulate, pairwise
 from dataclasses import dataclass
 from collections.abc import Mapping
 
@@ -149,7 +149,7 @@ def macho_slices(data, display: str) -> list[tuple[int, int, str]]:
                                  f"outside the file ({size:#x} bytes)")
         slices.append((offset, length, _arch_name(cputype)))
     ordered = sorted(slices)
-    for (off_a, len_a, _), (off_b, _, _) in zip(ordered, ordered[1:]):
+    for (off_a, len_a, _), (off_b, _, _) in pairwise(ordered):
         if off_a + len_a > off_b:
             raise _fail(display, "corrupt: fat slices overlap")
     return slices
@@ -337,13 +337,12 @@ class MachOImage(BinaryImage):
         if segment.vmsize and (section.addr < segment.vmaddr
                                or section.addr + section.size > segment.vmaddr + segment.vmsize):
             raise _fail(self.path, f"corrupt: section {name} lies outside its segment")
-        if not section.is_zerofill and section.size:
-            if section.offset + section.size > self._size:
-                raise _fail(self.path, f"truncated: section {name} ends past end of file")
+        if not section.is_zerofill and section.size and section.offset + section.size > self._size:
+            raise _fail(self.path, f"truncated: section {name} ends past end of file")
 
     def _check_layout(self) -> None:
         mapped = sorted((s.vmaddr, s.vmaddr + s.vmsize, s.name) for s in self._segments if s.vmsize)
-        for (_, end_a, name_a), (start_b, _, name_b) in zip(mapped, mapped[1:]):
+        for (_, end_a, name_a), (start_b, _, name_b) in pairwise(mapped):
             if end_a > start_b:
                 raise _fail(self.path, f"corrupt: segments {name_a} and {name_b} overlap")
         if self._symtab is not None:

@@ -34,6 +34,7 @@ from auditor.binary.base import (
     BinaryImage,
 )
 from auditor.errors import BinaryFormatError
+import itertools
 
 MACHINE_ARCH = {
     0x8664: ARCH_X86_64,
@@ -156,7 +157,7 @@ class PEImage(BinaryImage):
                 raise _fail(self.path, f"corrupt: section {label} has absurd size {mapped:#x}")
             self._sections.append(PESection(label, rva, mapped, raw_ptr, backed, chars))
         ordered = sorted(self._sections, key=lambda s: s.rva)
-        for a, b in zip(ordered, ordered[1:]):
+        for a, b in itertools.pairwise(ordered):
             if a.rva + a.vsize > b.rva:
                 raise _fail(self.path, f"corrupt: sections {a.name} and {b.name} overlap")
 
@@ -246,9 +247,9 @@ class PEImage(BinaryImage):
         if not needle:
             return True
         for sect in self._sections:
-            if sect.raw_size and sect.kind_at(sect.rva) in (RODATA, DATA):
-                if self._data.find(needle, sect.raw_offset, sect.raw_offset + sect.raw_size) >= 0:
-                    return True
+            if sect.raw_size and sect.kind_at(sect.rva) in (RODATA, DATA) \
+                    and self._data.find(needle, sect.raw_offset, sect.raw_offset + sect.raw_size) >= 0:
+                return True
         return False
 
     def _file_ranges(self, kinds: tuple[str, ...]):

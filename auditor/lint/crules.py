@@ -406,7 +406,7 @@ class _Checker:
                          f"interpreter re-enables the GIL when it imports this module")
         slot_names = {tok[1] for _, tok in slot_arrays}
         init_targets = self._module_def_init_targets() if module_defs else set()
-        for d, name_tok, fields in module_defs:
+        for _decl, name_tok, fields in module_defs:
             if name_tok[1] not in init_targets:
                 continue
             slots = _def_field(fields, "m_slots", 5)

@@ -133,7 +133,7 @@ def scan(tokens: list[Token]) -> Structure:
     init = (-1, -1)
     unbalanced = False
     while i < n:
-        kind, text, off = tokens[i][:3]
+        kind, text, _off = tokens[i][:3]
         if kind != PUNCT:
             i += 1
             continue

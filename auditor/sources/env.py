@@ -288,7 +288,7 @@ def _probe_cache_write(key: str, stdout: bytes, snapshot: EnvSnapshot) -> None:
 
 
 def _last_line(data: bytes) -> str:
-    lines = [l for l in data.decode("utf-8", "replace").splitlines() if l.strip()]
+    lines = [line for line in data.decode("utf-8", "replace").splitlines() if line.strip()]
     return lines[-1].strip()[:160] if lines else ""
 
 

@@ -281,7 +281,7 @@ def _parse_metadata(text):
             continue
         name, sep, value = line.partition(":")
         if not sep:
-            raise ValueError("not a header line: %r" % line[:60])
+            raise ValueError(f"not a header line: {line[:60]!r}")
         key = name.strip().lower()
         headers.setdefault(key, []).append(value.strip())
 
@@ -354,13 +354,13 @@ def read_distribution(location, dirname):
     try:
         dist.update(_parse_metadata(_read_headers(meta_path)))
     except OSError as exc:
-        dist["errors"].append("%s: cannot read %s (%s)" % (meta_dir, meta_file, exc.strerror or exc))
+        dist["errors"].append(f"{meta_dir}: cannot read {meta_file} ({exc.strerror or exc})")
     except Exception as exc:
-        dist["errors"].append("%s: bad %s (%s)" % (meta_dir, meta_file, exc))
+        dist["errors"].append(f"{meta_dir}: bad {meta_file} ({exc})")
     if not dist.get("name"):
         dist["name"] = guessed_name
         if not dist["errors"]:
-            dist["errors"].append("%s: %s has no Name" % (meta_dir, meta_file))
+            dist["errors"].append(f"{meta_dir}: {meta_file} has no Name")
     if not dist.get("version"):
         dist["version"] = guessed_version
     if is_dir:
@@ -374,11 +374,11 @@ def read_distribution(location, dirname):
                                      for line in text.splitlines() if line.strip())
                 dist["record"], dist["record_top_level"], dist["record_rows"] = _parse_record(text)
             except OSError as exc:
-                dist["errors"].append("%s: cannot read %s (%s)" % (meta_dir, record_name, exc.strerror or exc))
+                dist["errors"].append(f"{meta_dir}: cannot read {record_name} ({exc.strerror or exc})")
             except Exception as exc:
-                dist["errors"].append("%s: bad %s (%s)" % (meta_dir, record_name, exc))
+                dist["errors"].append(f"{meta_dir}: bad {record_name} ({exc})")
         elif dist["kind"] == "dist-info":
-            dist["errors"].append("%s: no RECORD file" % meta_dir)
+            dist["errors"].append(f"{meta_dir}: no RECORD file")
         for fname, key in (("INSTALLER", "installer"), ("top_level.txt", "top_level")):
             fpath = os.path.join(meta_dir, fname)
             if os.path.exists(fpath):
@@ -386,7 +386,7 @@ def read_distribution(location, dirname):
                     text = _read_text(fpath)
                 except OSError:
                     continue
-                dist[key] = text.strip() if key == "installer" else [l.strip() for l in text.splitlines() if l.strip()]
+                dist[key] = text.strip() if key == "installer" else [line.strip() for line in text.splitlines() if line.strip()]
     return dist
 
 

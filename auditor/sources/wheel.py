@@ -48,6 +48,7 @@ from packaging.utils import InvalidWheelFilename
 
 from auditor.errors import ArchiveError
 from auditor.target import WheelName
+import itertools
 
 try:  # libdeflate: optional, inflates extension modules 2-3x faster than zlib (same checks)
     import deflate as _libdeflate
@@ -340,7 +341,8 @@ def _read_members(archive, infos, path, filename, filename_tags, project, versio
     in_memory = 0
     share, shares = part
     extension_index = -1
-    raw = (stream if stream is not None else open(path, "rb")) if _libdeflate is not None else None
+    # Closed in the finally below unless it is the caller's stream.
+    raw = (stream if stream is not None else open(path, "rb")) if _libdeflate is not None else None  # noqa: SIM115
     if hashes == HASH_MODULES_ONLY:
         wanted_texts -= {f"{dist_info}/RECORD"}
     try:
@@ -467,7 +469,7 @@ def _overlapping_members(infos: list[zipfile.ZipInfo]) -> list[zipfile.ZipInfo]:
     (header, name, data; no extra field or data descriptor), so honest archives never match."""
     by_offset = sorted(infos, key=lambda i: i.header_offset)
     found = []
-    for this, following in zip(by_offset, by_offset[1:]):
+    for this, following in itertools.pairwise(by_offset):
         end = this.header_offset + 30 + len(this.orig_filename.encode("utf-8")) + this.compress_size
         if end > following.header_offset:
             found.append(this)
@@ -504,7 +506,7 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, spill: Path | 
     size = 0
     out = None
     if keep:
-        out = open(spill, "wb") if spill is not None else io.BytesIO()
+        out = open(spill, "wb") if spill is not None else io.BytesIO()  # noqa: SIM115 - closed in the finally below
     try:
         with archive.open(info) as member:
             while True:

@@ -372,7 +372,8 @@ def _download(url: str, target: Path, pin: PinnedWheel) -> None:
     import requests
 
     digest = hashlib.sha256()
-    handle = tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.", delete=False)
+    # Entered with the response below; kept (delete=False) to be renamed into place.
+    handle = tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.", delete=False)  # noqa: SIM115
     try:
         with handle, requests.get(url, stream=True, timeout=TIMEOUT) as response:
             response.raise_for_status()
