@@ -39,7 +39,7 @@ from auditor.cache import CacheStore, atomic_write, cache_dir
 from auditor.errors import ServiceError
 
 if TYPE_CHECKING:
-    import requests   # imported on the first request (start-up time)
+    import requests  # imported on the first request (start-up time)
 
 __all__ = ["CachedResponse", "HttpClient", "NotFound", "RangeRefused", "ServiceError", "atomic_write"]
 

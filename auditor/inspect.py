@@ -19,13 +19,23 @@ from auditor.binary import disasm, x86_heap
 from auditor.binary.base import BSS, DATA, RODATA, TEXT, BinaryImage
 from auditor.binary.loader import open_images
 from auditor.errors import BinaryFormatError
-from auditor.target import PythonTarget
 from auditor.model import (
-    Evidence, FreeThreading, GilDeclaration, InitStyle, ModuleReport, MultipleInterpreters,
-    Subinterpreters, Verdict,
+    Evidence,
+    FreeThreading,
+    GilDeclaration,
+    InitStyle,
+    ModuleReport,
+    MultipleInterpreters,
+    Subinterpreters,
+    Verdict,
 )
+from auditor.target import PythonTarget
 from auditor.verdicts import (
-    ModuleFacts, abi_of, claim_is_free_threaded, free_threading_verdict, subinterpreters_verdict,
+    ModuleFacts,
+    abi_of,
+    claim_is_free_threaded,
+    free_threading_verdict,
+    subinterpreters_verdict,
 )
 
 MAX_SLOTS = 64          # entries read per slot array

@@ -203,7 +203,7 @@ def core_metadata(body: bytes, where: str) -> Message:
     turn "dependencies unknown" into "no dependencies"."""
     if body.lstrip()[:1] == b"<":
         raise ServiceError(where, "an HTML page where core metadata was expected")
-    import email.parser   # here: env and wheel runs read no core metadata
+    import email.parser  # here: env and wheel runs read no core metadata
     import email.policy
 
     message = email.parser.BytesParser(policy=email.policy.compat32).parsebytes(body)

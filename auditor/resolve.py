@@ -34,11 +34,11 @@ import struct
 import threading
 import zipfile
 import zlib
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement, Requirement
@@ -49,8 +49,15 @@ from packaging.version import InvalidVersion, Version
 from auditor.cache import MARSHAL, CacheStore
 from auditor.errors import AuditError, ServiceError
 from auditor.migration import ReleaseFile, installable_kind
-from auditor.pypi import (SIMPLE_JSON, DistFile, PyPIClient, core_metadata, dist_file_from_entry, page_cache_key,
-                          page_entries)
+from auditor.pypi import (
+    SIMPLE_JSON,
+    DistFile,
+    PyPIClient,
+    core_metadata,
+    dist_file_from_entry,
+    page_cache_key,
+    page_entries,
+)
 from auditor.target import Target
 
 if TYPE_CHECKING:

@@ -10,8 +10,8 @@ audit's blocked-by chains (auditor.audit.requirements). Pure: no I/O.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 from auditor.model import FreeThreading, ModuleReport, Subinterpreters
 

@@ -20,9 +20,9 @@ to import (packaging only): `ft-audit env` imports it at start-up.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from collections.abc import Mapping
 
 from packaging import tags as ptags
 from packaging.utils import BuildTag, NormalizedName, parse_wheel_filename

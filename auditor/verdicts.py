@@ -33,8 +33,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from auditor.model import (
-    Abi, Evidence, FreeThreading, GilDeclaration, InitStyle, MultipleInterpreters,
-    Subinterpreters, Verdict,
+    Abi,
+    Evidence,
+    FreeThreading,
+    GilDeclaration,
+    InitStyle,
+    MultipleInterpreters,
+    Subinterpreters,
+    Verdict,
 )
 from auditor.target import is_free_threaded_abi
 

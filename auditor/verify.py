@@ -28,10 +28,10 @@ import json
 import os
 import subprocess
 import tempfile
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
-from collections.abc import Callable, Mapping, Sequence
 
 from auditor.model import FreeThreading, GilDeclaration, InitStyle, ModuleReport, MultipleInterpreters, Subinterpreters
 

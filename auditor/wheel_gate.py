@@ -15,8 +15,8 @@ Verdict per wheel:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
@@ -24,7 +24,6 @@ from auditor.finding_codes import finding_code
 from auditor.model import Finding, FreeThreading, InitStyle, ModuleReport, Severity, WheelReport
 from auditor.sources.wheel import RECORD_EXEMPT_SUFFIXES, ExtensionMember, WheelContents
 from auditor.target import PythonTarget, is_free_threaded_abi
-
 
 # Codes this module's logic names (raise sites name theirs through `finding`); each is looked
 # up in the table at import, so a typo fails at once.

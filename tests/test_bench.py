@@ -3,6 +3,7 @@ that cannot run here are reported with the reason while the rest runs. No timing
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -18,7 +19,6 @@ from auditor.bench.model import BenchReport
 from auditor.bench.render import render_text
 from auditor.cli import main
 from tests.support.json_schema import assert_valid
-import itertools
 
 pytestmark = pytest.mark.slow   # runs the parallelism benchmark: over a few seconds
 

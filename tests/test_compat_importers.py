@@ -16,8 +16,13 @@ import pytest
 from auditor.compat.names import NOT_ON_PYPI, pypi_names_for
 from auditor.compat.tracking import TrackingFormatError, parse_tracking
 from auditor.compat.wheels_list import WheelsListFormatError, parse_wheels_list
-from tests.support.compat_sources import (EXCERPT_TRACKING_ROWS, EXCERPT_WHEELS_ROWS, EXCERPTS, SNAPSHOTS,
-                                          needs_snapshots)
+from tests.support.compat_sources import (
+    EXCERPT_TRACKING_ROWS,
+    EXCERPT_WHEELS_ROWS,
+    EXCERPTS,
+    SNAPSHOTS,
+    needs_snapshots,
+)
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from packaging.tags import Tag
 
 from auditor.compat.census import census_facts, ft_target, platform_family
 from auditor.compat.community import CommunityData, parse_source
@@ -17,8 +18,6 @@ from auditor.compat.refresh import PlatformSets
 from auditor.http import CachedResponse
 from auditor.model import FreeThreading
 from auditor.pypi import parse_project_json, parse_simple_json
-from packaging.tags import Tag
-
 from tests.support.compat_sources import EXCERPTS
 
 FIXTURES = Path(__file__).parent / "fixtures" / "pypi"

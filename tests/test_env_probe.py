@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from auditor.cli import main as cli_main
 from auditor.audit.env import audit_snapshot
+from auditor.cli import main as cli_main
 from auditor.errors import InputError
 from auditor.sources import env as envsource
 from tests.support.pyenv import pyenv_python

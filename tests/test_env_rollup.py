@@ -16,9 +16,11 @@ from auditor import envaudit
 from auditor.audit.env import default_ft_targets, ft_offer_for, platform_tags_for
 from auditor.commands.env import parse_fail_on, parse_ft_targets
 from auditor.errors import InputError
-from auditor.model import Abi, FreeThreading as FT, ModuleReport, Subinterpreters as SI, Verdict
-from auditor.pypi import parse_simple_json
 from auditor.http import CachedResponse
+from auditor.model import Abi, ModuleReport, Verdict
+from auditor.model import FreeThreading as FT
+from auditor.model import Subinterpreters as SI
+from auditor.pypi import parse_simple_json
 from auditor.report import env as report
 from auditor.sources.env import EnvSnapshot, ExtensionFile, InstalledDistribution, target_interpreter
 from auditor.target import PythonTarget, platform_tags

@@ -11,7 +11,9 @@ import json
 
 from auditor import envaudit
 from auditor.envaudit import NOT_ON_INDEX, FtOffer, NextStep, next_step
-from auditor.model import Abi, FreeThreading as FT, ModuleReport, Subinterpreters as SI, Verdict
+from auditor.model import Abi, ModuleReport, Verdict
+from auditor.model import FreeThreading as FT
+from auditor.model import Subinterpreters as SI
 from auditor.report import env as report
 from auditor.sources.env import EnvSnapshot, ExtensionFile, InstalledDistribution, target_interpreter
 

@@ -19,7 +19,13 @@ import pytest
 from auditor import migration
 from auditor.cli import main
 from auditor.model import (
-    SCHEMA, FreeThreading, GilDeclaration, InitStyle, MultipleInterpreters, Severity, Subinterpreters,
+    SCHEMA,
+    FreeThreading,
+    GilDeclaration,
+    InitStyle,
+    MultipleInterpreters,
+    Severity,
+    Subinterpreters,
 )
 from auditor.schema import SCHEMA_FILE, load_schema
 from tests.requirements_server import RECORDED, RecordedIndex

@@ -3,6 +3,7 @@ through classic rebases and through LC_DYLD_CHAINED_FIXUPS, fat slices, hostile 
 
 from __future__ import annotations
 
+import itertools
 import struct
 import zipfile
 
@@ -12,7 +13,6 @@ from auditor.binary.base import DATA, RODATA, TEXT
 from auditor.binary.macho import MachOImage, macho_slices
 from auditor.errors import BinaryFormatError
 from tests.support.wheels import CHAINED_FIXUPS_KEY, DYLD_INFO_KEY, require_wheel
-import itertools
 
 # capi-reference §2.3: static PyModuleDef_HEAD_INIT of a 3.14/3.15 free-threaded 64-bit build.
 FT_DEF_HEADER = bytes(8) + b"\x04\x00\x00\x00\xff\xff\xff\xff" + bytes(16)

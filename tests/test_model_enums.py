@@ -13,8 +13,18 @@ import pickle
 import pytest
 
 from auditor.finding_codes import Family
-from auditor.model import (Abi, FreeThreading, GilDeclaration, InitStyle, ModuleReport, MultipleInterpreters,
-                           Severity, StrEnum, Subinterpreters, Verdict)
+from auditor.model import (
+    Abi,
+    FreeThreading,
+    GilDeclaration,
+    InitStyle,
+    ModuleReport,
+    MultipleInterpreters,
+    Severity,
+    StrEnum,
+    Subinterpreters,
+    Verdict,
+)
 
 VALUE_SETS = (FreeThreading, Subinterpreters, InitStyle, GilDeclaration, MultipleInterpreters, Severity, Family)
 

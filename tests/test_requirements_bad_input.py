@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from auditor.cli import main
 from auditor.audit.requirements import audit_requirements
+from auditor.cli import main
 from auditor.commands.requirements import exit_code
 from auditor.http import HttpClient
 from auditor.pypi import PyPIClient

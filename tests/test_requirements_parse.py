@@ -8,7 +8,11 @@ import pytest
 
 from auditor.errors import InputError
 from auditor.sources.requirements import (
-    expand_dependency_group, logical_lines, parse_requirement, read_input, read_inputs,
+    expand_dependency_group,
+    logical_lines,
+    parse_requirement,
+    read_input,
+    read_inputs,
 )
 
 FIXTURES = Path(__file__).parent / "fixtures" / "requirements"

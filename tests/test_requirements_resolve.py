@@ -10,8 +10,8 @@ import pytest
 
 from auditor.audit.requirements import audit_requirements
 from auditor.commands.requirements import exit_code
-from auditor.pypi import PyPIClient
 from auditor.http import HttpClient
+from auditor.pypi import PyPIClient
 from tests.requirements_server import RecordedIndex
 
 

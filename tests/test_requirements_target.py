@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from packaging.markers import Marker
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
@@ -14,7 +15,6 @@ from auditor import migration
 from auditor.errors import InputError
 from auditor.resolve import marker_applies, parse_index
 from auditor.target import make_target, platform_tags
-from packaging.markers import Marker
 
 RECORDED = Path(__file__).parent / "fixtures" / "pypi_recorded" / "simple"
 

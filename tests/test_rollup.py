@@ -17,7 +17,8 @@ from auditor import rollup
 from auditor.audit.requirements import PackageAssessment, attach_blockers
 from auditor.compat.deep import summarize_modules
 from auditor.inspect import inspect_module
-from auditor.model import FreeThreading as FT, Subinterpreters as SI
+from auditor.model import FreeThreading as FT
+from auditor.model import Subinterpreters as SI
 from auditor.sources.wheel import read_wheel
 from auditor.wheel_modules import inspect_member
 from auditor.wheel_verdicts import wheel_rollup

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 
 from tests.support.compile import (
-    require_toolchain,
     CompileError,
     compile_cython,
     compile_extension,
     cython_to_c,
     ext_suffix,
     limited_api_hex,
+    require_toolchain,
 )
 from tests.support.pyenv import pyenv_python
 from tests.support.unavailable import skip_or_fail

@@ -12,8 +12,15 @@ from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from auditor.errors import InputError
 from auditor.target import (
-    FREE_THREADED, NEWEST_FREE_THREADED, SUPPORTED, PythonTarget, WheelName, host_platform_name,
-    is_free_threaded_abi, make_target, platform_tags,
+    FREE_THREADED,
+    NEWEST_FREE_THREADED,
+    SUPPORTED,
+    PythonTarget,
+    WheelName,
+    host_platform_name,
+    is_free_threaded_abi,
+    make_target,
+    platform_tags,
 )
 from tests.support.wheels import PINNED
 

@@ -18,7 +18,9 @@ import pytest
 
 from auditor import verify
 from auditor.inspect import inspect_module
-from auditor.model import Abi, FreeThreading as FT, ModuleReport, Subinterpreters as SI, Verdict
+from auditor.model import Abi, ModuleReport, Verdict
+from auditor.model import FreeThreading as FT
+from auditor.model import Subinterpreters as SI
 from tests.support.pyenv import pyenv_python
 
 pytestmark = pytest.mark.slow   # imports compiled modules in subprocesses of several interpreters: over a few seconds

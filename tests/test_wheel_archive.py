@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from auditor.errors import ArchiveError
-from auditor.target import PythonTarget
 from auditor.sources.wheel import (
     WheelLimits,
     expand_filename_tags,
@@ -25,6 +24,7 @@ from auditor.sources.wheel import (
     read_wheel,
     unsafe_member_reason,
 )
+from auditor.target import PythonTarget
 from auditor.wheel_gate import (
     WheelTags,
     archive_findings,

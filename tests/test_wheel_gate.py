@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from auditor.cli import main
 from auditor.audit.wheels import AuditOptions, audit_paths, audit_wheel_file
+from auditor.cli import main
 from tests.support.wheels import require_wheel
 from tests.test_wheel_archive import build_wheel
 
@@ -365,8 +365,8 @@ def test_helper_shared_library_is_not_judged_as_a_module(tmp_path):
 
 
 def test_large_members_spill_to_a_private_temp_dir_that_is_removed():
-    from auditor.wheel_modules import inspect_member
     from auditor.sources.wheel import WheelLimits, read_wheel
+    from auditor.wheel_modules import inspect_member
 
     contents = read_wheel(require_wheel(MARKUPSAFE_T), WheelLimits(spill_bytes=1000))
     (member,) = contents.extensions
@@ -469,8 +469,8 @@ def test_ignoring_the_reason_still_says_could_not_check(tmp_path, capsys):
 
 
 def test_memory_budget_spills_the_rest_and_verdicts_do_not_change():
-    from auditor.wheel_modules import inspect_member
     from auditor.sources.wheel import WheelLimits, read_wheel
+    from auditor.wheel_modules import inspect_member
 
     path = require_wheel(LXML_T)
     with read_wheel(path, WheelLimits(memory_bytes=1 << 20)) as contents:

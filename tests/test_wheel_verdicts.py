@@ -18,7 +18,12 @@ from auditor.errors import ServiceError
 from auditor.sources.remote_file import RangeFile
 from auditor.sources.wheel import read_wheel
 from auditor.wheel_verdicts import (
-    FROM_CENSUS, WheelFile, census_entries, census_verdict, is_read_as_module, wheel_verdicts,
+    FROM_CENSUS,
+    WheelFile,
+    census_entries,
+    census_verdict,
+    is_read_as_module,
+    wheel_verdicts,
 )
 from tests.support.wheels import fetch_wheel
 
@@ -102,8 +107,8 @@ def test_census_verdict_needs_the_same_file():
 
 
 def test_verdicts_from_range_reads_then_from_the_cache(tmp_path):
-    from tests.requirements_server import RecordedIndex
     from auditor.http import HttpClient
+    from tests.requirements_server import RecordedIndex
 
     path = fetch_wheel(MARKUPSAFE_T)
     sha = hashlib.sha256(path.read_bytes()).hexdigest()

@@ -9,8 +9,8 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from typing import Any
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
@@ -75,7 +75,7 @@ def audit_snapshot(snapshot: EnvSnapshot, *, cmd: Sequence[str] | None = None, v
 
 # -- inspection in parallel -----------------------------------------------------------------
 def _inspect_chunk(items: Sequence[tuple[str, str, str]]) -> list[tuple[str, ModuleReport]]:
-    from auditor.inspect import inspect_module   # imported on use: other commands do not pay for it
+    from auditor.inspect import inspect_module  # imported on use: other commands do not pay for it
 
     return [(path, inspect_module(path, display=rel, module_name=module)) for path, rel, module in items]
 
@@ -216,8 +216,9 @@ def platform_tags_for(interp: Interpreter) -> list[str]:
     """Platform tags of the audited interpreter. Same machine as ft-audit: packaging computes
     them (manylinux/musllinux); otherwise they are expanded from the interpreter's platform
     (glibc 2.17 when the probe did not say) by auditor.target.platform_tags."""
-    from packaging import tags
     import sysconfig
+
+    from packaging import tags
 
     if interp.probed and interp.platform == sysconfig.get_platform() and interp.pointer_bits == (64 if sys.maxsize > 2**32 else 32):
         return list(tags.platform_tags())

@@ -8,11 +8,10 @@ joins them into a RequirementsAudit that auditor.report.requirements renders.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-from collections.abc import Mapping, Sequence
-
 
 from auditor import migration, rollup
 
@@ -164,12 +163,12 @@ def audit_requirements(inputs: Sequence[str | Path], *, python: str | None = Non
                        download: bool = True, transitive: bool = True, index_url: str | None = None,
                        offline: bool = False, use_compat: bool = True, client=None, workers: int | None = None,
                        progress: bool | None = None, skip_editable: bool = False) -> RequirementsAudit:
+    from auditor.http import HttpClient
     from auditor.progress import Progress
     from auditor.pypi import DEFAULT_INDEX_URL, DEFAULT_JSON_URL, PyPIClient
-    from auditor.http import HttpClient
     from auditor.resolve import MAX_WORKERS, Fetcher, resolve
-    from auditor.target import make_target
     from auditor.sources.requirements import read_inputs
+    from auditor.target import make_target
 
     reqs = read_inputs(list(inputs))
     targets = [make_target(python, p) for p in platforms] if platforms else [make_target(python)]

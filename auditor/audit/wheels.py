@@ -9,10 +9,10 @@ from __future__ import annotations
 import fnmatch
 import os
 import sys
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Callable, Sequence
 
 from packaging.utils import InvalidWheelFilename
 
@@ -182,8 +182,9 @@ def audit_paths(paths: Sequence[Path], options: AuditOptions,
             collect(i, k, audit_wheel_part(str(paths[i]), k, shares[i], options.hashes))
         return results  # type: ignore[return-value]
     # Import the inspector (and its knowledge tables) once here, so forked workers inherit it.
-    import auditor.inspect  # noqa: F401
     from concurrent.futures import as_completed
+
+    import auditor.inspect  # noqa: F401
 
     with _executor(kind, min(workers, len(tasks))) as pool:
         futures = {pool.submit(audit_wheel_task, str(paths[i]), k, shares[i], options.hashes,

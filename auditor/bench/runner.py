@@ -20,9 +20,9 @@ import statistics
 import sys
 import sysconfig
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from collections.abc import Callable
 
 from auditor.bench import workers as W
 from auditor.bench.conclude import conclusion

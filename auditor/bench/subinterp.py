@@ -13,9 +13,9 @@ reference, and we want the same code path on 3.12-3.15.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from collections.abc import Callable
 
 
 class SubinterpreterError(Exception):

@@ -21,8 +21,8 @@ from __future__ import annotations
 import re
 import struct
 import sys
-from dataclasses import dataclass
 from collections.abc import Callable, Container, Iterator, Mapping
+from dataclasses import dataclass
 
 from auditor.binary.base import ARCH_AARCH64, ARCH_I686, ARCH_X86_64, TEXT, BinaryImage
 

@@ -23,13 +23,24 @@ from __future__ import annotations
 import bisect
 import struct
 import sys
-from itertools import accumulate
-from dataclasses import dataclass
 from collections.abc import Mapping
+from dataclasses import dataclass
+from itertools import accumulate
 
 from auditor.binary.base import (
-    ARCH_AARCH64, ARCH_ARM, ARCH_I686, ARCH_PPC64, ARCH_PPC64LE, ARCH_RISCV64, ARCH_S390X,
-    ARCH_X86_64, BSS, DATA, RODATA, TEXT, BinaryImage,
+    ARCH_AARCH64,
+    ARCH_ARM,
+    ARCH_I686,
+    ARCH_PPC64,
+    ARCH_PPC64LE,
+    ARCH_RISCV64,
+    ARCH_S390X,
+    ARCH_X86_64,
+    BSS,
+    DATA,
+    RODATA,
+    TEXT,
+    BinaryImage,
 )
 from auditor.errors import BinaryFormatError
 

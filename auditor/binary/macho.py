@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import bisect
 import struct
-from itertools import accumulate, pairwise
-from dataclasses import dataclass
 from collections.abc import Mapping
+from dataclasses import dataclass
+from itertools import accumulate, pairwise
 
+from auditor.binary import macho_dyld as dyld
 from auditor.binary.base import (
     ARCH_AARCH64,
     ARCH_ARM,
@@ -36,7 +37,6 @@ from auditor.binary.base import (
     TEXT,
     BinaryImage,
 )
-from auditor.binary import macho_dyld as dyld
 from auditor.errors import BinaryFormatError
 
 MH_MAGIC = 0xFEEDFACE

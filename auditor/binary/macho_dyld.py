@@ -26,8 +26,8 @@ pointer backwards.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from auditor.errors import BinaryFormatError
 

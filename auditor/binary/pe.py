@@ -18,9 +18,10 @@ the preferred ImageBase, so read_pointer() returns the stored word; the base rel
 from __future__ import annotations
 
 import bisect
+import itertools
 import struct
-from dataclasses import dataclass
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from auditor.binary.base import (
     ARCH_AARCH64,
@@ -34,7 +35,6 @@ from auditor.binary.base import (
     BinaryImage,
 )
 from auditor.errors import BinaryFormatError
-import itertools
 
 MACHINE_ARCH = {
     0x8664: ARCH_X86_64,

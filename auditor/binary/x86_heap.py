@@ -27,8 +27,8 @@ callback used for RIP-relative constant loads.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 MAX_INSNS = 600            # per path
 MAX_PATHS = 32

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import date
 from collections.abc import Sequence
-
+from datetime import date
 
 from auditor import envaudit
-from auditor.envaudit import FAIL_ON_TOKENS
+from auditor.audit.env import audit_snapshot
 from auditor.config import IgnoreKind, exit_with, expired_findings, pick
+from auditor.envaudit import FAIL_ON_TOKENS
 from auditor.errors import InputError
 from auditor.output import is_quiet
-from auditor.audit.env import audit_snapshot
 from auditor.sources import env as envsource
 from auditor.target import PythonTarget
 

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
-from collections.abc import Mapping
 
-
+from auditor.audit.requirements import audit_requirements
 from auditor.config import active_codes, exit_with, expired_findings, pick
 from auditor.errors import InputError
 from auditor.output import is_quiet, note
-from auditor.audit.requirements import audit_requirements
 
 NAME = "requirements"
 HELP = ("before migrating: resolve requirements files / pyproject.toml / lock files for a free-threaded "

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import date
 from collections.abc import Iterator, Sequence
+from datetime import date
 
+from auditor.audit.wheels import AuditOptions, audit_paths, collect_local, fetch_pypi, filter_wheels, keep_freed_memory
 from auditor.config import active_codes, exit_with, expired_findings, pick
 from auditor.errors import AuditError, InputError
-from auditor.output import use_color, verbosity
-from auditor.audit.wheels import AuditOptions, audit_paths, collect_local, fetch_pypi, filter_wheels, keep_freed_memory
 from auditor.model import WheelReport
+from auditor.output import use_color, verbosity
 from auditor.target import PythonTarget
 
 NAME = "wheel"

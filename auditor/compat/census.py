@@ -14,8 +14,8 @@ this data answers.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from packaging.tags import Tag
 from packaging.version import Version

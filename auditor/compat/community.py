@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-from collections.abc import Callable
 
 from auditor.cache import cache_dir
 from auditor.compat.dataset import age_days, now_iso, write_json_atomic

@@ -473,7 +473,6 @@ def load_compat(*, allow_network: bool = False) -> CompatData:
     notes.extend(problems)
     if allow_network:
         from auditor.compat.community import refresh_community
-
         from auditor.http import HttpClient
 
         community, outcome = refresh_community(http=HttpClient(retries=1, timeout=10),

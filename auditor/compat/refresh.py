@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
-from collections.abc import Callable
 
 from auditor import __version__
 from auditor.compat.census import FT_TARGETS, census_facts, has_compiled_wheels

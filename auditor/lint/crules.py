@@ -7,12 +7,11 @@ Pure functions over tokens: nothing here reads files. `CFile` is what the engine
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from auditor.lint.capi import is_capi
-from auditor.lint.cflow import (ACQUIRED, GUARD_NAMES, MAYBE, RELEASED, Call, is_call, summarize,
-                                walk)
+from auditor.lint.cflow import ACQUIRED, GUARD_NAMES, MAYBE, RELEASED, Call, is_call, summarize, walk
 from auditor.lint.cmacros import STATE_NAMES, MacroTable
 from auditor.lint.cpreproc import Preprocessed
 from auditor.lint.cstructure import Declaration, Function, Structure, scan

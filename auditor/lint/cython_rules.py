@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from collections.abc import Iterator
 
 from auditor.lint.findings import SourceFinding
 from auditor.lint.rules import BY_ID

@@ -6,8 +6,8 @@ nothing but layout.
 
 from __future__ import annotations
 
-from typing import Any
 from collections.abc import Mapping
+from typing import Any
 
 from auditor.report import jsonout
 

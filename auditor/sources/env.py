@@ -20,17 +20,17 @@ import re
 import subprocess
 import sys
 import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from collections.abc import Mapping, Sequence
 
 from packaging.utils import canonicalize_name
 
 from auditor.cache import CacheStore
 from auditor.errors import InputError
-from auditor.target import SUPPORTED, PythonTarget
 from auditor.sources import probe as probe_module
+from auditor.target import SUPPORTED, PythonTarget
 
 PROBE_TIMEOUT = 60.0
 

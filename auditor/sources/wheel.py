@@ -34,21 +34,21 @@ import email.parser
 import email.policy
 import hashlib
 import io
+import itertools
 import re
 import struct
 import tempfile
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
-from collections.abc import Callable
 
 from packaging.utils import InvalidWheelFilename
 
 from auditor.errors import ArchiveError
 from auditor.target import WheelName
-import itertools
 
 try:  # libdeflate: optional, inflates extension modules 2-3x faster than zlib (same checks)
     import deflate as _libdeflate
