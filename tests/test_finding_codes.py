@@ -149,7 +149,7 @@ def test_fix_links_follow_the_tables_documentation(monkeypatch):
         "Docs: https://ft-audit.example/docs/#fts201")
     finding = SourceFinding("FTS201", "m.c", 3, 5, "PyList_GetItem borrows", "PyList_GetItemRef", "warning")
     text = source_text.render(LintReport(files=(FileResult("m.c", findings=(finding,)),)))
-    assert "; see https://ft-audit.example/docs/#fts201" in text
+    assert "\n    see https://ft-audit.example/docs/#fts201\n" in text
 
 
 @pytest.mark.parametrize("entry, problem", [

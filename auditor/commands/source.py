@@ -73,11 +73,10 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(args.output, f"cannot write: {exc.strerror or exc}") from exc
     else:
         sys.stdout.write(text)
-    if output_format != "text" or args.output:
-        # keep machine output clean; still say what could not be checked
-        for d in report.diagnostics:
-            if not d.checked:
-                print(f"ft-audit source: {d.path}: {d.message}", file=sys.stderr)
+    # What could not be checked goes to stderr once, whatever the format: the report on stdout
+    # only counts it (source_text) or carries it as data (JSON errors, SARIF notifications).
+    for line in source_text.error_lines(report):
+        print(f"ft-audit: error: {line}", file=sys.stderr)
     for finding in report.config_findings:
         print(f"ft-audit: {finding.line()}", file=sys.stderr)
     return exit_with(exit_code(report), report.config_findings)

@@ -1,6 +1,13 @@
 """`ft-audit source` orchestration: find files, read them, run the C and Cython rules,
 apply suppressions and configuration. I/O lives here; the rules are pure.
 
+An sdist (`.tar.gz`, `.tgz`, `.tar.bz2`, `.zip`) given as a PATH is read by
+auditor.sources.sdist: its C, C++ and Cython members and its pyproject.toml files are written
+into a private temporary folder (mode 0700, removed when the run ends) and checked as the
+extracted tree would be, the sdist's own `[tool.ft-audit]` included; findings name them
+`ARCHIVE!member` (`markupsafe-3.0.2.tar.gz!src/markupsafe/_speedups.c`), the member path
+without the sdist's top folder.
+
 C files are handled in two passes so that a project's own macros are known everywhere:
 pass 1 tokenizes every file and collects `#define`s and function names; pass 2 checks.
 """
@@ -8,10 +15,13 @@ pass 1 tokenizes every file and collects `#define`s and function names; pass 2 c
 from __future__ import annotations
 
 import codecs
+import contextlib
 import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from auditor.errors import ArchiveError, InputError
 from auditor.lint import config as cfg
 from auditor.lint.cmacros import MacroTable
 from auditor.lint.cpreproc import preprocess
@@ -21,6 +31,7 @@ from auditor.lint.ctokens import LineIndex, tokenize
 from auditor.lint.cython_rules import CythonUnavailable, check_cython
 from auditor.lint.findings import FileResult, LintReport, SourceDiagnostic, SourceFinding
 from auditor.lint.suppress import Suppressions, from_c_comments, from_cython_source
+from auditor.sources.sdist import extract_members, is_archive
 
 C_SUFFIXES = frozenset({".c", ".h", ".cc", ".cpp", ".cxx", ".hpp", ".hh", ".hxx"})
 CYTHON_SUFFIXES = {".pyx": "pyx", ".pxd": "pxd", ".pxi": "pxi"}
@@ -55,6 +66,13 @@ class _Loaded:
 def _display(path: Path) -> str:
     """Paths are shown as the user gave them (relative stays relative), normalised."""
     return os.path.normpath(str(path))
+
+
+def _wanted_member(name: str) -> bool:
+    """The sdist members the linter reads: sources, and the pyproject.toml files their config is in."""
+    base = name.rsplit("/", 1)[-1]
+    suffix = os.path.splitext(base)[1].lower()
+    return suffix in C_SUFFIXES or suffix in CYTHON_SUFFIXES or base == "pyproject.toml"
 
 
 def _is_generated_cython(text: str) -> str | None:
@@ -92,6 +110,16 @@ class _Run:
         self.expired: list = []              # FTC001 findings of the configs read
         self._cython_included: set[Path] = set()
         self._extra_root = Path.cwd()
+        self._archives: list[tuple[Path, str]] = []   # (extracted tree, the archive as shown)
+        self._real: dict[str, Path] = {}               # a source's shown path -> the file read
+        self._stack = contextlib.ExitStack()           # the extracted trees' temporary folders
+
+    def _show(self, path: Path) -> str:
+        """How a path is named in the report: `ARCHIVE!member` inside an sdist."""
+        for root, archive in self._archives:
+            if path.is_relative_to(root):
+                return f"{archive}!{path.relative_to(root).as_posix()}"
+        return _display(path)
 
     # -- discovery --------------------------------------------------------------------------
     def _config_for(self, start: Path) -> cfg.LintConfig:
@@ -105,7 +133,7 @@ class _Run:
             if note:
                 self.notes.append(note)
             if conf.source is not None and (conf.ignore or conf.exclude or conf.select is not None or conf.expired):
-                self.notes.append(f"config: {_display(pyproject)} [tool.ft-audit]")
+                self.notes.append(f"config: {self._show(pyproject)} [tool.ft-audit]")
             self.expired.extend(conf.expired)
             self._configs[pyproject] = conf
         return self._configs[pyproject]
@@ -114,9 +142,38 @@ class _Run:
         if conf.excludes(path):
             return True
         if self.options.exclude:
-            extra = cfg.LintConfig(exclude=self.options.exclude, root=self._extra_root)
+            # inside an sdist, --exclude globs are relative to its top folder
+            base = next((root for root, _ in self._archives if path.is_relative_to(root)), self._extra_root)
+            extra = cfg.LintConfig(exclude=self.options.exclude, root=base)
             return extra.excludes(path)
         return False
+
+    def _open_archive(self, archive: Path) -> tuple[Path, cfg.LintConfig] | None:
+        """Extract an sdist's sources; its tree and the config that applies, or None when the
+        archive cannot be read (reported)."""
+        shown = _display(archive)
+        dest = Path(self._stack.enter_context(tempfile.TemporaryDirectory(prefix="ft-audit-sdist-"))).resolve()
+        try:
+            got = extract_members(archive, dest, _wanted_member, shown_as=shown)
+        except ArchiveError as exc:
+            self.results.append(FileResult(shown, diagnostics=(SourceDiagnostic(shown, exc.reason, checked=False),)))
+            return None
+        for problem in got.problems:
+            where = f"{shown}!{got.shown(problem.member)}"
+            self.results.append(FileResult(where, diagnostics=(
+                SourceDiagnostic(where, problem.reason, checked=False),)))
+        tree = dest / got.top if got.top else dest
+        self._archives.append((tree, shown))
+        if not self.options.use_config or self.options.config_file:
+            return tree, self._config_for(archive)
+        own = tree / "pyproject.toml"
+        if not (own.is_file() and cfg.find_pyproject(tree) == own):
+            return tree, cfg.LintConfig()    # never a pyproject.toml above the temporary folder
+        try:
+            return tree, self._config_for(tree)
+        except InputError as exc:
+            self.notes.append(f"{shown}!pyproject.toml: [tool.ft-audit] not applied ({exc.reason})")
+            return tree, cfg.LintConfig()
 
     def discover(self, paths: list[Path]) -> list[_Source]:
         out: list[_Source] = []
@@ -125,6 +182,13 @@ class _Run:
             if not root.exists():
                 self.results.append(FileResult(str(root), diagnostics=(
                     SourceDiagnostic(str(root), "no such file or directory", checked=False),)))
+                continue
+            if root.is_file() and is_archive(root):
+                opened = self._open_archive(root)
+                if opened is not None:
+                    tree, conf = opened
+                    self._walk(tree, conf, out, seen, f"no sources found in {_display(root)} (no C, C++ or "
+                               "Cython members outside excluded folders)", _display(root))
                 continue
             conf = self._config_for(root)
             if root.is_file():
@@ -137,24 +201,29 @@ class _Run:
                     seen.add(root.resolve())
                     out.append(_Source(root, _display(root), conf, explicit=True))
                 continue
-            found = len(out)
-            for dirpath, dirnames, filenames in os.walk(root):
-                dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in SKIP_DIRS
-                                     and not self._excluded(Path(dirpath) / d, conf))
-                for name in sorted(filenames):
-                    p = Path(dirpath) / name
-                    suffix = p.suffix.lower()
-                    if suffix not in C_SUFFIXES and suffix not in CYTHON_SUFFIXES:
-                        continue
-                    if self._excluded(p, conf) or p.resolve() in seen:
-                        continue
-                    seen.add(p.resolve())
-                    out.append(_Source(p, _display(p), conf, explicit=False))
-            if len(out) == found:  # say why nothing was checked, not just "0 checked files"
-                self.results.append(FileResult(_display(root), diagnostics=(SourceDiagnostic(
-                    _display(root), f"no sources found under {_display(root)} (no C, C++ or Cython files "
-                    "outside excluded folders)", checked=False),)))
+            self._walk(root, conf, out, seen, f"no sources found under {_display(root)} (no C, C++ or Cython "
+                       "files outside excluded folders)", _display(root))
+        for src in out:
+            self._real[src.display] = src.path
         return out
+
+    def _walk(self, root: Path, conf: cfg.LintConfig, out: list[_Source], seen: set[Path], nothing: str,
+              shown: str) -> None:
+        found = len(out)
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in SKIP_DIRS
+                                 and not self._excluded(Path(dirpath) / d, conf))
+            for name in sorted(filenames):
+                p = Path(dirpath) / name
+                suffix = p.suffix.lower()
+                if suffix not in C_SUFFIXES and suffix not in CYTHON_SUFFIXES:
+                    continue
+                if self._excluded(p, conf) or p.resolve() in seen:
+                    continue
+                seen.add(p.resolve())
+                out.append(_Source(p, self._show(p), conf, explicit=False))
+        if len(out) == found:  # say why nothing was checked, not just "0 checked files"
+            self.results.append(FileResult(shown, diagnostics=(SourceDiagnostic(shown, nothing, checked=False),)))
 
     # -- reading ----------------------------------------------------------------------------
     def load(self, src: _Source) -> _Loaded | None:
@@ -182,6 +251,10 @@ class _Run:
 
     # -- checking ---------------------------------------------------------------------------
     def run(self, paths: list[Path]) -> LintReport:
+        with self._stack:    # an sdist's extracted tree lives until its files are checked
+            return self._check(paths)
+
+    def _check(self, paths: list[Path]) -> LintReport:
         sources = self.discover(paths)
         c_files: list[tuple[_Loaded, CFile, Suppressions]] = []
         macros = []
@@ -269,7 +342,7 @@ class _Run:
         if not self._cython_included:
             return
         for k, r in enumerate(self.results):
-            if Path(r.path).resolve() in self._cython_included and any(f.rule == "FTS501" for f in r.findings):
+            if self._real.get(r.path, Path(r.path)).resolve() in self._cython_included and any(f.rule == "FTS501" for f in r.findings):
                 self.results[k] = FileResult(r.path, tuple(f for f in r.findings if f.rule != "FTS501"),
                                              r.diagnostics, r.lines)
 

@@ -11,6 +11,8 @@ scanning can map them onto the repository checkout; absolute paths are `file://`
 
 Locations:
   source -- the file, with a region (1-based line and column, columns in Unicode code points);
+            a file inside an sdist (`ARCHIVE!member`) as a wheel member is: the archive as the
+            artifact, the member in `properties.member`;
   wheel  -- the wheel file as the artifact (the path it was given by), the member in the
             artifact location's `properties.member` and the module as a logical location
             (`kind: module`); a wheel-level finding has no member;
@@ -36,6 +38,7 @@ from auditor import __version__
 from auditor.finding_codes import Family, FindingCode, codes_of
 from auditor.lint.findings import LintReport
 from auditor.model import Finding, WheelReport
+from auditor.sources.sdist import split_member_path
 
 if TYPE_CHECKING:
     from auditor.envaudit import EnvAudit
@@ -109,14 +112,14 @@ def to_sarif(report: LintReport) -> dict[str, Any]:
             "message": {"text": f"{f.message}. Fix: {f.fix}"},
             "locations": [{
                 "physicalLocation": {
-                    "artifactLocation": {"uri": _uri(f.path)},
+                    "artifactLocation": _source_artifact(f.path),
                     "region": {"startLine": f.line, "startColumn": f.column},
                 }
             }],
         })
     notifications = []
     for d in report.diagnostics:
-        loc: dict[str, Any] = {"physicalLocation": {"artifactLocation": {"uri": _uri(d.path)}}}
+        loc: dict[str, Any] = {"physicalLocation": {"artifactLocation": _source_artifact(d.path)}}
         if d.line:
             loc["physicalLocation"]["region"] = {"startLine": d.line}
         notifications.append({
@@ -126,6 +129,15 @@ def to_sarif(report: LintReport) -> dict[str, Any]:
         })
     return _document(Family.SOURCE, results, successful=report.unchecked_files == 0,
                      notifications=notifications, column_kind=True)
+
+
+def _source_artifact(path: str) -> dict[str, Any]:
+    """A source file's artifact location; a member of an sdist is located at the archive."""
+    inside = split_member_path(path)
+    if inside is None:
+        return {"uri": _uri(path)}
+    archive, member = inside
+    return {"uri": _uri(archive), "properties": {"member": member}}
 
 
 def _fingerprint(*parts: str | None) -> dict[str, str]:

@@ -1,10 +1,10 @@
 """Plain-text rendering of `ft-audit source` results: one `path:line:col: RULE message` per
-finding (the format compilers use, so editors and CI log parsers jump to it), the fix on the
-next line, then diagnostics and a one-line summary."""
+finding (the format compilers use, so editors and CI log parsers jump to it), the fix and the
+rule's documentation link on the next lines, then notes and a one-line summary."""
 
 from __future__ import annotations
 
-from auditor.lint.findings import LintReport
+from auditor.lint.findings import LintReport, SourceDiagnostic
 from auditor.lint.rules import BY_ID
 
 
@@ -16,21 +16,29 @@ def render(report: LintReport, *, show_fix: bool = True, notes: bool = True) -> 
         if show_fix:
             rule = BY_ID.get(f.rule)
             since = f" (since {rule.since})" if rule and rule.since and rule.since not in f.fix else ""
-            docs = f"; see {rule.docs}" if rule else ""
-            out.append(f"    fix: {f.fix}{since}{docs}")
-    for d in report.diagnostics:
-        if d.checked and not notes:
-            continue
-        where = f"{d.path}:{d.line}" if d.line else d.path
-        kind = "note" if d.checked else "error"
-        out.append(f"{where}: {kind}: {d.message}")
+            out.append(f"    fix: {f.fix}{since}")
+            if rule:
+                out.append(f"    see {rule.docs}")
+    for d in report.diagnostics if notes else ():
+        if d.checked:    # a partial result; what could not be checked at all is on stderr
+            out.append(f"{_where(d)}: note: {d.message}")
     for note in report.config_notes if notes else ():
         out.append(f"note: {note}")
     n = len(report.findings)
     out.append(f"{n} finding{'s' if n != 1 else ''} in {report.checked_files} checked file"
                f"{'s' if report.checked_files != 1 else ''}"
-               + (f"; {report.unchecked_files} file(s) could not be checked" if report.unchecked_files else ""))
+               + (f"; {report.unchecked_files} could not be checked (errors on stderr)" if report.unchecked_files else ""))
     return "\n".join(out) + "\n"
+
+
+def error_lines(report: LintReport) -> list[str]:
+    """`PATH[:LINE]: reason` for each file that could not be checked: the command prints them
+    on stderr, once."""
+    return [f"{_where(d)}: {d.message}" for d in report.diagnostics if not d.checked]
+
+
+def _where(d: SourceDiagnostic) -> str:
+    return f"{d.path}:{d.line}" if d.line else d.path
 
 
 def render_rules() -> str:
