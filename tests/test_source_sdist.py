@@ -212,3 +212,66 @@ def test_not_an_archive_is_one_line(tmp_path, capsys):
     assert code == 2
     assert err == [f"ft-audit: error: {archive}: not a readable tar.gz / tar.bz2 (BadGzipFile: Not a gzipped "
                    "file (b'no'))"]
+
+
+# -- --pypi -------------------------------------------------------------------------------------
+
+@pytest.mark.network
+def test_pypi_downloads_the_release_sdist_and_checks_it(tmp_path, monkeypatch, capsys, private_tmp):
+    from tests.test_source_real import SDISTS
+
+    monkeypatch.setenv("FT_AUDIT_CACHE_DIR", str(tmp_path / "cache"))
+    code = cli_main(["--no-config", "source", "--pypi", "markupsafe==2.1.5"])
+    out, err = capsys.readouterr()
+    if code == 2 and "ft-audit: error: --pypi" in err:
+        from tests.support.unavailable import skip_or_fail
+
+        skip_or_fail(f"PyPI unreachable: {err.strip()}")
+    assert code == 1 and err == ""
+    assert [line.split(": ", 1)[0] for line in out.splitlines() if "FTS" in line] == [
+        f"MarkupSafe-2.1.5.tar.gz!{SPEEDUPS}:193:3", f"MarkupSafe-2.1.5.tar.gz!{SPEEDUPS}:314:1"]
+    cached = tmp_path / "cache" / "sdists" / "markupsafe" / "MarkupSafe-2.1.5.tar.gz"
+    import hashlib
+
+    assert hashlib.sha256(cached.read_bytes()).hexdigest() == SDISTS["markupsafe-old"][2]
+    # the cached copy is used as is (its hash matches): --offline still works
+    assert cli_main(["--no-config", "source", "--offline", "--pypi", "markupsafe==2.1.5"]) == 1
+    assert capsys.readouterr().out == out
+
+
+def _files(*dists):
+    from packaging.version import Version
+
+    from auditor.pypi import DistFile, ProjectFiles
+
+    files = tuple(DistFile(name, f"https://files.example/{name}", Version(version), kind, sha256="0" * 64)
+                  for name, version, kind in dists)
+    return ProjectFiles("wheelonly", files, tuple(sorted({f.version for f in files})), "https://index.example/")
+
+
+def test_a_release_without_an_sdist_is_one_error_line(monkeypatch, capsys):
+    from auditor.pypi import PyPIClient
+
+    monkeypatch.setattr(PyPIClient, "project_files", lambda self, name: _files(
+        ("wheelonly-1.0-py3-none-any.whl", "1.0", "wheel"), ("wheelonly-0.9.tar.gz", "0.9", "sdist")))
+    assert cli_main(["--no-config", "source", "--pypi", "wheelonly==1.0", "--pypi", "wheelonly==2.0"]) == 2
+    out, err = capsys.readouterr()
+    assert err.splitlines() == [
+        "ft-audit: error: --pypi wheelonly==1.0: wheelonly 1.0 has no sdist on the index (wheels only)",
+        "ft-audit: error: --pypi wheelonly==2.0: wheelonly has no release 2.0 on the index"]
+    assert out == "0 findings in 0 checked files; 2 could not be checked (errors on stderr)\n"
+
+
+def test_pypi_without_a_version_takes_the_latest_released_sdist(monkeypatch, tmp_path):
+    from auditor.http import HttpClient
+    from auditor.pypi import PyPIClient
+    from auditor.sources.sdist import fetch_sdist
+
+    monkeypatch.setenv("FT_AUDIT_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(PyPIClient, "project_files", lambda self, name: _files(
+        ("wheelonly-1.0.zip", "1.0", "sdist"), ("wheelonly-1.0.tar.gz", "1.0", "sdist"),
+        ("wheelonly-2.0rc1.tar.gz", "2.0rc1", "sdist"), ("wheelonly-2.0-py3-none-any.whl", "2.0", "wheel")))
+    asked = []
+    monkeypatch.setattr(HttpClient, "download", lambda self, url, sha256, dest: asked.append((url, dest)) or dest)
+    assert fetch_sdist("wheelonly") == tmp_path / "sdists" / "wheelonly" / "wheelonly-1.0.tar.gz"
+    assert asked == [("https://files.example/wheelonly-1.0.tar.gz", tmp_path / "sdists" / "wheelonly" / "wheelonly-1.0.tar.gz")]

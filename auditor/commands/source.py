@@ -4,16 +4,18 @@ sub-interpreter hazards. Rules: auditor.lint.rules; engine: auditor.lint.engine.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
 from auditor.config import exit_with
-from auditor.errors import InputError
+from auditor.errors import AuditError, InputError
 from auditor.lint.engine import LintOptions, lint_paths
-from auditor.lint.findings import LintReport
+from auditor.lint.findings import FileResult, LintReport, SourceDiagnostic
 from auditor.lint.rules import BY_ID
 from auditor.output import is_quiet
 from auditor.report import jsonout, sarif, source_text
+from auditor.sources.sdist import fetch_sdist
 
 NAME = "source"
 HELP = ("lint C/C++ and Cython sources (.c .h .cc .cpp .hpp .pyx .pxd .pxi) for free-threading "
@@ -33,6 +35,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="skip paths matching GLOB, relative to the current directory (repeatable)")
     parser.add_argument("--select", action="append", default=[], metavar="RULES",
                         help="only these rule IDs, comma-separated (repeatable); replaces [tool.ft-audit.source] select")
+    parser.add_argument("--pypi", action="append", default=[], metavar="NAME[==VERSION]",
+                        help="download that release's sdist from PyPI (sha256-checked, cached) and check it "
+                             "(repeatable; latest release without ==VERSION)")
+    parser.add_argument("--offline", action="store_true", help="--pypi from the cache only")
     parser.add_argument("--list-rules", action="store_true", help="print the rule table and exit")
 
 
@@ -48,8 +54,8 @@ def run(args: argparse.Namespace) -> int:
     if args.list_rules:
         sys.stdout.write(source_text.render_rules())
         return 0
-    if not args.paths:
-        print("ft-audit source: error: give at least one PATH", file=sys.stderr)
+    if not args.paths and not args.pypi:
+        print("ft-audit source: error: give at least one PATH or --pypi NAME", file=sys.stderr)
         return 2
     ignore, select = _rule_ids(args.ignore, "--ignore"), _rule_ids(args.select, "--select")
     settings = args.settings
@@ -57,7 +63,20 @@ def run(args: argparse.Namespace) -> int:
     options = LintOptions(ignore=ignore, exclude=tuple(args.exclude), use_config=not getattr(args, "no_config", False),
                           config_file=settings.path if getattr(args, "config", None) else None,
                           select=select or None)
-    report = lint_paths([Path(p) for p in args.paths], options)
+    paths, failed = [Path(p) for p in args.paths], []
+    for spec in args.pypi:
+        try:
+            sdist = fetch_sdist(spec, offline=args.offline)
+        except AuditError as exc:
+            reason = exc.reason if exc.where == spec else exc.one_line()
+            failed.append(FileResult(f"--pypi {spec}", diagnostics=(
+                SourceDiagnostic(f"--pypi {spec}", reason, checked=False),)))
+            continue
+        paths.append(sdist)
+        options.names[sdist] = sdist.name
+    report = lint_paths(paths, options) if paths else LintReport()
+    if failed:
+        report = dataclasses.replace(report, files=tuple(failed) + report.files)
     if output_format == "json":
         text = jsonout.dumps(report.to_json())
     elif output_format == "sarif":

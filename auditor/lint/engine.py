@@ -46,6 +46,7 @@ class LintOptions:
     use_config: bool = True
     config_file: Path | None = None       # explicit pyproject.toml (overrides discovery)
     select: frozenset[str] | None = None  # only these rules (replaces the config's select)
+    names: dict[Path, str] = field(default_factory=dict)   # how to name a given PATH (a downloaded sdist: its file name)
 
 
 @dataclass
@@ -151,7 +152,7 @@ class _Run:
     def _open_archive(self, archive: Path) -> tuple[Path, cfg.LintConfig] | None:
         """Extract an sdist's sources; its tree and the config that applies, or None when the
         archive cannot be read (reported)."""
-        shown = _display(archive)
+        shown = self.options.names.get(archive) or _display(archive)
         dest = Path(self._stack.enter_context(tempfile.TemporaryDirectory(prefix="ft-audit-sdist-"))).resolve()
         try:
             got = extract_members(archive, dest, _wanted_member, shown_as=shown)
@@ -187,8 +188,9 @@ class _Run:
                 opened = self._open_archive(root)
                 if opened is not None:
                     tree, conf = opened
-                    self._walk(tree, conf, out, seen, f"no sources found in {_display(root)} (no C, C++ or "
-                               "Cython members outside excluded folders)", _display(root))
+                    shown = self.options.names.get(root) or _display(root)
+                    self._walk(tree, conf, out, seen, f"no sources found in {shown} (no C, C++ or "
+                               "Cython members outside excluded folders)", shown)
                 continue
             conf = self._config_for(root)
             if root.is_file():

@@ -283,3 +283,46 @@ def _bomb(name: str, size: int, bound: int, compressed: int, lim: SdistLimits) -
 def _short(exc: BaseException) -> str:
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def fetch_sdist(spec: str, *, offline: bool = False) -> Path:
+    """Download the sdist of one release (`NAME` for the latest, or `NAME==VERSION`) from the
+    index into the cache's sdists/ folder, sha256-checked (a cached copy whose hash matches is
+    reused). InputError when there is no such release or it has no sdist; ServiceError when the
+    index or the download fails."""
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.version import Version
+
+    from auditor.cache import cache_dir
+    from auditor.errors import InputError
+    from auditor.pypi import PyPIClient
+
+    try:
+        requirement = Requirement(spec)
+    except InvalidRequirement as exc:
+        raise InputError(spec, f"not NAME or NAME==VERSION ({exc})") from None
+    pinned = [s.version for s in requirement.specifier if s.operator in ("==", "===")]
+    if len(requirement.specifier) and not pinned:
+        raise InputError(spec, "only NAME or NAME==VERSION is supported")
+    client = PyPIClient(offline=offline)
+    files = client.project_files(requirement.name)
+    sdists = [f for f in files.files if f.kind == "sdist" and f.version is not None]
+    if pinned:
+        version = Version(pinned[0])
+        if version not in files.versions:
+            raise InputError(spec, f"{files.name} has no release {version} on the index")
+    else:
+        released = [f.version for f in sdists if f.version and not f.yanked and not f.version.is_prerelease]
+        if not released:
+            raise InputError(spec, f"{files.name} has no released sdist on the index")
+        version = max(released)
+    # an old release may have both a .zip and a .tar.gz: the .tar.gz, as pip prefers it
+    candidates = sorted((f for f in sdists if f.version == version), key=lambda f: not f.filename.endswith(".tar.gz"))
+    if not candidates:
+        raise InputError(spec, f"{files.name} {version} has no sdist on the index (wheels only)")
+    dist = candidates[0]
+    if "/" in dist.filename or "\\" in dist.filename or dist.filename.startswith(".") or not is_archive(Path(dist.filename)):
+        raise InputError(spec, f"the index served an unusable sdist file name {dist.filename!r}")
+    if not dist.sha256:
+        raise InputError(spec, f"the index gave no sha256 for {dist.filename}; not downloaded")
+    return client.http.download(dist.url, dist.sha256, cache_dir("sdists", files.name) / dist.filename)
