@@ -338,6 +338,20 @@ def test_thread_and_process_pools_agree(tmp_path):
         assert audit_paths(paths, AuditOptions(executor=kind, jobs=2)) == serial
 
 
+def test_small_set_starts_no_pool():
+    """A few small wheels are audited in the process: no pool, not even its imports."""
+    import os
+    import subprocess
+    import sys
+
+    paths = [str(require_wheel(k)) for k in (MARKUPSAFE_T, PSUTIL_T, MARKUPSAFE_GIL)]
+    probe = ("import sys; from auditor.cli import main; code = main(['wheel', *sys.argv[1:]]); "
+             "print(code, sorted(m for m in sys.modules if m.startswith(('concurrent', 'multiprocessing'))))")
+    env = {k: v for k, v in os.environ.items() if k != "FT_AUDIT_WHEEL_EXECUTOR"}
+    done = subprocess.run([sys.executable, "-c", probe, *paths], capture_output=True, text=True, timeout=120, env=env)
+    assert done.stdout.splitlines()[-1] == "0 []", done.stderr
+
+
 @pytest.mark.network
 def test_pypi_release(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("FT_AUDIT_CACHE_DIR", str(tmp_path))
