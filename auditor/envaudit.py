@@ -19,8 +19,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from packaging.markers import InvalidMarker, UndefinedComparison, UndefinedEnvironmentName
-from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from auditor import rollup
@@ -316,6 +314,10 @@ def marker_environment(interpreter: Interpreter) -> dict[str, str]:
 
 def requirement_names(requires_dist: Iterable[str], environment: Mapping[str, str]) -> tuple[list[str], list[str]]:
     """(canonical names that apply to the target, one-line problems). Extras are off."""
+    # Imported here: a warm `env` run takes these from auditor.audit.env's cache.
+    from packaging.markers import InvalidMarker, UndefinedComparison, UndefinedEnvironmentName
+    from packaging.requirements import InvalidRequirement, Requirement
+
     names: list[str] = []
     problems: list[str] = []
     for line in requires_dist:
@@ -364,11 +366,14 @@ def audit_environment(
     notes: Sequence[str] = (),
     errors: Sequence[str] = (),
     verified: bool = False,
+    dependencies: Mapping[tuple[str, ...], tuple[list[str], list[str]]] | None = None,
 ) -> EnvAudit:
     """Roll module reports up to distributions and the environment.
 
     reports: absolute file path -> ModuleReport. runtime: path -> (RuntimeResult, Comparison).
-    compat: distribution key -> (tracker JSON or None, disagreement messages)."""
+    compat: distribution key -> (tracker JSON or None, disagreement messages).
+    dependencies: a Requires-Dist list -> its requirement_names for this interpreter, when the
+    caller has them; the others are computed here."""
     interp = snapshot.interpreter
     runtime = runtime or {}
     entries: dict[str | None, list[ModuleEntry]] = {}
@@ -392,7 +397,8 @@ def audit_environment(
     missing: dict[str, list[str]] = {}
     dep_problems: dict[str, list[str]] = {}
     for key, d in dists.items():
-        names, problems = requirement_names(d.requires_dist, env_markers)
+        known = dependencies.get(d.requires_dist) if dependencies is not None else None
+        names, problems = known if known is not None else requirement_names(d.requires_dist, env_markers)
         graph[key] = [n for n in names if n in dists and n != key]
         missing[key] = [n for n in names if n not in dists]
         dep_problems[key] = problems

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
 from auditor.model import Severity, StrEnum
@@ -82,7 +82,15 @@ class FindingCode:
 
 @functools.lru_cache(maxsize=1)
 def _document() -> dict[str, Any]:
-    text = resources.files("auditor").joinpath(TABLE_FILE).read_text(encoding="utf-8")
+    # The table sits beside this module (checkout, wheel); importlib.resources, which imports
+    # zipfile and more on every start, only for a package installed as a zip.
+    try:
+        with open(os.path.join(os.path.dirname(__file__), TABLE_FILE), encoding="utf-8") as table:
+            text = table.read()
+    except OSError:
+        from importlib import resources
+
+        text = resources.files("auditor").joinpath(TABLE_FILE).read_text(encoding="utf-8")
     return json.loads(text)
 
 

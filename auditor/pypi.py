@@ -157,13 +157,26 @@ class PyPIClient:
                                    max_age: float = ONE_DAY) -> ProjectFiles | None:
         """free_threaded_files when its compact answer is cached and fresh (or --offline), else
         None: no request, no page read."""
+        found = self.fresh_ft_answer(name, wheel_tags, max_age=max_age)
+        if found is None:
+            return None
+        key, meta = found
+        compact = FT_WHEELS.get(key, MARSHAL, check=is_ft_compact)
+        if compact is None:
+            return None
+        url = self.page_url(name)
+        return project_from_ft_compact(canonicalize_name(name), compact, url, age=meta["age"], stale=meta["stale"])
+
+    def fresh_ft_answer(self, name: str, wheel_tags: frozenset[str], *,
+                        max_age: float = ONE_DAY) -> tuple[str, dict] | None:
+        """(the key naming free_threaded_files' answer for this page body and tag set, the page's
+        cache metadata with its `age` and `stale`) when the page is cached and fresh (or
+        --offline), else None. Reads one small metadata file: a caller can key what it derives
+        from the answer (auditor.audit.env's offers) without loading the answer."""
         url = self.page_url(name)
         meta = self.http.fresh_meta(url, SIMPLE_JSON, max_age=max_age)
-        key = self._ft_key(url, wheel_tags, max_age, meta)
-        compact = FT_WHEELS.get(key, MARSHAL, check=is_ft_compact) if key else None
-        if compact is None or meta is None:
-            return None
-        return project_from_ft_compact(canonicalize_name(name), compact, url, age=meta["age"], stale=meta["stale"])
+        key = self._ft_key(url, wheel_tags, max_age, meta) if meta is not None else None
+        return (key, meta) if key and meta is not None else None
 
     def _ft_key(self, url: str, wheel_tags: frozenset[str], max_age: float, meta: Any = None) -> str | None:
         meta = meta if meta is not None else self.http.fresh_meta(url, SIMPLE_JSON, max_age=max_age)

@@ -30,10 +30,18 @@ from typing import TYPE_CHECKING, Any
 from auditor.cache import CacheStore, inspector_fingerprint
 from auditor.errors import AuditError
 from auditor.model import FreeThreading, ModuleReport, Subinterpreters
-from auditor.wheel_modules import is_read_as_module
 
 if TYPE_CHECKING:
-    from auditor.wheel_modules import WheelModules
+    from auditor.wheel_modules import WheelModules, is_read_as_module
+
+
+def __getattr__(name: str) -> Any:
+    # Re-exported on first use: a run whose verdicts are all cached does not import the reader.
+    if name == "is_read_as_module":
+        from auditor.wheel_modules import is_read_as_module
+
+        return is_read_as_module
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "FROM_CACHE", "FROM_CENSUS", "FROM_DOWNLOAD", "FROM_LOCAL", "FROM_RANGE_READ", "NOT_READ", "WheelFile",

@@ -15,7 +15,7 @@ from typing import Any
 from packaging.version import InvalidVersion, Version
 
 from auditor import envaudit, rollup
-from auditor.cache import PICKLE, CacheStore, inspector_fingerprint
+from auditor.cache import MARSHAL, PICKLE, CacheStore, inspector_fingerprint
 from auditor.envaudit import NOT_ON_INDEX, FtOffer
 from auditor.errors import AuditError, InputError
 from auditor.model import FreeThreading, ModuleReport
@@ -70,7 +70,38 @@ def audit_snapshot(snapshot: EnvSnapshot, *, cmd: Sequence[str] | None = None, v
                 notes.append("runtime proof on a GIL build: the GIL question is checked from the module "
                              "definitions' slots, not from sys._is_gil_enabled()")
     return envaudit.audit_environment(snapshot, files, reports, ft_offers=offers, compat=compat,
-                                      runtime=runtime, notes=notes, errors=errors, verified=bool(verify and cmd))
+                                      runtime=runtime, notes=notes, errors=errors, verified=bool(verify and cmd),
+                                      dependencies=dependency_names(snapshot) if use_cache else None)
+
+
+# -- declared dependencies ------------------------------------------------------------------
+DEPENDENCIES = CacheStore("env-dependencies")
+
+
+def dependency_names(snapshot: EnvSnapshot) -> dict[tuple[str, ...], tuple[list[str], list[str]]]:
+    """envaudit.requirement_names of every Requires-Dist list in the snapshot, for its
+    interpreter, cached under a digest of the marker environment, the lists and packaging's
+    version: parsing and evaluating a few hundred requirement lines (and importing packaging's
+    marker parser) was a tenth of a warm run."""
+    import hashlib
+
+    from packaging import __version__ as packaging_version
+
+    environment = envaudit.marker_environment(snapshot.interpreter)
+    lists = sorted({d.requires_dist for d in snapshot.distributions})
+    key = hashlib.sha256(repr((packaging_version, sorted(environment.items()), lists)).encode()).hexdigest()
+    hit = DEPENDENCIES.get(key, MARSHAL, check=_is_dependency_entry)
+    if hit is not None:
+        return {tuple(lines): (names, problems) for lines, names, problems in hit}
+    out = {lines: envaudit.requirement_names(lines, environment) for lines in lists}
+    DEPENDENCIES.put(key, [[list(lines), names, problems] for lines, (names, problems) in out.items()], MARSHAL)
+    return out
+
+
+def _is_dependency_entry(value: Any) -> bool:
+    return type(value) is list and all(
+        type(row) is list and len(row) == 3 and all(type(part) is list and all(type(x) is str for x in part)
+                                                   for part in row) for row in value)
 
 
 # -- inspection in parallel -----------------------------------------------------------------
@@ -291,35 +322,54 @@ def gather_ft_offers(snapshot: EnvSnapshot, files: Sequence[ExtensionFile], repo
     from concurrent.futures import ThreadPoolExecutor
 
     from auditor.pypi import ProjectNotFound, PyPIClient
+    from auditor.wheel_verdicts import WheelFile
 
     client = PyPIClient(offline=offline)
     platforms = platform_tags_for(interp)
     failures: list[str] = []
     wanted_tags = frozenset(tag for t in targets for tag in _supported_tags(t, tuple(platforms)))
-
-    projects: dict[str, Any] = {}
+    # project -> {file name: WheelFile} of the offered (pinned) wheels, for their binary verdicts
+    pinned: dict[str, dict[str, Any]] = {}
 
     def one(key: str) -> tuple[str, list[FtOffer]]:
         try:
-            project = projects[key] = client.free_threaded_files(key, wanted_tags)
+            project = client.free_threaded_files(key, wanted_tags)
         except ProjectNotFound:  # built here or from another index: a quiet group, not a failure
             return key, [FtOffer(t.abi, needs[key], None, note=NOT_ON_INDEX) for t in targets]
         except AuditError as exc:
             failures.append(exc.one_line())
             return key, [FtOffer(t.abi, needs[key], None, note=exc.reason[:120]) for t in targets]
-        return key, [ft_offer_for(project, needs[key], t, platforms) for t in targets]
+        key_offers = [ft_offer_for(project, needs[key], t, platforms) for t in targets]
+        pinned[key] = _pinned_wheels(key, project, key_offers)
+        answer = client.fresh_ft_answer(key, wanted_tags)
+        if answer is not None:
+            OFFERS.put(_offers_key(answer[0], needs[key], targets, platforms),
+                       _offers_entry(key_offers, pinned[key]), MARSHAL)
+        return key, key_offers
 
-    # Cached compact answers load in well under a millisecond each: threads only for the
-    # projects whose page must be fetched or revalidated.
+    # A warm run: each project's offers were derived from the same cached answer before (one
+    # small metadata read and one small entry each; no answer loaded, no version parsed).
+    # Threads only for the projects whose page must be fetched or revalidated.
     results: dict[str, list[FtOffer]] = {}
     missing = []
     for key in sorted(needs):
-        cached = client.cached_free_threaded_files(key, wanted_tags)
-        if cached is None:
+        answer = client.fresh_ft_answer(key, wanted_tags)
+        question = _offers_key(answer[0], needs[key], targets, platforms) if answer else None
+        hit = OFFERS.get(question, MARSHAL, check=_is_offers_entry) if question else None
+        if answer is not None and hit is not None:
+            note = "stale PyPI answer (offline or unreachable)" if answer[1]["stale"] else ""
+            results[key] = [FtOffer(t, version, has, wheel, first, latest_with, latest, note)
+                            for t, version, has, wheel, first, latest_with, latest in hit["offers"]]
+            pinned[key] = {name: WheelFile(key, name, *where) for name, where in hit["wheels"].items()}
+            continue
+        project = client.cached_free_threaded_files(key, wanted_tags) if answer else None
+        if project is None:
             missing.append(key)
             continue
-        projects[key] = cached
-        results[key] = [ft_offer_for(cached, needs[key], t, platforms) for t in targets]
+        results[key] = [ft_offer_for(project, needs[key], t, platforms) for t in targets]
+        pinned[key] = _pinned_wheels(key, project, results[key])
+        if question:
+            OFFERS.put(question, _offers_entry(results[key], pinned[key]), MARSHAL)
     if missing:
         with ThreadPoolExecutor(max_workers=8) as pool:
             results.update(pool.map(one, missing))
@@ -328,25 +378,56 @@ def gather_ft_offers(snapshot: EnvSnapshot, files: Sequence[ExtensionFile], repo
     if failures:
         notes.append(f"PyPI: {len(failures)} of {len(needs)} lookups failed, shown as unknown "
                      f"(first: {failures[0]})")
-    results, verdict_notes = judge_offered_wheels(results, projects, client, offline=offline)
+    results, verdict_notes = judge_offered_wheels(results, pinned, client, offline=offline)
     return results, notes + verdict_notes
 
 
-def judge_offered_wheels(offers: dict[str, list[FtOffer]], projects: Mapping[str, Any], client, *,
+# project page's compact answer + installed version + targets + platforms -> ft_offer_for's
+# answers (without the note, which follows the page's staleness) and the offered wheels' files.
+OFFERS = CacheStore("env-ft-offers")
+
+
+def _offers_key(answer: str, version: str | None, targets: Sequence[PythonTarget], platforms: Sequence[str]) -> str:
+    return "\0".join([answer, version or "", ",".join(t.abi for t in targets), ",".join(platforms)])
+
+
+def _offers_entry(offers: Sequence[FtOffer], wheels: Mapping[str, Any]) -> dict:
+    return {"offers": [[o.target, o.pinned_version, o.pinned_has_wheel, o.pinned_wheel, o.first_version_with_wheel,
+                        o.latest_version_with_wheel, o.latest_version] for o in offers],
+            "wheels": {name: [w.url, w.sha256, w.size] for name, w in wheels.items()}}
+
+
+def _is_offers_entry(value: Any) -> bool:
+    return (type(value) is dict and type(value.get("offers")) is list and type(value.get("wheels")) is dict
+            and all(type(o) is list and len(o) == 7 for o in value["offers"])
+            and all(type(w) is list and len(w) == 3 and type(w[0]) is str for w in value["wheels"].values()))
+
+
+def _pinned_wheels(key: str, project: Any, offers: Sequence[FtOffer]) -> dict[str, Any]:
+    """{file name: WheelFile} of the wheels `offers` name (the installed version's)."""
+    from auditor.wheel_verdicts import WheelFile
+
+    names = {o.pinned_wheel for o in offers if o.pinned_wheel}
+    return {f.filename: WheelFile(key, f.filename, f.url, f.sha256, f.size)
+            for f in project.wheels() if f.filename in names}
+
+
+def judge_offered_wheels(offers: dict[str, list[FtOffer]], pinned: Mapping[str, Mapping[str, Any]], client, *,
                          offline: bool) -> tuple[dict[str, list[FtOffer]], list[str]]:
     """Each offered wheel gets its modules' verdicts (auditor.wheel_verdicts: census of the same
-    file, verdict cache, range reads of the extension members): a tag alone is a claim."""
+    file, verdict cache, range reads of the extension members): a tag alone is a claim.
+    `pinned` maps a project to {file name: WheelFile} of its offered wheels."""
     import dataclasses
 
-    from auditor.wheel_verdicts import NOT_READ, WheelFile, census_entries, wheel_verdicts
+    from auditor.wheel_verdicts import NOT_READ, census_entries, wheel_verdicts
 
-    wanted: dict[tuple[str, str], WheelFile] = {}
+    wanted: dict[tuple[str, str], Any] = {}
     for key, key_offers in offers.items():
-        files = {f.filename: f for f in projects[key].wheels()} if key in projects else {}
+        files = pinned.get(key, {})
         for offer in key_offers:
-            dist = files.get(offer.pinned_wheel) if offer.pinned_wheel else None
-            if dist is not None:
-                wanted[(key, offer.target)] = WheelFile(key, dist.filename, dist.url, dist.sha256, dist.size)
+            wheel = files.get(offer.pinned_wheel) if offer.pinned_wheel else None
+            if wheel is not None:
+                wanted[(key, offer.target)] = wheel
     if not wanted:
         return offers, []
     verdicts = wheel_verdicts(wanted.values(), http=client.http, census=census_entries({k for k, _ in wanted}),

@@ -119,7 +119,11 @@ def run(args: argparse.Namespace) -> int:
                            use_cache=not args.no_cache, notes=notes,
                            progress_stream=sys.stderr)
     from auditor.report import env as report
-    from auditor.report.sarif import env_sarif, render
+
+    def sarif(audit: envaudit.EnvAudit) -> str:
+        from auditor.report.sarif import env_sarif, render  # its finding tables: only for SARIF
+
+        return render(env_sarif(audit))
 
     failures = envaudit.select_failures(
         audit, fail_on, ignore_codes=[i.value for i in active if i.kind is IgnoreKind.CODE],
@@ -128,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
         output = report.render_quiet(audit, failures)
     else:
         output = {"json": report.render_json, "markdown": report.render_markdown,
-                  "sarif": lambda a: render(env_sarif(a))}.get(output_format, report.render_text)(audit)
+                  "sarif": sarif}.get(output_format, report.render_text)(audit)
     sys.stdout.write(output)
     for finding in expired:
         print(f"ft-audit: {finding.line()}", file=sys.stderr)

@@ -61,16 +61,42 @@ def user_census_path() -> Path:
     return cache_dir("compat") / CENSUS_FILE
 
 
+# A census file's parsed document, by the file's identity: read once per process, and kept as
+# marshal in the cache ("census-parsed"), which loads in a fifth of json's time. The document
+# is shared: readers must not change it.
+_PARSED: dict[tuple[str, int, int, int], dict[str, Any]] = {}
+
+
 def read_census(path: Path) -> dict[str, Any]:
+    from auditor.cache import MARSHAL, CacheStore
+
     try:
-        doc = json.loads(path.read_bytes())
+        st = path.stat()
     except OSError as exc:
         raise DatasetError(str(path), f"cannot read ({exc.strerror or exc})") from None
-    except ValueError as exc:
-        raise DatasetError(str(path), f"invalid JSON ({str(exc)[:80]})") from None
-    if not isinstance(doc, dict) or doc.get("schema") != CENSUS_SCHEMA or not isinstance(doc.get("packages"), dict):
-        raise DatasetError(str(path), f"not an ft-audit census (expected schema {CENSUS_SCHEMA!r})")
+    identity = (str(path.resolve()), st.st_ino, st.st_size, st.st_mtime_ns)
+    doc = _PARSED.get(identity)
+    if doc is not None:
+        return doc
+    store = CacheStore("census-parsed")
+    key = "\0".join(map(str, identity))
+    doc = store.get(key, MARSHAL, check=_is_census)
+    if doc is None:
+        try:
+            doc = json.loads(path.read_bytes())
+        except OSError as exc:
+            raise DatasetError(str(path), f"cannot read ({exc.strerror or exc})") from None
+        except ValueError as exc:
+            raise DatasetError(str(path), f"invalid JSON ({str(exc)[:80]})") from None
+        if not _is_census(doc):
+            raise DatasetError(str(path), f"not an ft-audit census (expected schema {CENSUS_SCHEMA!r})")
+        store.put(key, doc, MARSHAL)     # False (read-only cache): only costs speed
+    _PARSED[identity] = doc
     return doc
+
+
+def _is_census(doc: Any) -> bool:
+    return isinstance(doc, dict) and doc.get("schema") == CENSUS_SCHEMA and isinstance(doc.get("packages"), dict)
 
 
 def newest_census() -> tuple[dict[str, Any] | None, Path | None, list[str]]:

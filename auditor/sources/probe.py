@@ -16,7 +16,6 @@ annotations, no match statements, no third-party imports.
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import platform
@@ -314,6 +313,8 @@ def _parse_record(text):
         if not line:
             continue
         if '"' in line:
+            import csv  # here: the module is imported on every `env` start, quoted paths are rare
+
             parsed = next(csv.reader([line]), None)
             path = parsed[0] if parsed else ""
         else:
