@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 import struct
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 MAX_INPUT = 4 << 20     # a mutated input never grows past this
 
@@ -111,7 +111,7 @@ class Mutator:
         if self.structured is not None and rng.random() < 0.5:
             try:
                 base = self.structured(rng, base)
-            except Exception:  # noqa: BLE001 - not structured enough to mutate that way (bad zip, not JSON)
+            except Exception:  # noqa: BLE001, S110 - not structured enough to mutate that way (bad zip, not JSON)
                 pass
             if rng.random() < 0.5:
                 return base[:MAX_INPUT]

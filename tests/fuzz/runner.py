@@ -167,8 +167,8 @@ class Summary:
 
     def render(self) -> str:
         lines = [f"target {self.target}  engine {self.engine}  seed {self.seed}",
-                 f"executions: {self.executions}  ({self.rate:.1f}/s over {self.seconds:.1f} s, "
-                 f"{self.restarts} worker restarts)",
+                 (f"executions: {self.executions}  ({self.rate:.1f}/s over {self.seconds:.1f} s, "
+                  f"{self.restarts} worker restarts)"),
                  f"distinct crash signatures: {len(self.signatures)}"]
         for sig, found in sorted(self.signatures.items(), key=lambda kv: -kv[1].count):
             lines.append(f"  {found.count:6d}x  {sig}\n           replay: python -m tests.fuzz {self.target} "
@@ -177,9 +177,9 @@ class Summary:
 
 
 def default_engine() -> str:
-    try:
-        import atheris  # noqa: F401
-    except ImportError:
+    import importlib.util
+
+    if importlib.util.find_spec("atheris") is None:
         return "mutate"
     return "atheris"
 

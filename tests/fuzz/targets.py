@@ -18,9 +18,9 @@ import re
 import tempfile
 import warnings
 import zipfile
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 from tests.fuzz.mutate import Structured
 
@@ -41,7 +41,6 @@ class Target:
     tokens: Sequence[bytes] = ()
     structured: Structured | None = None
     doc: str = ""
-    setup: Callable[[], None] = field(default=lambda: None)
 
 
 # ------------------------------------------------------------------ seeds from pinned wheels
