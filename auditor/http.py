@@ -24,8 +24,10 @@ import json
 import math
 import os
 import random
+import re
 import socket
 import tempfile
+import textwrap
 import threading
 import time
 import zlib
@@ -117,7 +119,7 @@ class CachedResponse:
         try:
             return json.loads(self.body)
         except (ValueError, UnicodeDecodeError) as exc:
-            raise ServiceError(self.url, f"invalid JSON ({exc.__class__.__name__}: {str(exc)[:80]})") from None
+            raise ServiceError(self.url, f"invalid JSON ({describe(exc, 80)})") from None
 
     def text(self) -> str:
         return self.body.decode("utf-8", "replace")
@@ -341,7 +343,7 @@ class HttpClient:
         except requests.RequestException as exc:
             if time.monotonic() >= deadline:
                 raise ServiceError(url, "no answer within the deadline") from None
-            raise _Transient(f"{exc.__class__.__name__}: {str(exc)[:120]}") from None
+            raise _Transient(describe(exc)) from None
 
     def _body(self, response, url: str, limit: int, deadline: float, budget: float) -> Iterator[bytes]:
         """The decoded body in chunks, ending with ServiceError past `limit` bytes (received or
@@ -383,7 +385,7 @@ class HttpClient:
                 _check_aborted()
                 if time.monotonic() >= deadline:
                     raise ServiceError(url, f"no complete answer within {budget:g} s") from None
-                raise _Transient(f"{exc.__class__.__name__}: {str(exc)[:120]}") from None
+                raise _Transient(describe(exc)) from None
             if not data:
                 break
             received += len(data)
@@ -516,3 +518,33 @@ def _sha256_file(path: Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+# The parts of a requests / urllib3 message that say nothing about the failure and differ per
+# URL: the connection pool and path ("HTTPSConnectionPool(host='pypi.org', port=443): Max retries
+# exceeded with url: /simple/numpy/ (Caused by ...)"), the connection ("HTTPSConnection(host=
+# 'pypi.org', port=443): Failed to establish ...") and object addresses.
+_POOL = re.compile(r"^\w*Connection(?:Pool)?\([^)]*\):\s*")
+_OBJECT = re.compile(r"^<[^>]*>:\s*|\s*object at 0x[0-9a-fA-F]+")
+
+
+def describe(exc: BaseException, width: int = 120) -> str:
+    """`ExceptionClass: the essential reason`, never cut mid-word: a requests error is described
+    by the innermost urllib3 reason it wraps (MaxRetryError.reason, the exception in args[0]),
+    without the pool, the URL path and object addresses around it, so the same failure reads the
+    same for every package (auditor.report.problems collapses such lines)."""
+    inner, seen = exc, {id(exc)}
+    while True:
+        nested = getattr(inner, "reason", None)
+        if not isinstance(nested, BaseException):
+            args = getattr(inner, "args", ())
+            nested = args[0] if args and isinstance(args[0], BaseException) else None
+        if nested is None or id(nested) in seen:
+            break
+        seen.add(id(nested))
+        inner = nested
+    text = _OBJECT.sub("", _POOL.sub("", str(inner))).strip()
+    name = type(exc).__name__
+    if not text:
+        return name
+    return f"{name}: {textwrap.shorten(text, width=max(width - len(name) - 2, 20), placeholder=' …')}"

@@ -72,6 +72,7 @@ def parse_fail_on(value: str, where: str = "--fail-on") -> frozenset[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from auditor.report import problems
     from auditor.report import requirements as render
 
     settings, today = args.settings, date.today()
@@ -107,8 +108,8 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.write(render.render_text(doc, only={p["name"] for p in failing(doc, fail_on, ignored)}))
     else:
         sys.stdout.write(render.render_text(doc))
-    for where, reason in audit.incomplete:
-        print(f"ft-audit: error: {where}: {reason}", file=sys.stderr)
+    for line in problems.lines(audit.incomplete):
+        print(f"ft-audit: error: {line}", file=sys.stderr)
     for name in sorted(ignored & {p["name"] for p in doc["packages"]}):
         ignore = next(i for i in configured.ignore if i.value == name)
         note(f"{name}: ignored by {ignore.where} ({ignore.reason})")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from auditor.report import jsonout
+from auditor.report import jsonout, problems
 
 READY = ("ft-wheel", "gil-wheel", "pure-python")
 
@@ -78,11 +78,9 @@ def render_text(doc: Mapping[str, Any], *, only: set[str] | None = None) -> str:
         lines.append(f"  note: {note}")
     for item in doc.get("stale") or () if only is None else ():
         lines.append(f"  stale: {item['project']} index page is {item['age_seconds']} s old (not revalidated)")
-    if doc["incomplete"]:
+    if doc["incomplete"]:     # the lines themselves go to stderr, once (commands/requirements)
         lines.append("")
-        lines.append("Could not check:")
-        for item in doc["incomplete"]:
-            lines.append(f"  {item['where']}: {item['reason']}")
+        lines.append(problems.summary(len(doc["incomplete"])))
     return "\n".join(lines) + "\n"
 
 
