@@ -195,6 +195,32 @@ def test_a_warm_run_reads_the_chosen_wheels_entry_without_parsing_the_page(serve
         {k: v for k, v in first.items() if k not in ("verdict_source", "bytes_read")}
 
 
+@pytest.mark.parametrize("damage", [None, "truncated", "wrong-type"])
+def test_a_warm_run_takes_release_facts_from_their_cache(serve, tmp_path, monkeypatch, damage):
+    from auditor import migration
+
+    d = tmp_path / "dists"
+    d.mkdir()
+    index = serve({"lib": [make_wheel(d, "lib", "0.9", tag="cp314-cp314t-manylinux_2_28_x86_64"),
+                           make_wheel(d, "lib", "1.0", tag="cp314-cp314-manylinux_2_28_x86_64")]})
+    first = by_name(run(index, tmp_path, "lib\n"))["lib"]
+    # 1.0 has no wheel a 3.14t interpreter installs: 0.9 is chosen
+    assert (first["version"], first["status"], first["min_ft_version"], first["newest_ft_version"]) == \
+        ("0.9", "ft-wheel", "0.9", "0.9")
+    facts = entries(tmp_path / "cache" / "requirements-release-facts", ".marshal")
+    assert len(facts) == 1
+    if damage is None:   # the facts are not computed again
+        monkeypatch.setattr(migration, "classify", lambda *a: pytest.fail("classified again on a warm run"))
+        monkeypatch.setattr(migration, "ft_versions", lambda *a: pytest.fail("ft_versions again on a warm run"))
+    elif damage == "truncated":
+        truncate(facts)
+    else:
+        replace_value(facts, {"status": "ready"})
+    again = by_name(run(index, tmp_path, "lib\n"))["lib"]
+    assert {k: v for k, v in again.items() if k not in ("verdict_source", "bytes_read")} == \
+        {k: v for k, v in first.items() if k not in ("verdict_source", "bytes_read")}
+
+
 # -- the env caches -------------------------------------------------------------------------
 
 @pytest.mark.parametrize("damage", ["truncated", "wrong-type", "list"])

@@ -237,9 +237,7 @@ def assess_resolution(resolution) -> TargetPackages:
         index = resolution.indexes.get(name)
         if pkg.version is None or index is None:
             continue          # could not be looked up: listed under "incomplete"
-        files = index.releases.get(pkg.version, [])
-        verdict = migration.classify(files, target)
-        ft = migration.ft_versions(index.releases, target)
+        verdict, ft = _release_facts(index, pkg.version, target)
         spec = pkg.user_specifier if pkg.user_specifier is not None else pkg.specifier
         required_by = None if pkg.user_specifier is not None else ", ".join(pkg.requested_by) or None
         out[name] = PackageAssessment(
@@ -256,6 +254,40 @@ def assess_resolution(resolution) -> TargetPackages:
         )
         children[name] = tuple(sorted(pkg.children))
     return TargetPackages(out, children)
+
+
+# The index page's cache entry + version + target -> what migration says about them: a warm run
+# neither unpacks a page's releases nor parses their versions (classify, ft_versions).
+RELEASE_FACTS_SCHEMA = 1
+
+
+def _release_facts(index, version, target) -> tuple[migration.Classification, migration.FtVersions]:
+    """(classify of the release, ft_versions of the project) for `target`, from the cache when the
+    page is the same (its page_key); computed and stored otherwise."""
+    from packaging.version import Version
+
+    from auditor.cache import MARSHAL, CacheStore
+
+    store = CacheStore("requirements-release-facts")
+    key = (f"{RELEASE_FACTS_SCHEMA}\0{index.page_key}\0{version}\0{target.major}.{target.minor}"
+           f"{'t' if target.free_threaded else ''}\0{target.platform}") if index.page_key else None
+    hit = store.get(key, MARSHAL, check=_is_release_facts) if key else None
+    if hit is not None:
+        status, wheel, detail, first, newest, first_tag = hit
+        return (migration.Classification(status, wheel, detail),
+                migration.FtVersions(Version(first) if first else None, Version(newest) if newest else None,
+                                     first_tag))
+    verdict = migration.classify(index.releases.get(version, []), target)
+    ft = migration.ft_versions(index.releases, target)
+    if key:
+        store.put(key, [verdict.status, verdict.wheel, verdict.detail, str(ft.first) if ft.first else None,
+                        str(ft.newest) if ft.newest else None, ft.first_tag], MARSHAL)
+    return verdict, ft
+
+
+def _is_release_facts(value: Any) -> bool:
+    return type(value) is list and len(value) == 6 and type(value[0]) is str and type(value[2]) is str and all(
+        v is None or type(v) is str for v in value)
 
 
 def merge_targets(per_target: Sequence[TargetPackages], platforms: Sequence[str]) -> TargetPackages:
