@@ -208,7 +208,12 @@ def test_cli_path_audit_json(tmp_path, capsys):
     assert doc["interpreter"]["label"] == "3.14t" and doc["interpreter"]["probed"] is False
     assert doc["summary"]["orphans"] == 1
     assert cli_main(["env", "--path", str(site), "--target", "3.14t", "--no-pypi", "--no-compat"]) == 0
-    assert "Could not read" in capsys.readouterr().out
+    out = capsys.readouterr()
+    # Each unreadable file once, on stderr; the report on stdout only counts them.
+    unreadable = [line for line in out.err.splitlines() if line.startswith("ft-audit: error: ")]
+    assert unreadable and "could not be checked (errors on stderr)" in out.out
+    assert f"{len(unreadable)} could not be checked" in out.out
+    assert not any(line.removeprefix("ft-audit: error: ") in out.out for line in unreadable)
     assert cli_main(["env", "--path", str(site), "--target", "3.12t"]) == 2
     assert capsys.readouterr().err == "ft-audit: error: --target: 3.12 has no free-threaded build (3.13t to 3.15t)\n"
 

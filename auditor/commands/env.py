@@ -134,6 +134,8 @@ def run(args: argparse.Namespace) -> int:
         output = {"json": report.render_json, "markdown": report.render_markdown,
                   "sarif": sarif}.get(output_format, report.render_text)(audit)
     sys.stdout.write(output)
+    for line in report.problem_lines(audit):
+        print(f"ft-audit: error: {line}", file=sys.stderr)
     for finding in expired:
         print(f"ft-audit: {finding.line()}", file=sys.stderr)
     if not audit.all_modules() and not audit.distributions:

@@ -182,6 +182,12 @@ def render_quiet(audit: EnvAudit, failures: Sequence[Finding]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def problem_lines(audit: EnvAudit) -> list[str]:
+    """What could not be read, one line each: the command prints them on stderr, in every format."""
+    return list(audit.errors) + [e for d in audit.distributions for e in d.errors] \
+        + [f"{m.file.relpath}: {e}" for m in audit.all_modules() for e in m.report.errors]
+
+
 def render_text(audit: EnvAudit) -> str:
     interp = audit.interpreter
     out: list[str] = []
@@ -261,14 +267,12 @@ def render_text(audit: EnvAudit) -> str:
         out.append("")
         out.append("Compatibility data disagrees with the evidence:")
         out.extend(f"  ! {msg}" for _, msg in tracker)
-    problems = list(audit.errors) + [e for d in audit.distributions for e in d.errors] \
-        + [f"{m.file.relpath}: {e}" for m in audit.all_modules() for e in m.report.errors]
-    if problems:
+    unreadable = problem_lines(audit)
+    if unreadable:
+        from auditor.report.problems import summary
+
         out.append("")
-        out.append(f"Could not read ({len(problems)}):")
-        out.extend(f"  {p}" for p in problems[:40])
-        if len(problems) > 40:
-            out.append(f"  ... and {len(problems) - 40} more (see --format json)")
+        out.append(summary(len(unreadable)))     # the lines themselves: once, on stderr
     if audit.notes:
         out.append("")
         out.extend(f"note: {n}" for n in audit.notes)
