@@ -121,12 +121,18 @@ class CacheStore:
     callers that own their format (the HTTP cache's body and meta.json).
 
     A write that fails (read-only or full disk) returns False: a cache only costs speed.
+
+    `versioned=True` is for stores of values ft-audit derives with its own code (compact pages,
+    evaluated markers, offers, release facts, resolutions): their entries are valid only for the
+    code that wrote them (code_fingerprint), so an upgrade or a fix never reads an old answer.
     """
 
-    def __init__(self, namespace: str, *, root: Path | None = None, fanout: bool = False) -> None:
+    def __init__(self, namespace: str, *, root: Path | None = None, fanout: bool = False,
+                 versioned: bool = False) -> None:
         self.namespace = namespace
         self._root = root
         self.fanout = fanout          # entries under a two-character subfolder (large namespaces)
+        self.versioned = versioned
         self.misses: Counter[str] = Counter()
         self._lock = threading.Lock()
 
@@ -177,6 +183,8 @@ class CacheStore:
         data = self.read(key, codec.suffix)
         if data is None:
             return None
+        if self.versioned:
+            validity = f"{code_fingerprint()}|{validity}"
         try:
             envelope = codec.loads(data)
         except Exception:  # noqa: BLE001 - truncated or hostile: a miss, whatever the codec raised
@@ -202,8 +210,26 @@ class CacheStore:
         return value
 
     def put(self, key: str, value: Any, codec: Codec = JSON, *, validity: str | None = None) -> bool:
+        if self.versioned:
+            validity = f"{code_fingerprint()}|{validity}"
         try:
             data = codec.dumps({"key": key, "validity": validity, "value": value})
         except (TypeError, ValueError):
             return False
         return self.write(key, codec.suffix, data)
+
+
+@functools.lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """Changes whenever any of ft-audit's code or data files change (about 4 ms, once per
+    process): the validity of every value derived by ft-audit's own code."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    root = Path(__file__).resolve().parent
+    for path in sorted(root.rglob("*")):
+        if path.suffix in (".py", ".json") and "__pycache__" not in path.parts:
+            digest.update(path.relative_to(root).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:20]
+

@@ -257,7 +257,7 @@ def parse_simple_json(canonical: str, response: CachedResponse) -> ProjectFiles:
 
 
 # -- compact answers: a project's free-threaded wheels ----------------------------------------
-FT_WHEELS = CacheStore("index-ft-wheels")    # page_cache_key -> ft_compact(page)
+FT_WHEELS = CacheStore("index-ft-wheels", versioned=True)    # page_cache_key -> ft_compact(page)
 
 
 def page_cache_key(url: str, meta: Any) -> str | None:

@@ -587,10 +587,10 @@ def _meta_key(url: str, meta: Mapping[str, Any]) -> str | None:
 # The resolver's caches: compact pages (by HTTP cache entry, and by page body), Requires-Dist
 # of released files (immutable: never revalidated), and whole resolutions (valid while every
 # page they read is unchanged).
-COMPACT_PAGES = CacheStore("index-compact")
+COMPACT_PAGES = CacheStore("index-compact", versioned=True)
 FILE_ENTRIES = CacheStore("index-entries", fanout=True)    # page key + file name -> the file's raw entry
-REQUIRES_DIST = CacheStore("requires-dist")
-RESOLUTIONS = CacheStore("resolutions")
+REQUIRES_DIST = CacheStore("requires-dist", versioned=True)
+RESOLUTIONS = CacheStore("resolutions", versioned=True)
 
 
 def _is_entry(value: Any) -> bool:

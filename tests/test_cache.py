@@ -289,3 +289,16 @@ def test_a_bad_wheel_verdict_is_a_miss(tmp_path, monkeypatch, damage):
     else:
         monkeypatch.setattr(wv, "inspector_fingerprint", lambda: "another-inspector")
     assert wv._cached(wheel) is None
+
+
+def test_a_versioned_store_forgets_entries_written_by_other_code(tmp_path, monkeypatch):
+    """Values ft-audit derives with its own code (compact pages, offers, resolutions) are only
+    valid for the code that wrote them: after an upgrade or a fix, an old entry is a miss."""
+    from auditor import cache
+
+    store = cache.CacheStore("derived", root=tmp_path / "derived", versioned=True)
+    assert store.put("k", {"a": 1}, validity="page-1")
+    assert store.get("k", validity="page-1") == {"a": 1}
+    monkeypatch.setattr(cache, "code_fingerprint", lambda: "another-version")
+    assert store.get("k", validity="page-1") is None
+    assert store.misses["outdated"] == 1

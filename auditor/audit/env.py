@@ -75,7 +75,7 @@ def audit_snapshot(snapshot: EnvSnapshot, *, cmd: Sequence[str] | None = None, v
 
 
 # -- declared dependencies ------------------------------------------------------------------
-DEPENDENCIES = CacheStore("env-dependencies")
+DEPENDENCIES = CacheStore("env-dependencies", versioned=True)
 
 
 def dependency_names(snapshot: EnvSnapshot) -> dict[tuple[str, ...], tuple[list[str], list[str]]]:
@@ -384,7 +384,7 @@ def gather_ft_offers(snapshot: EnvSnapshot, files: Sequence[ExtensionFile], repo
 
 # project page's compact answer + installed version + targets + platforms -> ft_offer_for's
 # answers (without the note, which follows the page's staleness) and the offered wheels' files.
-OFFERS = CacheStore("env-ft-offers")
+OFFERS = CacheStore("env-ft-offers", versioned=True)
 
 
 def _offers_key(answer: str, version: str | None, targets: Sequence[PythonTarget], platforms: Sequence[str]) -> str:

@@ -268,7 +268,7 @@ def _release_facts(index, version, target) -> tuple[migration.Classification, mi
 
     from auditor.cache import MARSHAL, CacheStore
 
-    store = CacheStore("requirements-release-facts")
+    store = CacheStore("requirements-release-facts", versioned=True)
     key = (f"{RELEASE_FACTS_SCHEMA}\0{index.page_key}\0{version}\0{target.major}.{target.minor}"
            f"{'t' if target.free_threaded else ''}\0{target.platform}") if index.page_key else None
     hit = store.get(key, MARSHAL, check=_is_release_facts) if key else None
