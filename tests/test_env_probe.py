@@ -371,7 +371,10 @@ def _offer_targets(argv, capsys) -> list[str]:
 
 def test_target_names_the_free_threaded_interpreters_to_ask_pypi_about(venv_with_module, capsys):
     python = str(venv_with_module)
-    assert _offer_targets(["env", "--python", python], capsys) == ["cp314t"]          # 3.11: the default
+    # The default: the venv's own minor when it has a free-threaded build (3.13+), and 3.14 below it.
+    minor = sys.version_info.minor
+    default = ([f"cp3{minor}t"] if minor >= 13 else []) + (["cp314t"] if minor < 14 else [])
+    assert _offer_targets(["env", "--python", python], capsys) == default
     assert _offer_targets(["env", "--python", python, "--target", "3.15t,3.13"], capsys) == ["cp315t", "cp313t"]
     assert _offer_targets(["env", "--python", python, "--target", "cp315t", "--target", "3.13t"],
                           capsys) == ["cp315t", "cp313t"]
