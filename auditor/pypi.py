@@ -87,6 +87,35 @@ class ProjectFiles:
         return tuple(f for f in self.files if f.kind == "wheel")
 
 
+def release_files(client: PyPIClient, spec: str, kind: str) -> tuple[ProjectFiles, Version, list[DistFile]]:
+    """`NAME` (its newest release with files of `kind`, yanked and pre-releases aside) or
+    `NAME==VERSION`: the project's page, the version, and that release's files of `kind`
+    ("wheel" or "sdist"; possibly none). The one reading of a `--pypi` spec (wheel, source)."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    from auditor.errors import InputError
+
+    try:
+        requirement = Requirement(spec)
+    except InvalidRequirement as exc:
+        raise InputError(spec, f"not NAME or NAME==VERSION ({exc})") from None
+    pinned = [s.version for s in requirement.specifier if s.operator in ("==", "===")]
+    if len(requirement.specifier) and not pinned:
+        raise InputError(spec, "only NAME or NAME==VERSION is supported")
+    files = client.project_files(requirement.name)
+    of_kind = [f for f in files.files if f.kind == kind and f.version is not None]
+    if pinned:
+        version = Version(pinned[0])
+        if version not in files.versions:
+            raise InputError(spec, f"{files.name} has no release {version} on the index")
+    else:
+        released = [f.version for f in of_kind if f.version and not f.yanked and not f.version.is_prerelease]
+        if not released:
+            raise InputError(spec, f"{files.name} has no released {kind}s on the index")
+        version = max(released)
+    return files, version, [f for f in of_kind if f.version == version]
+
+
 @dataclass(frozen=True)
 class ProjectInfo:
     """The latest release's metadata, from the project JSON API."""

@@ -84,33 +84,12 @@ def filter_wheels(paths: Sequence[Path], *, platforms: Sequence[str], abis: Sequ
 
 def fetch_pypi(spec: str, *, platforms: Sequence[str] = (), abis: Sequence[str] = (), offline: bool = False) -> Inputs:
     """Download every wheel of one release (hash-checked, cached) into the cache's wheels/ folder."""
-    from packaging.requirements import InvalidRequirement, Requirement
-    from packaging.version import Version
-
     from auditor.cache import cache_dir
     from auditor.progress import Progress
-    from auditor.pypi import PyPIClient
+    from auditor.pypi import PyPIClient, release_files
 
-    try:
-        requirement = Requirement(spec)
-    except InvalidRequirement as exc:
-        raise InputError(spec, f"not NAME or NAME==VERSION ({exc})") from None
-    pinned = [s.version for s in requirement.specifier if s.operator in ("==", "===")]
-    if len(requirement.specifier) and not pinned:
-        raise InputError(spec, "only NAME or NAME==VERSION is supported")
     client = PyPIClient(offline=offline)
-    files = client.project_files(requirement.name)
-    if pinned:
-        version = Version(pinned[0])
-        if version not in files.versions:
-            raise InputError(spec, f"{files.name} has no release {version} on the index")
-    else:
-        released = [f.version for f in files.wheels() if f.version is not None and not f.yanked
-                    and not f.version.is_prerelease]
-        if not released:
-            raise InputError(spec, f"{files.name} has no released wheels on the index")
-        version = max(released)
-    wanted = [f for f in files.files_for(version) if f.kind == "wheel"]
+    files, version, wanted = release_files(client, spec, "wheel")
     if not wanted:
         raise InputError(spec, f"{files.name} {version} has no wheels (sdist only?)")
     names = filter_wheels([Path(f.filename) for f in wanted], platforms=platforms, abis=abis)

@@ -290,34 +290,14 @@ def fetch_sdist(spec: str, *, offline: bool = False) -> Path:
     index into the cache's sdists/ folder, sha256-checked (a cached copy whose hash matches is
     reused). InputError when there is no such release or it has no sdist; ServiceError when the
     index or the download fails."""
-    from packaging.requirements import InvalidRequirement, Requirement
-    from packaging.version import Version
-
     from auditor.cache import cache_dir
     from auditor.errors import InputError
-    from auditor.pypi import PyPIClient
+    from auditor.pypi import PyPIClient, release_files
 
-    try:
-        requirement = Requirement(spec)
-    except InvalidRequirement as exc:
-        raise InputError(spec, f"not NAME or NAME==VERSION ({exc})") from None
-    pinned = [s.version for s in requirement.specifier if s.operator in ("==", "===")]
-    if len(requirement.specifier) and not pinned:
-        raise InputError(spec, "only NAME or NAME==VERSION is supported")
     client = PyPIClient(offline=offline)
-    files = client.project_files(requirement.name)
-    sdists = [f for f in files.files if f.kind == "sdist" and f.version is not None]
-    if pinned:
-        version = Version(pinned[0])
-        if version not in files.versions:
-            raise InputError(spec, f"{files.name} has no release {version} on the index")
-    else:
-        released = [f.version for f in sdists if f.version and not f.yanked and not f.version.is_prerelease]
-        if not released:
-            raise InputError(spec, f"{files.name} has no released sdist on the index")
-        version = max(released)
+    files, version, sdists = release_files(client, spec, "sdist")
     # an old release may have both a .zip and a .tar.gz: the .tar.gz, as pip prefers it
-    candidates = sorted((f for f in sdists if f.version == version), key=lambda f: not f.filename.endswith(".tar.gz"))
+    candidates = sorted(sdists, key=lambda f: not f.filename.endswith(".tar.gz"))
     if not candidates:
         raise InputError(spec, f"{files.name} {version} has no sdist on the index (wheels only)")
     dist = candidates[0]
