@@ -8,11 +8,11 @@ Never raises for bad input: an unreadable file gives a ModuleReport whose verdic
 
 from __future__ import annotations
 
-import bisect
 import os
 import re
 import struct
 from dataclasses import dataclass
+from operator import methodcaller
 
 from auditor import knowledge as kb
 from auditor.binary import disasm, x86_heap
@@ -934,13 +934,9 @@ def _framework(image: BinaryImage, exports, f: ModuleFacts) -> None:
     for fw in kb.frameworks():
         hit = None
         if fw.exports_prefix:
-            if names is None:
-                names = sorted(exports)          # one C-speed sort, then bisect per prefix
-            for prefix in fw.exports_prefix:
-                i = bisect.bisect_left(names, prefix)
-                if i < len(names) and names[i].startswith(prefix):
-                    hit = prefix
-                    break
+            if names is None:   # one C-level pass keeps the few names a framework prefix starts (no sort)
+                names = list(filter(methodcaller("startswith", kb.framework_export_prefixes()), exports))
+            hit = next((prefix for prefix in fw.exports_prefix if any(n.startswith(prefix) for n in names)), None)
         why = f"exports {hit}*" if hit else None
         if why is None:
             s = next((s for s in fw.strings if image.contains(s)), None)

@@ -25,7 +25,8 @@ import struct
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from itertools import accumulate
+from itertools import accumulate, compress
+from operator import mul, not_
 
 from auditor.binary.base import (
     ARCH_AARCH64,
@@ -100,6 +101,7 @@ class Segment:
 _EXPORTED_INFO = frozenset(i for i in range(256) if i >> 4 in (STB_GLOBAL, STB_WEAK)
                            and i & 0xF in (STT_FUNC, STT_OBJECT, STT_GNU_IFUNC))
 _EXPORTED_OTHER = frozenset(o for o in range(256) if o & 3 not in (STV_HIDDEN, STV_INTERNAL))
+_FUNCTION_INFO = frozenset(i for i in range(256) if i & 0xF in (STT_FUNC, STT_GNU_IFUNC))
 
 
 class _StringTable:
@@ -124,6 +126,19 @@ class _StringTable:
             return ""
         end = self._raw.find(b"\0", offset)
         return self._raw[offset:end if end >= 0 else len(self._raw)].decode("utf-8", "replace")
+
+
+def _elf64_symbol_columns(view) -> tuple[list[int], ...]:
+    """The columns (name offset, value, size, info, other, shndx) of an ELF64 symbol table in
+    host (little-endian) byte order, each read with one strided memoryview copy: the values
+    struct.iter_unpack("<IBBHQQ") gives, without a tuple per entry."""
+    raw = memoryview(view)
+    try:
+        wide, octets = raw.cast("Q"), raw.cast("B")
+        return (raw.cast("I")[0::6].tolist(), wide[1::3].tolist(), wide[2::3].tolist(),
+                octets[4::24].tolist(), octets[5::24].tolist(), raw.cast("H")[3::12].tolist())
+    finally:
+        raw.release()   # the casts hang on the exporter, not on raw: releasing it is allowed
 
 
 class _LazyRela:
@@ -193,6 +208,7 @@ class ElfImage(BinaryImage):
         # tables for symbols and relocations: the section headers, or (when a file was
         # stripped of them) the same tables located through the dynamic segment
         self._tables = self._sections or self._tables_from_dynamic()
+        self._columns: tuple[list[str], list[int], list[int], list[int], list[int], list[int]] | None = None
         self._symbols: list[tuple[str, int, int, int, int, int]] | None = None
         self._exports: dict[str, int] | None = None
         self._imports: frozenset[str] | None = None
@@ -472,14 +488,17 @@ class ElfImage(BinaryImage):
                 return s
         return None
 
-    def symbols(self) -> list[tuple[str, int, int, int, int, int]]:
-        """.dynsym entries as plain tuples (name, value, size, info, other, shndx): libraries
-        exporting 10^5 symbols must stay cheap, so no object per symbol."""
-        if self._symbols is not None:
-            return self._symbols
+    def _symbol_columns(self) -> tuple[list[str], list[int], list[int], list[int], list[int], list[int]]:
+        """.dynsym as columns (names, values, sizes, infos, others, shndx), one list each:
+        exports, imports and function sizes are then picked at C speed (itertools.compress over
+        a mask built with map), never a Python loop over every symbol (a mypyc module has ~31k:
+        exports + imports + sizes 110 -> 40 ms)."""
+        if self._columns is not None:
+            return self._columns
         sec = self._dynsym_section()
-        # names are None only until the suffix-sharing pass below resolves them
-        syms: list[tuple[str | None, int, int, int, int, int]] = []
+        names: list[str | None] = []
+        offsets: list[int] = []
+        rest: list[list[int]] = [[], [], [], [], []]
         if sec is not None and sec.size:
             is64 = self.pointer_size == 8
             entsize = 24 if is64 else 16
@@ -489,32 +508,46 @@ class ElfImage(BinaryImage):
             count = sec.size // entsize
             if count > MAX_DYNSYMS:
                 raise self._fail(f"absurd .dynsym count {count}")
-            names = _StringTable(bytes(self._data[strtab.offset:strtab.offset + strtab.size]))
-            fmt = self._e + ("IBBHQQ" if is64 else "IIIBBH")
+            table = _StringTable(bytes(self._data[strtab.offset:strtab.offset + strtab.size]))
             view = self._data[sec.offset:sec.offset + count * entsize]
-            fast = names.by_start.get
-            if is64:
-                syms = [(fast(n), v, z, i, o, x) for n, i, o, x, v, z in struct.iter_unpack(fmt, view)]
+            if is64 and self.little_endian and sys.byteorder == "little":
+                offsets, *rest = _elf64_symbol_columns(view)
             else:
-                syms = [(fast(n), v, z, i, o, x) for n, v, z, i, o, x in struct.iter_unpack(fmt, view)]
-            if None in (s[0] for s in syms):     # names that start mid-string (suffix sharing)
-                raw_names = [n for n, *_ in struct.iter_unpack(self._e + "I" + "x" * (entsize - 4), view)]
-                syms = [s if s[0] is not None else (names.get(raw_names[k]),) + s[1:]
-                        for k, s in enumerate(syms)]
+                fmt = self._e + ("IBBHQQ" if is64 else "IIIBBH")
+                rows = ([(n, v, z, i, o, x) for n, i, o, x, v, z in struct.iter_unpack(fmt, view)] if is64
+                        else list(struct.iter_unpack(fmt, view)))
+                if rows:
+                    offsets, *rest = map(list, zip(*rows))
+            names = list(map(table.by_start.get, offsets))
+            k = -1
+            while None in names:     # names that start mid-string (suffix sharing)
+                k = names.index(None, k + 1)
+                names[k] = table.get(offsets[k])
         # every None was replaced above (_StringTable.get always gives a str)
-        resolved: list[tuple[str, int, int, int, int, int]] = syms  # type: ignore[assignment]
-        self._symbols = resolved
-        return resolved
+        values, sizes, infos, others, shndx = rest
+        self._columns = (names, values, sizes, infos, others, shndx)  # type: ignore[assignment]
+        return self._columns  # type: ignore[return-value]
+
+    def symbols(self) -> list[tuple[str, int, int, int, int, int]]:
+        """.dynsym entries as plain tuples (name, value, size, info, other, shndx): libraries
+        exporting 10^5 symbols must stay cheap, so no object per symbol."""
+        if self._symbols is None:
+            self._symbols = list(zip(*self._symbol_columns()))
+        return self._symbols
 
     def exports(self) -> Mapping[str, int]:
         if self._exports is None:
-            self._exports = {name: value for name, value, _size, info, other, shndx in self.symbols()
-                             if info in _EXPORTED_INFO and shndx and other in _EXPORTED_OTHER and name}
+            names, values, _sizes, infos, others, shndx = self._symbol_columns()
+            keep = map(mul, map(mul, map(_EXPORTED_INFO.__contains__, infos), map(_EXPORTED_OTHER.__contains__, others)),
+                       map(bool, shndx))
+            self._exports = dict(compress(zip(names, values), keep))
+            self._exports.pop("", None)
         return self._exports
 
     def imports(self) -> frozenset[str]:
         if self._imports is None:
-            self._imports = frozenset(s[0] for s in self.symbols() if s[0] and not s[5])
+            names, _values, _sizes, _infos, _others, shndx = self._symbol_columns()
+            self._imports = frozenset(compress(names, map(not_, shndx))) - {""}
         return self._imports
 
     def function_size(self, addr: int) -> int | None:
@@ -522,8 +555,9 @@ class ElfImage(BinaryImage):
         function start listed in .eh_frame_hdr (an upper bound: stripped wheels keep their
         unwind table). Bounds the disassembly window; None when neither is known."""
         if self._sizes is None:
-            self._sizes = {value: size for _n, value, size, info, _o, shndx in self.symbols()
-                           if shndx and info & 0xF in (STT_FUNC, STT_GNU_IFUNC) and size}
+            _names, values, sizes, infos, _others, shndx = self._symbol_columns()
+            keep = map(mul, map(mul, map(_FUNCTION_INFO.__contains__, infos), map(bool, shndx)), map(bool, sizes))
+            self._sizes = dict(compress(zip(values, sizes), keep))
         size = self._sizes.get(addr)
         if size is not None:
             return size
@@ -550,8 +584,8 @@ class ElfImage(BinaryImage):
         table = self.read(sec.addr + 12, 8 * count)
         if not table:
             return []
-        starts = struct.unpack(self._e + "i" * (2 * count), table)[0::2]
-        return sorted({sec.addr + v for v in starts})
+        starts = struct.unpack(f"{self._e}{2 * count}i", table)[0::2]
+        return sorted(set(map(sec.addr.__add__, starts)))
 
     def needed_libraries(self) -> tuple[str, ...]:
         if self._needed is not None:

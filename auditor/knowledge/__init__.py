@@ -187,6 +187,12 @@ def frameworks() -> tuple[Framework, ...]:
     return tuple(out)
 
 
+@functools.cache
+def framework_export_prefixes() -> tuple[str, ...]:
+    """Every framework's exports_prefix, for one pass over a module's exports."""
+    return tuple(dict.fromkeys(p for fw in frameworks() for p in fw.exports_prefix))
+
+
 @dataclass(frozen=True)
 class FrameworkDefault:
     framework: str
