@@ -31,24 +31,25 @@ import base64
 import csv
 import dataclasses
 import email.parser
-import email.policy
 import hashlib
 import io
 import itertools
 import re
 import struct
-import tempfile
 import zipfile
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from packaging.utils import InvalidWheelFilename
 
 from auditor.errors import ArchiveError
 from auditor.target import WheelName
+
+if TYPE_CHECKING:   # tempfile (with shutil, bz2, lzma) is imported only when a member spills to disk
+    import tempfile
 
 try:  # libdeflate: optional, inflates extension modules 2-3x faster than zlib (same checks)
     import deflate as _libdeflate
@@ -382,6 +383,8 @@ def _read_members(archive, infos, path, filename, filename_tags, project, versio
             if extension and (info.file_size > limits.spill_bytes
                               or in_memory + info.file_size > limits.memory_bytes):
                 if tempdir is None:
+                    import tempfile
+
                     tempdir = tempfile.TemporaryDirectory(prefix="ft-audit-wheel-")
                 # A flat, generated name: the member name never becomes a path on disk.
                 spill = Path(tempdir.name) / f"member-{len(extensions)}{PurePosixPath(name).suffix}"
@@ -435,7 +438,7 @@ def _read_members(archive, infos, path, filename, filename_tags, project, versio
             # Core metadata is UTF-8; bytes that are not would make the parser hand back
             # email Header objects instead of strings.
             text = metadata.decode("utf-8", "replace")
-            message = email.parser.Parser(policy=email.policy.compat32).parsestr(text, headersonly=True)
+            message = email.parser.Parser().parsestr(text, headersonly=True)   # policy compat32 (the default)
             metadata_name = message.get("Name")
             metadata_version = message.get("Version")
             classifiers = tuple(str(c).strip() for c in message.get_all("Classifier") or ())
@@ -612,7 +615,7 @@ def _parse_wheel_file(raw: bytes | None, dist_info: str) -> tuple[dict[str, list
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         return None, f"{dist_info}/WHEEL is not UTF-8"
-    message = email.parser.Parser(policy=email.policy.compat32).parsestr(text, headersonly=True)
+    message = email.parser.Parser().parsestr(text, headersonly=True)
     fields: dict[str, list[str]] = {}
     for key, value in message.items():
         fields.setdefault(key, []).append(str(value).strip())
