@@ -275,18 +275,20 @@ class ElfImage(BinaryImage):
             return []  # stripped of section headers; fall back to program headers
         self._table("section header", self._shoff, self._shnum, self._shentsize, expect,
                     MAX_SECTIONS)
-        raw = []
-        for i in range(self._shnum):
-            raw.append(struct.unpack_from(fmt, self._data, self._shoff + i * self._shentsize))
-        names_off = names_end = 0
+        if self._shentsize == expect:   # one C-level pass over the table
+            raw = list(struct.iter_unpack(fmt, self._data[self._shoff:self._shoff + self._shnum * expect]))
+        else:
+            raw = [struct.unpack_from(fmt, self._data, self._shoff + i * self._shentsize) for i in range(self._shnum)]
+        names = b""
         if 0 < self._shstrndx < self._shnum:
             st = raw[self._shstrndx]
-            names_off, names_end = st[4], st[4] + st[5]
-            if names_end > self._size:
+            if st[4] + st[5] > self._size:
                 raise self._fail("truncated: section name table ends past end of file")
+            names = bytes(self._data[st[4]:st[4] + st[5]])
         sections = []
         for (name, typ, flags, addr, off, size, link, _info, _align, entsize) in raw:
-            nm = self._cstr(names_off + name, names_end) if names_end else ""
+            stop = names.find(b"\0", name) if name < len(names) else -2
+            nm = "" if stop == -2 else names[name:stop if stop >= 0 else len(names)].decode("utf-8", "replace")
             if typ != SHT_NOBITS and typ != 0 and off + size > self._size:
                 raise self._fail(f"truncated: section {nm or '#'} ({off:#x}+{size:#x}) "
                                  f"ends past end of file ({self._size} bytes)")
