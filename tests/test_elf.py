@@ -263,3 +263,26 @@ def test_missing_file_and_directory_are_one_line_errors(tmp_path):
         assert report.format is None
         assert report.errors == (f"{target}: {reason}",)
         assert report.free_threading.value == report.subinterpreters.value == "unknown"
+
+
+def test_dynsym_names_stored_as_suffixes_resolve():
+    """A linker may store a .dynsym name as the tail of a longer .dynstr string (suffix
+    sharing): mypy's mypyc library has such names. Each resolves to what reading .dynstr at its
+    offset gives, and the exports and imports hold the resolved names."""
+    import zipfile
+
+    from tests.support.wheels import require_wheel
+
+    with zipfile.ZipFile(require_wheel("mypy-2.4.1-cp314t-manylinux-x86_64")) as wheel:
+        member = next(n for n in wheel.namelist() if n.endswith("__mypyc.cpython-314t-x86_64-linux-gnu.so"))
+        data = wheel.read(member)
+    image = ElfImage(data, member)
+    dynsym, dynstr = image.section(".dynsym"), image.section(".dynstr")
+    table = data[dynstr.offset:dynstr.offset + dynstr.size]
+    offsets = [n for n, *_ in struct.iter_unpack("<I20x", data[dynsym.offset:dynsym.offset + dynsym.size])]
+    mid_string = [k for k, off in enumerate(offsets) if off and table[off - 1] != 0]
+    assert len(mid_string) == 23
+    expected = [table[off:table.index(b"\0", off)].decode() for off in offsets]
+    assert [s[0] for s in image.symbols()] == expected
+    assert {expected[k] for k in mid_string} <= image.imports() | set(image.exports())
+    assert "PyObject_Hash" in {expected[k] for k in mid_string}

@@ -498,7 +498,7 @@ class ElfImage(BinaryImage):
         if self._columns is not None:
             return self._columns
         sec = self._dynsym_section()
-        names: list[str | None] = []
+        names: list[str] = []
         offsets: list[int] = []
         rest: list[list[int]] = [[], [], [], [], []]
         if sec is not None and sec.size:
@@ -520,15 +520,12 @@ class ElfImage(BinaryImage):
                         else list(struct.iter_unpack(fmt, view)))
                 if rows:
                     offsets, *rest = map(list, zip(*rows))
-            names = list(map(table.by_start.get, offsets))
-            k = -1
-            while None in names:     # names that start mid-string (suffix sharing)
-                k = names.index(None, k + 1)
-                names[k] = table.get(offsets[k])
-        # every None was replaced above (_StringTable.get always gives a str)
+            for offset in set(offsets).difference(table.by_start):   # mid-string (suffix sharing), each once
+                table.by_start[offset] = table.get(offset)
+            names = list(map(table.by_start.__getitem__, offsets))
         values, sizes, infos, others, shndx = rest
-        self._columns = (names, values, sizes, infos, others, shndx)  # type: ignore[assignment]
-        return self._columns  # type: ignore[return-value]
+        self._columns = (names, values, sizes, infos, others, shndx)
+        return self._columns
 
     def symbols(self) -> list[tuple[str, int, int, int, int, int]]:
         """.dynsym entries as plain tuples (name, value, size, info, other, shndx): libraries
