@@ -122,6 +122,9 @@ SPLIT_BYTES = 2 << 20
 # more than a second core saves on so little work. Measured here (2 CPUs, load 3-5, medians of
 # 7-9 alternating runs, wall s serial / process / thread): 20 pinned wheels of 2.3 MB 0.26 /
 # 0.27 / 0.28; 5.3 MB 0.29 / 0.33 / 0.29; 13 MB 0.34 / 0.28 / 0.27; 46 MB 0.86 / 0.68 / 0.77.
+# Above it the pool costs ~0.1 s more CPU (its imports, forks, shares re-reading a split wheel's
+# central directory) and pays only with an idle core: at load 2 on the same 2 CPUs, 46 MB took
+# 0.64 / 0.71 / 0.67 s.
 POOL_MIN_BYTES = 8 << 20
 
 
