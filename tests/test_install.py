@@ -42,19 +42,21 @@ NOT_SOURCE = shutil.ignore_patterns(".git", ".venv*", "build", "dist", "*.egg-in
                                     "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache")
 BUILD_TIMEOUT = 900
 
-def run(cmd: list[str | Path], *, env: dict[str, str] | None = None, cwd: Path | None = None,
+def run(cmd: list[str | Path], *, env: dict[str, str | None] | None = None, cwd: Path | None = None,
         check: bool = True) -> subprocess.CompletedProcess[str]:
+    """`env` is laid over this process's environment; a None value removes that variable."""
+    merged = {**os.environ, **(env or {})}
     proc = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, cwd=cwd,
-                          env={**os.environ, **(env or {})}, timeout=BUILD_TIMEOUT)
+                          env={k: v for k, v in merged.items() if v is not None}, timeout=BUILD_TIMEOUT)
     if check and proc.returncode != 0:
         raise AssertionError(f"{cmd} exited {proc.returncode}\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
     return proc
 
 
-def without_build_settings() -> dict[str, str]:
-    """The test run's own environment minus what would change the build under test."""
-    return {k: v for k, v in os.environ.items() if k not in ("CC", "FTAUDIT_REQUIRE_EXT", "PIP_NO_INDEX",
-                                                            "PIP_FIND_LINKS", "PYTHONPATH")}
+def without_build_settings() -> dict[str, str | None]:
+    """The test run's own environment minus what would change the build under test (CI exports
+    FTAUDIT_REQUIRE_EXT=1, which the no-compiler installs must not inherit)."""
+    return {k: None for k in ("CC", "FTAUDIT_REQUIRE_EXT", "PIP_NO_INDEX", "PIP_FIND_LINKS", "PYTHONPATH")}
 
 
 def fresh_venv(path: Path) -> Path:
