@@ -298,10 +298,7 @@ class _Parser:
     def wheel(self, values: Mapping[str, Any]) -> WheelSettings:
         t = "tool.ft-audit.wheel"
         self._check_keys(t, values, ("require-ft", "ignore", "format", "record-hashes", "select"))
-        select = self.strings(t, values, "select")
-        if select is not None:
-            select = tuple(s.upper() for s in select)
-            self._known_codes(t, "select", select, "FTW")
+        select = self.selected_codes(t, values, "FTW")
         return WheelSettings(
             select=select,
             require_ft=self.string(t, values, "require-ft"),
@@ -336,10 +333,7 @@ class _Parser:
     def source(self, values: Mapping[str, Any], legacy: Mapping[str, Any]) -> SourceSettings:
         t = "tool.ft-audit.source"
         self._check_keys(t, values, ("select", "ignore", "exclude", "format"))
-        select = self.strings(t, values, "select")
-        if select is not None:
-            select = tuple(s.upper() for s in select)
-            self._known_codes(t, "select", select, "FTS")
+        select = self.selected_codes(t, values, "FTS")
         return SourceSettings(
             select=select,
             ignore=(self.ignores("tool.ft-audit", legacy, kinds=(IgnoreKind.CODE,), family="FTS")
@@ -370,6 +364,15 @@ class _Parser:
         if value is not None and value not in choices:
             raise self.error(t, key, f"{value!r} is not one of {', '.join(choices)}")
         return value
+
+    def selected_codes(self, t: str, values: Mapping[str, Any], family: str) -> tuple[str, ...] | None:
+        """`select = [...]`: finding codes of `family`, upper-cased, each one known."""
+        select = self.strings(t, values, "select")
+        if select is None:
+            return None
+        select = tuple(s.upper() for s in select)
+        self._known_codes(t, "select", select, family)
+        return select
 
     def _known_codes(self, t: str, key: str, codes: tuple[str, ...], family: str) -> None:
         from auditor.finding_codes import all_codes
