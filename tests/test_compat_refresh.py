@@ -73,7 +73,8 @@ class Server:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        # shutdown() waits for the serve loop's next poll: 0.5 s per test at the default interval.
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
 
     def hits(self, path: str) -> int:
@@ -166,7 +167,8 @@ def test_no_community_source_readable_is_exit_2(env, capsys, monkeypatch):
 
     import auditor.http
 
-    monkeypatch.setattr(auditor.http.time, "sleep", lambda seconds: None)   # the retries' back-off
+    # The retries' back-off (3.5 s per source): every attempt is still made, without the waits.
+    monkeypatch.setattr(auditor.http, "_backoff", lambda seconds, deadline: True)
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
