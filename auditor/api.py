@@ -187,9 +187,9 @@ def _published(client, filename: str) -> WheelFile:
 
     name = Path(filename).name
     project = wheel_name(name).project          # ArchiveError for a name that is not a wheel's
-    files = client.project_files(project)
-    dist = next((f for f in files.files if f.filename == name), None)
-    if dist is None:
-        raise InputError(name, f"no such file in {files.name}'s files on {client.index_url.rstrip('/')} "
+    index = client.project_index(project)
+    if index.entry(name) is None:
+        raise InputError(name, f"no such file in {index.name}'s files on {client.index_url.rstrip('/')} "
                                "(and no such local file)")
-    return WheelFile(files.name, dist.filename, dist.url, dist.sha256, dist.size)
+    dist = index.dist_file(name)
+    return WheelFile(index.name, dist.filename, dist.url, dist.sha256, dist.size)

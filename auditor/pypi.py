@@ -31,18 +31,18 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
-from auditor.cache import MARSHAL, CacheStore
 from auditor.errors import ServiceError
 from auditor.http import CachedResponse, HttpClient, NotFound
-from auditor.target import is_free_threaded_abi
 
 if TYPE_CHECKING:
     from email.message import Message
 
+    from auditor.project_index import ProjectIndex
+
 DEFAULT_INDEX_URL = "https://pypi.org/simple"
 DEFAULT_JSON_URL = "https://pypi.org/pypi"
 SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
-ONE_DAY = 86400.0      # how long a compact answer (free_threaded_files) is used without revalidating
+ONE_DAY = 86400.0      # how long env uses a project page without revalidating (auditor.audit.env)
 
 
 class ProjectNotFound(NotFound):
@@ -69,27 +69,9 @@ class DistFile:
         return frozenset(t.abi for t in self.tags)
 
 
-@dataclass(frozen=True)
-class ProjectFiles:
-    """Every file of every release of one project, from the simple JSON API."""
-
-    name: str                         # canonical name
-    files: tuple[DistFile, ...]
-    versions: tuple[Version, ...]     # all release versions, ascending (including file-less ones)
-    source_url: str
-    fetched_age_seconds: float = 0.0
-    stale: bool = False
-
-    def files_for(self, version: Version) -> tuple[DistFile, ...]:
-        return tuple(f for f in self.files if f.version == version)
-
-    def wheels(self) -> tuple[DistFile, ...]:
-        return tuple(f for f in self.files if f.kind == "wheel")
-
-
-def release_files(client: PyPIClient, spec: str, kind: str) -> tuple[ProjectFiles, Version, list[DistFile]]:
+def release_files(client: PyPIClient, spec: str, kind: str) -> tuple[ProjectIndex, Version, list[DistFile]]:
     """`NAME` (its newest release with files of `kind`, yanked and pre-releases aside) or
-    `NAME==VERSION`: the project's page, the version, and that release's files of `kind`
+    `NAME==VERSION`: the project's index, the version, and that release's files of `kind`
     ("wheel" or "sdist"; possibly none). The one reading of a `--pypi` spec (wheel, source)."""
     from packaging.requirements import InvalidRequirement, Requirement
 
@@ -102,18 +84,20 @@ def release_files(client: PyPIClient, spec: str, kind: str) -> tuple[ProjectFile
     pinned = [s.version for s in requirement.specifier if s.operator in ("==", "===")]
     if len(requirement.specifier) and not pinned:
         raise InputError(spec, "only NAME or NAME==VERSION is supported")
-    files = client.project_files(requirement.name)
-    of_kind = [f for f in files.files if f.kind == kind and f.version is not None]
+    index = client.project_index(requirement.name)
     if pinned:
         version = Version(pinned[0])
-        if version not in files.versions:
-            raise InputError(spec, f"{files.name} has no release {version} on the index")
+        if version not in index.releases:
+            raise InputError(spec, f"{index.name} has no release {version} on the index")
     else:
-        released = [f.version for f in of_kind if f.version and not f.yanked and not f.version.is_prerelease]
-        if not released:
-            raise InputError(spec, f"{files.name} has no released {kind}s on the index")
-        version = max(released)
-    return files, version, [f for f in of_kind if f.version == version]
+        released = [v for v in index.releases.newest_first() if not v.is_prerelease
+                    and any(not f.yanked for f in index.releases[v] if f.kind == kind)]
+        # The packed releases call every archive an sdist; DistFile is the exact reading.
+        newest = next((v for v in released if any(f.kind == kind and not f.yanked for f in index.files_for(v))), None)
+        if newest is None:
+            raise InputError(spec, f"{index.name} has no released {kind}s on the index")
+        version = newest
+    return index, version, [f for f in index.files_for(version) if f.kind == kind]
 
 
 @dataclass(frozen=True)
@@ -147,74 +131,22 @@ class PyPIClient:
     def page_url(self, name: str) -> str:
         return urljoin(self.index_url, f"{canonicalize_name(name)}/")
 
-    def project_page(self, name: str) -> CachedResponse:
-        """The project's PEP 691 page, through the HTTP cache: the one fetch of an index page,
-        for ProjectFiles here and for the resolver's compact pages (auditor.resolve)."""
+    def project_page(self, name: str, *, max_age: float | None = None) -> CachedResponse:
+        """The project's PEP 691 page, through the HTTP cache (revalidated once `max_age` has
+        passed; the cache's default when None): the one fetch of an index page."""
         url = self.page_url(name)
         try:
-            return self.http.get(url, accept=SIMPLE_JSON)
+            return self.http.get(url, accept=SIMPLE_JSON, max_age=max_age)
         except NotFound:
             raise ProjectNotFound(url, f"no project named {name!r} on the index") from None
 
-    def project_files(self, name: str) -> ProjectFiles:
-        return parse_simple_json(canonicalize_name(name), self.project_page(name))
+    def project_index(self, name: str, *, max_age: float | None = None) -> ProjectIndex:
+        """Every release and file of the project (auditor.project_index: the one model and the
+        one loader). Raises ProjectNotFound for an unknown project."""
+        from auditor.project_index import load_index
 
-    def free_threaded_files(self, name: str, wheel_tags: frozenset[str], *, max_age: float = ONE_DAY) -> ProjectFiles:
-        """The project narrowed to what "which free-threaded wheels would these interpreters
-        install?" needs: every release version, and the wheels built for a free-threaded ABI
-        with a tag in `wheel_tags` (the `files`: DistFiles built by dist_file_from_entry, as
-        project_files builds them). The compact answer is cached per page and tag set (keyed by
-        the HTTP cache entry, page_cache_key), so a warm run reads a few kilobytes instead of
-        parsing a page of every file of every release; the page is revalidated at most once per
-        `max_age`."""
-        cached = self.cached_free_threaded_files(name, wheel_tags, max_age=max_age)
-        if cached is not None:
-            return cached
-        url = self.page_url(name)
-        try:
-            response = self.http.get(url, accept=SIMPLE_JSON, max_age=max_age)
-        except NotFound:
-            raise ProjectNotFound(url, f"no project named {name!r} on the index") from None
-        compact = ft_compact(response.json(), response.url, wheel_tags)
-        key = self._ft_key(url, wheel_tags, max_age)
-        if key:
-            FT_WHEELS.put(key, compact, MARSHAL)
-        return project_from_ft_compact(canonicalize_name(name), compact, response.url, age=response.age_seconds,
-                                       stale=response.stale)
+        return load_index(self, name, max_age=max_age)
 
-    def cached_free_threaded_files(self, name: str, wheel_tags: frozenset[str], *,
-                                   max_age: float = ONE_DAY) -> ProjectFiles | None:
-        """free_threaded_files when its compact answer is cached and fresh (or --offline), else
-        None: no request, no page read."""
-        found = self.fresh_ft_answer(name, wheel_tags, max_age=max_age)
-        if found is None:
-            return None
-        key, meta = found
-        compact = FT_WHEELS.get(key, MARSHAL, check=is_ft_compact)
-        if compact is None:
-            return None
-        url = self.page_url(name)
-        return project_from_ft_compact(canonicalize_name(name), compact, url, age=meta["age"], stale=meta["stale"])
-
-    def fresh_ft_answer(self, name: str, wheel_tags: frozenset[str], *,
-                        max_age: float = ONE_DAY) -> tuple[str, dict] | None:
-        """(the key naming free_threaded_files' answer for this page body and tag set, the page's
-        cache metadata with its `age` and `stale`) when the page is cached and fresh (or
-        --offline), else None. Reads one small metadata file: a caller can key what it derives
-        from the answer (auditor.audit.env's offers) without loading the answer."""
-        url = self.page_url(name)
-        meta = self.http.fresh_meta(url, SIMPLE_JSON, max_age=max_age)
-        key = self._ft_key(url, wheel_tags, max_age, meta) if meta is not None else None
-        return (key, meta) if key and meta is not None else None
-
-    def _ft_key(self, url: str, wheel_tags: frozenset[str], max_age: float, meta: Any = None) -> str | None:
-        meta = meta if meta is not None else self.http.fresh_meta(url, SIMPLE_JSON, max_age=max_age)
-        page = page_cache_key(url, meta)
-        if page is None:
-            return None
-        import hashlib
-
-        return page + "-" + hashlib.sha1("\n".join(sorted(wheel_tags)).encode()).hexdigest()
 
     def project_info(self, name: str) -> ProjectInfo:
         if not self.json_url:
@@ -257,36 +189,12 @@ def core_metadata(body: bytes, where: str) -> Message:
 
 def page_entries(doc: Any, page_url: str) -> list[dict]:
     """The usable file entries of a PEP 691 project page (a dict with a string `filename` and a
-    `url`): the one reader of a page's entries, for ProjectFiles and the resolver's compact
-    pages. Raises ServiceError when `doc` is not a project page."""
+    string `url`): the one reader of a page's entries (auditor.project_index). Raises ServiceError when `doc` is not a project page."""
     if not isinstance(doc, dict) or not isinstance(doc.get("files"), list):
         raise ServiceError(page_url, "not a PEP 691 project page (no 'files' list)")
     # A malformed entry cannot be used; the rest of the page can.
-    return [e for e in doc["files"] if isinstance(e, dict) and isinstance(e.get("filename"), str) and "url" in e]
-
-
-def parse_simple_json(canonical: str, response: CachedResponse) -> ProjectFiles:
-    doc = response.json()
-    files = [dist_file_from_entry(entry, response.url) for entry in page_entries(doc, response.url)]
-    versions: set[Version] = {f.version for f in files if f.version is not None}
-    listed = doc.get("versions")
-    for raw in listed if isinstance(listed, list) else ():   # PEP 700; anything else is ignored
-        try:
-            versions.add(Version(raw))
-        except (InvalidVersion, TypeError):
-            pass
-    return ProjectFiles(
-        name=canonical,
-        files=tuple(files),
-        versions=tuple(sorted(versions)),
-        source_url=response.url,
-        fetched_age_seconds=response.age_seconds,
-        stale=response.stale,
-    )
-
-
-# -- compact answers: a project's free-threaded wheels ----------------------------------------
-FT_WHEELS = CacheStore("index-ft-wheels", versioned=True)    # page_cache_key -> ft_compact(page)
+    return [e for e in doc["files"] if isinstance(e, dict) and isinstance(e.get("filename"), str)
+            and isinstance(e.get("url"), str)]
 
 
 def page_cache_key(url: str, meta: Any) -> str | None:
@@ -302,67 +210,6 @@ def page_cache_key(url: str, meta: Any) -> str | None:
         return None
     raw = f"{url}\0{meta.get('size')}\0{meta.get('fetched_at')!r}\0{meta.get('etag')}\0{meta.get('last_modified')}"
     return "m-" + hashlib.sha1(raw.encode()).hexdigest()
-
-
-_SDISTS = (".tar.gz", ".zip")     # what parse_simple_json reads a version from
-
-
-def ft_compact(doc: Any, page_url: str, wheel_tags: frozenset[str]) -> dict:
-    """A PEP 691 page -> {"versions": [every release version, as text], "files": [the raw
-    entries of wheels with a free-threaded ABI and a tag in `wheel_tags`]}. The versions are
-    those parse_simple_json finds (file names that parse, and PEP 700's list), read with string
-    operations and one Version per distinct text: packaging's exact file-name parser costs
-    ~0.1 ms a file, and a big project has thousands. Only the kept wheels go through it (on
-    load)."""
-    entries = page_entries(doc, page_url)
-    texts: set[str] = set()
-    kept: list[dict] = []
-    for entry in entries:
-        filename = entry["filename"]
-        if filename.endswith(".whl"):
-            parts = filename[:-4].split("-")
-            if len(parts) not in (5, 6):
-                continue
-            texts.add(parts[1])
-            abis = parts[-2]
-            if "t" in abis and any(is_free_threaded_abi(a.lower()) for a in abis.split(".")) and any(
-                    f"{i}-{a}-{p}".lower() in wheel_tags for i in parts[-3].split(".") for a in abis.split(".")
-                    for p in parts[-1].split(".")):
-                kept.append(entry)
-        elif filename.endswith(_SDISTS):
-            stem = filename[:-7] if filename.endswith(".tar.gz") else filename[:-4]
-            if "-" in stem:
-                texts.add(stem.rsplit("-", 1)[1])
-    listed = doc.get("versions")
-    texts.update(v for v in (listed if isinstance(listed, list) else ()) if isinstance(v, str))
-    versions: set[Version] = set()
-    for text in texts:
-        try:
-            versions.add(Version(text))
-        except InvalidVersion:
-            pass
-    return {"versions": [str(v) for v in sorted(versions)], "files": kept}
-
-
-def is_ft_compact(value: Any) -> bool:
-    """The shape ft_compact produces (what a cached entry must have to be used)."""
-    return (type(value) is dict and type(value.get("versions")) is list and type(value.get("files")) is list
-            and all(type(v) is str for v in value["versions"])
-            and all(type(e) is dict and type(e.get("filename")) is str and type(e.get("url")) is str
-                    for e in value["files"]))
-
-
-def project_from_ft_compact(canonical: str, compact: dict, page_url: str, *, age: float,
-                            stale: bool) -> ProjectFiles:
-    files = [dist_file_from_entry(entry, page_url) for entry in compact["files"]]
-    versions: list[Version] = []
-    for text in compact["versions"]:
-        try:
-            versions.append(Version(text))
-        except InvalidVersion:
-            pass
-    return ProjectFiles(name=canonical, files=tuple(f for f in files if f.kind == "wheel"),
-                        versions=tuple(versions), source_url=page_url, fetched_age_seconds=age, stale=stale)
 
 
 def dist_file_from_entry(entry: dict, page_url: str) -> DistFile:

@@ -46,18 +46,11 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from auditor.cache import MARSHAL, CacheStore
+from auditor.cache import CacheStore
 from auditor.errors import AuditError, ServiceError
 from auditor.migration import ReleaseFile, installable_kind
-from auditor.pypi import (
-    SIMPLE_JSON,
-    DistFile,
-    PyPIClient,
-    core_metadata,
-    dist_file_from_entry,
-    page_cache_key,
-    page_entries,
-)
+from auditor.project_index import ProjectIndex, load_index
+from auditor.pypi import SIMPLE_JSON, DistFile, PyPIClient, core_metadata, page_cache_key
 from auditor.target import Target
 
 if TYPE_CHECKING:
@@ -76,212 +69,6 @@ def marker_applies(marker: Marker | None, env: Mapping[str, str], extras: Iterab
     if marker is None:
         return True
     return any(marker.evaluate({**env, "extra": extra}) for extra in (tuple(extras) or ("",)))
-
-
-# ------------------------------------------------------------------ the index, parsed lazily
-class LazyReleases(Mapping):
-    """Version -> [ReleaseFile], built per release on first access.
-
-    A warm audit of 25 popular projects touches ~70 pages and ~60,000 files, but the resolver
-    looks at a handful of releases per project: building every ReleaseFile up front cost more
-    than the whole rest of the run. Each release is kept as one packed row (see compact_index).
-    """
-
-    def __init__(self, raw: dict[Version, list]) -> None:
-        self._raw = raw
-        self._built: dict[Version, list[ReleaseFile]] = {}
-        self._sorted: list[Version] | None = None
-
-    def __getitem__(self, version: Version) -> list[ReleaseFile]:
-        built = self._built.get(version)
-        if built is None:
-            built = self._built[version] = _unpack(self._raw[version])
-        return built
-
-    def __iter__(self):
-        return iter(self._raw)
-
-    def __len__(self) -> int:
-        return len(self._raw)
-
-    def newest_first(self) -> list[Version]:
-        if self._sorted is None:
-            self._sorted = sorted(self._raw, reverse=True)
-        return self._sorted
-
-    def mentioning(self, needles: Sequence[str]) -> list[Version]:
-        """Releases with a file whose name contains one of `needles` (a cheap pre-filter)."""
-        return [v for v, packed in self._raw.items() if any(n in packed[0] for n in needles)]
-
-    def files_mentioning(self, version: Version, needles: Sequence[str]) -> list[ReleaseFile]:
-        return [f for f in _unpack(self._raw[version], needles)]
-
-
-def _unpack(packed: list, needles: Sequence[str] = ()) -> list[ReleaseFile]:
-    joined, requires_python, yanked = packed
-    if not joined:
-        return []
-    names = joined.split("\n")
-    out = []
-    for i, filename in enumerate(names):
-        if needles and not any(n in filename for n in needles):
-            continue
-        rp = requires_python[i] if isinstance(requires_python, list) else requires_python
-        out.append(_release_file(filename, rp, i in yanked))
-    return out
-
-
-def _release_file(filename: str, requires_python: str | None, yanked: bool) -> ReleaseFile:
-    if filename.endswith(".whl"):
-        parts = filename[:-4].split("-")
-        tags = tuple(f"{i}-{a}-{p}" for i in parts[-3].split(".") for a in parts[-2].split(".")
-                     for p in parts[-1].split("."))
-        return ReleaseFile(filename, "wheel", tags, yanked, requires_python)
-    return ReleaseFile(filename, "sdist", (), yanked, requires_python)
-
-
-@dataclass
-class ProjectIndex:
-    """Every release of one project, keyed by Version, with ReleaseFiles for migration."""
-
-    name: str
-    releases: LazyReleases
-    page_url: str
-    stale: bool = False
-    age_seconds: float = 0.0
-    from_cache: bool = False                     # no body was transferred for this page
-    compact: dict | None = None                  # the packed form (compact_index), when just built
-    _entries: dict[str, dict] | None = None      # filename -> raw PEP 691 entry
-    _load_entries: Any = None                    # () -> that dict, when not kept
-    page_key: str | None = None                  # the page's HTTP cache entry (page_cache_key)
-
-    @property
-    def entries(self) -> dict[str, dict]:
-        if self._entries is None:
-            self._entries = self._load_entries() if self._load_entries else {}
-        return self._entries
-
-    def entry(self, filename: str) -> dict | None:
-        """One file's raw PEP 691 entry. Each entry read is also kept on its own, keyed by the
-        page's cache entry, so a warm run asking for the few chosen wheels' URLs and hashes
-        does not parse the whole page (up to 7 MB of JSON) again."""
-        key = f"{self.page_key}\0{filename}" if self.page_key else None
-        if self._entries is None and key:
-            cached = FILE_ENTRIES.get(key, MARSHAL, check=_is_entry)
-            if cached is not None:
-                return cached
-        found = self.entries.get(filename)
-        if found is not None and key:
-            FILE_ENTRIES.put(key, found, MARSHAL)
-        return found
-
-    def dist_file(self, filename: str) -> DistFile:
-        entry = self.entry(filename)
-        if entry is None:   # the page changed between the compact form and this read
-            raise ServiceError(self.page_url, f"{filename} is no longer listed on the page")
-        return dist_file_from_entry(entry, self.page_url)
-
-
-_SDIST_SUFFIXES = (".tar.gz", ".zip", ".tar.bz2", ".tgz", ".tar.xz", ".tar")
-
-
-def compact_index(doc: Any, page_url: str) -> dict[str, list]:
-    """A PEP 691 page -> {version string: [[filename, requires_python, yanked], ...]}.
-
-    String operations only: packaging's parse_wheel_filename is exact but costs ~0.1 ms a file,
-    and numpy and lxml have 4,000-5,000 files each. Files whose names do not parse are skipped,
-    as pip does. Versions listed without files are kept (with no files).
-    """
-    names: dict[str, list[str]] = {}
-    rps: dict[str, list] = {}
-    yanked: dict[str, list[int]] = {}
-    sdist_suffixes = _SDIST_SUFFIXES
-    for entry in page_entries(doc, page_url):
-        filename = entry["filename"]
-        if filename.endswith(".whl"):
-            parts = filename.split("-")
-            if len(parts) not in (5, 6):
-                continue
-            version = parts[1]
-        elif filename.endswith(sdist_suffixes):
-            stem = next(filename[: -len(x)] for x in sdist_suffixes if filename.endswith(x))
-            if "-" not in stem:
-                continue
-            version = stem.rsplit("-", 1)[1]
-        else:
-            continue
-        rp = entry.get("requires-python")
-        bucket = names.get(version)
-        if bucket is None:
-            bucket = names[version] = []
-            rps[version] = []
-        if entry.get("yanked"):
-            yanked.setdefault(version, []).append(len(bucket))
-        bucket.append(filename)
-        rps[version].append(rp if isinstance(rp, str) and rp else None)
-    out: dict[str, list] = {}
-    for version, bucket in names.items():
-        distinct = set(rps[version])
-        out[version] = ["\n".join(bucket), rps[version][0] if len(distinct) == 1 else rps[version],
-                        yanked.get(version, [])]
-    listed = doc.get("versions")
-    for raw in listed if isinstance(listed, list) else ():   # PEP 700; anything else is ignored
-        if isinstance(raw, str) and raw not in out:
-            out[raw] = ["", None, []]
-    return out
-
-
-def _pack(rows: list) -> list:
-    """[[filename, requires_python, yanked], ...] -> [joined names, rp (one value or a list), yanked indices].
-
-    Few objects per release, so the marshal cache of a large project loads in a millisecond.
-    """
-    rps = [r[1] for r in rows]
-    return ["\n".join(r[0] for r in rows), rps[0] if len(set(rps)) <= 1 and rps else (rps or None),
-            [i for i, r in enumerate(rows) if r[2]]]
-
-
-def is_compact(value: Any) -> bool:
-    """The shape compact_index produces (what a cached entry must have to be used): a non-empty
-    {version: [joined names, requires_python (None, a string or one per file), yanked indices]}.
-    Exact types and one pass: it runs on every warm page load."""
-    if type(value) is not dict or not value:
-        return False
-    for version, packed in value.items():
-        if type(version) is not str or type(packed) is not list or len(packed) != 3:
-            return False
-        joined, rp, yanked = packed
-        if type(joined) is not str or type(yanked) is not list:
-            return False
-        if rp is not None and type(rp) is not str and (
-                type(rp) is not list or len(rp) != joined.count("\n") + 1
-                or not all(r is None or type(r) is str for r in rp)):
-            return False
-        if yanked:
-            last = joined.count("\n")
-            if not all(type(i) is int and 0 <= i <= last for i in yanked):
-                return False
-    return True
-
-
-def index_from_compact(name: str, compact: Mapping[str, list], page_url: str) -> ProjectIndex:
-    raw: dict[Version, list] = {}
-    for text, packed in compact.items():
-        try:
-            version = Version(text)
-        except InvalidVersion:
-            continue
-        if version in raw:   # "1.0" and "1.0.0" name the same release
-            merged = _unpack(raw[version]) + _unpack(packed)
-            packed = _pack([[f.filename, f.requires_python, f.yanked] for f in merged])
-        raw[version] = packed
-    return ProjectIndex(name, LazyReleases(raw), page_url)
-
-
-def parse_index(name: str, doc: Any, page_url: str) -> ProjectIndex:
-    index = index_from_compact(name, compact_index(doc, page_url), page_url)
-    index._entries = {e["filename"]: e for e in page_entries(doc, page_url)}
-    return index
 
 
 # ------------------------------------------------------------------ fetching, ahead of the resolver
@@ -353,57 +140,7 @@ class Fetcher:
                             inline=self._cached_meta(self._page_url(name)) is not None).result()
 
     def _fetch_index(self, name: str) -> ProjectIndex:
-        url = self._page_url(name)
-        meta = self._cached_meta(url)
-        if meta is not None:
-            compact = _load_compact(_meta_key(url, meta))
-            if compact is not None:
-                # Warm: neither the page body (up to 7 MB) nor its JSON is touched.
-                index = index_from_compact(name, compact, url)
-                index.stale, index.age_seconds, index.from_cache = meta["stale"], meta["age"], True
-                index.page_key = _meta_key(url, meta)
-                client = self.client
-                index._load_entries = lambda: _entries_of(client.project_page(name))
-                return index
-        response = self.client.project_page(name)      # ProjectNotFound for an unknown project
-        index = self._parsed(name, response)
-        index.stale, index.age_seconds = response.stale, response.age_seconds
-        index.from_cache = response.from_cache
-        meta = self._cached_meta(url)
-        meta_key = _meta_key(url, meta) if meta is not None else None
-        index.page_key = meta_key
-        if meta_key:
-            _store_compact(meta_key, index.compact)
-        return index
-
-    def _parsed(self, name: str, response) -> ProjectIndex:
-        """The compact form of a page, cached on disk by the page's content hash (marshal).
-
-        A warm run then reads ~70 small files instead of parsing ~25 MB of JSON; the full page
-        (URLs, hashes) is parsed again only when a file's URL is needed (metadata, --deep).
-        """
-        import hashlib
-
-        # Keyed by URL, length and both ends of the body: PyPI's page starts with its
-        # "_last-serial", which changes with every upload, so no full-body hash is needed.
-        body = response.body
-        fingerprint = hashlib.sha1(b"%s\0%d\0%s\0%s" % (response.url.encode(), len(body), body[:4096], body[-4096:]))
-        key = "body-" + fingerprint.hexdigest()
-        compact = COMPACT_PAGES.get(key, MARSHAL, check=is_compact)
-        doc = None
-        if compact is None:
-            doc = response.json()
-            compact = compact_index(doc, response.url)
-            if compact:
-                COMPACT_PAGES.put(key, compact, MARSHAL)
-        index = index_from_compact(name, compact, response.url)
-        index.compact = compact
-        if doc is not None:
-            index._entries = {e["filename"]: e for e in page_entries(doc, response.url)}
-        else:
-            body, url = response.body, response.url
-            index._load_entries = lambda: {e["filename"]: e for e in page_entries(_page_json(body, url), url)}
-        return index
+        return load_index(self.client, name)       # ProjectNotFound for an unknown project
 
     def prefetch_need(self, need: Need, target: Target) -> None:
         """Speculatively fetch the page of `need` and the metadata of its newest installable match.
@@ -486,8 +223,12 @@ class Fetcher:
             return None
         match = best_wheel(files, target)
         ordered = ([match[0]] if match else []) + [w for w in wheels if not match or w is not match[0]]
-        entries = index.entries
-        with_metadata = [w for w in ordered if _serves_metadata(entries.get(w.filename))]
+        # The preferred wheel's entry is usually at hand (a free-threaded wheel's comes with the
+        # packed page); the full page is read only when that one has no PEP 658 metadata.
+        if _serves_metadata(index.entry(ordered[0].filename)):
+            with_metadata = ordered[:1]
+        else:
+            with_metadata = [w for w in ordered[1:] if _serves_metadata(index.entries.get(w.filename))]
         if with_metadata:
             dist = index.dist_file(with_metadata[0].filename)
             try:
@@ -584,45 +325,19 @@ def _meta_key(url: str, meta: Mapping[str, Any]) -> str | None:
     return page_cache_key(url, meta)
 
 
-# The resolver's caches: compact pages (by HTTP cache entry, and by page body), Requires-Dist
-# of released files (immutable: never revalidated), and whole resolutions (valid while every
-# page they read is unchanged).
-COMPACT_PAGES = CacheStore("index-compact", versioned=True)
-FILE_ENTRIES = CacheStore("index-entries", fanout=True)    # page key + file name -> the file's raw entry
+# The resolver's caches: Requires-Dist of released files (immutable: never revalidated), and
+# whole resolutions (valid while every page they read is unchanged). Pages: auditor.project_index.
 REQUIRES_DIST = CacheStore("requires-dist", versioned=True)
 RESOLUTIONS = CacheStore("resolutions", versioned=True)
-
-
-def _is_entry(value: Any) -> bool:
-    return type(value) is dict and type(value.get("filename")) is str and "url" in value
 
 
 def _is_str_list(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
-def _load_compact(key: str | None) -> dict | None:
-    return COMPACT_PAGES.get(key, MARSHAL, check=is_compact) if key else None
-
-
-def _store_compact(key: str, compact: dict | None) -> None:
-    if compact and not COMPACT_PAGES.has(key, MARSHAL):
-        COMPACT_PAGES.put(key, compact, MARSHAL)
-
-
-def _entries_of(response) -> dict[str, dict]:
-    return {e["filename"]: e for e in page_entries(response.json(), response.url)}
-
-
 def _serves_metadata(entry: dict | None) -> bool:
     """PEP 658/714: the index serves `url + ".metadata"` for this file."""
     return bool(entry and (entry.get("core-metadata") or entry.get("dist-info-metadata")))
-
-
-def _page_json(body: bytes, url: str) -> Any:
-    from auditor.http import CachedResponse
-
-    return CachedResponse(url, body, 0.0, True, False).json()
 
 
 def _ranged(http, url: str, first: int, last: int) -> bytes:

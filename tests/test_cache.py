@@ -100,7 +100,7 @@ def test_a_bad_meta_json_is_a_miss(serve, tmp_path, meta):
     d.mkdir()
     index = serve({"lib": [make_wheel(d, "lib", "1.0")]})
     cache = tmp_path / "http"
-    first = PyPIClient(index.url, None, http=HttpClient(retries=0, cache_root=cache)).project_files("lib")
+    first = PyPIClient(index.url, None, http=HttpClient(retries=0, cache_root=cache)).project_index("lib")
     asked = len(index.requests)
     for path in entries(cache, ".meta.json"):
         if isinstance(meta, bytes):
@@ -111,13 +111,14 @@ def test_a_bad_meta_json_is_a_miss(serve, tmp_path, meta):
             path.write_text(json.dumps({**json.loads(path.read_text()), **meta}))
     offline = HttpClient(offline=True, retries=0, cache_root=cache)
     with pytest.raises(ServiceError, match="not in the cache and --offline was given"):
-        PyPIClient(index.url, None, http=offline).project_files("lib")
+        PyPIClient(index.url, None, http=offline).project_index("lib")
     assert offline.fresh_meta(index.url + "lib/", "application/vnd.pypi.simple.v1+json") is None
     online = HttpClient(retries=0, cache_root=cache)
-    again = PyPIClient(index.url, None, http=online).project_files("lib")
+    again = PyPIClient(index.url, None, http=online).project_index("lib")
     assert len(index.requests) == asked + 1                               # fetched again ...
     assert again.files == first.files                                     # ... with the same answer
-    assert online.store.misses["corrupt"] == 1
+    # counted once per read: the loader asks "fresh in the cache?" before it asks for the page
+    assert set(online.store.misses) == {"corrupt"} and online.store.misses["corrupt"] >= 1
 
 
 def test_a_body_shorter_than_its_meta_json_is_a_miss(serve, tmp_path):
@@ -125,10 +126,10 @@ def test_a_body_shorter_than_its_meta_json_is_a_miss(serve, tmp_path):
     d.mkdir()
     index = serve({"lib": [make_wheel(d, "lib", "1.0")]})
     cache = tmp_path / "http"
-    first = PyPIClient(index.url, None, http=HttpClient(retries=0, cache_root=cache)).project_files("lib")
+    first = PyPIClient(index.url, None, http=HttpClient(retries=0, cache_root=cache)).project_index("lib")
     truncate(entries(cache, ".body"))
     online = HttpClient(retries=0, cache_root=cache)
-    assert PyPIClient(index.url, None, http=online).project_files("lib").files == first.files
+    assert PyPIClient(index.url, None, http=online).project_index("lib").files == first.files
     assert online.store.misses["torn"] == 1
 
 
@@ -179,7 +180,7 @@ def test_bad_requires_dist_memos_and_resolutions_are_misses(serve, tmp_path, dam
 
 
 def test_a_warm_run_reads_the_chosen_wheels_entry_without_parsing_the_page(serve, tmp_path, monkeypatch):
-    from auditor import resolve
+    from auditor import project_index
 
     d = tmp_path / "dists"
     d.mkdir()
@@ -187,12 +188,34 @@ def test_a_warm_run_reads_the_chosen_wheels_entry_without_parsing_the_page(serve
     index = serve({"lib": [make_wheel(d, "lib", "0.9", tag="cp314-cp314t-manylinux_2_28_x86_64"), wheel]})
     first = by_name(run(index, tmp_path, "lib\n"))["lib"]
     assert first["wheel"] == wheel.name and first["verdict_source"] == "download"   # a small wheel: whole
-    assert len(entries(tmp_path / "cache" / "index-entries", ".marshal")) == 1
-    monkeypatch.setattr(resolve, "_entries_of", lambda response: pytest.fail("a whole page parsed on a warm run"))
+    # A free-threaded wheel's entry comes with the packed page: no entry of its own.
+    assert not list((tmp_path / "cache").rglob("index-entries/**/*.marshal"))
+    monkeypatch.setattr(project_index, "_entries_by_name", lambda *a: pytest.fail("a whole page parsed on a warm run"))
     again = by_name(run(index, tmp_path, "lib\n"))["lib"]
     assert again["verdict_source"] == "cache"
     assert {k: v for k, v in again.items() if k not in ("verdict_source", "bytes_read")} == \
         {k: v for k, v in first.items() if k not in ("verdict_source", "bytes_read")}
+
+
+def test_an_entry_outside_the_packed_page_is_kept_on_its_own(serve, tmp_path, monkeypatch):
+    """A file that is not a free-threaded wheel (here a pure wheel and an sdist) is read from
+    the full page once, then from its own entry: a second process parses no page."""
+    from auditor import project_index
+
+    monkeypatch.setenv("FT_AUDIT_CACHE_DIR", str(tmp_path / "cache"))
+    d = tmp_path / "dists"
+    d.mkdir()
+    pure = make_wheel(d, "lib", "1.0")
+    index = serve({"lib": [pure]})
+    client = PyPIClient(index.url, None, http=HttpClient(retries=0))
+    first = client.project_index("lib")
+    assert first.free_threaded_wheels() == ()
+    dist = first.dist_file(pure.name)
+    assert dist.filename == pure.name and dist.url.endswith(pure.name) and dist.sha256
+    assert len(entries(tmp_path / "cache" / "index-entries", ".marshal")) == 1
+    monkeypatch.setattr(project_index, "_entries_by_name", lambda *a: pytest.fail("the whole page parsed again"))
+    warm = PyPIClient(index.url, None, http=HttpClient(retries=0)).project_index("lib")
+    assert warm.from_cache and warm.dist_file(pure.name) == dist
 
 
 @pytest.mark.parametrize("damage", [None, "truncated", "wrong-type"])

@@ -10,7 +10,7 @@ from packaging.version import Version
 
 from auditor.compat.deep import choose_wheels, inspect_wheel_path
 from auditor.http import CachedResponse
-from auditor.pypi import parse_simple_json
+from auditor.project_index import parse_index
 from tests.support.wheels import require_wheel
 
 FIXTURES = Path(__file__).parent / "fixtures" / "pypi"
@@ -18,7 +18,8 @@ FIXTURES = Path(__file__).parent / "fixtures" / "pypi"
 
 def _files(name: str):
     body = (FIXTURES / f"{name}.simple.json").read_bytes()
-    return parse_simple_json(name, CachedResponse(f"https://pypi.org/simple/{name}/", body, time.time(), True, False))
+    url = f"https://pypi.org/simple/{name}/"
+    return parse_index(name, CachedResponse(url, body, time.time(), True, False).json(), url)
 
 
 def test_one_linux_x86_64_wheel_per_target():

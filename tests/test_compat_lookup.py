@@ -17,7 +17,8 @@ from auditor.compat.lookup import CompatData, ObservedEvidence, load_compat
 from auditor.compat.refresh import PlatformSets
 from auditor.http import CachedResponse
 from auditor.model import FreeThreading
-from auditor.pypi import parse_project_json, parse_simple_json
+from auditor.project_index import parse_index
+from auditor.pypi import parse_project_json
 from tests.support.compat_sources import EXCERPTS
 
 FIXTURES = Path(__file__).parent / "fixtures" / "pypi"
@@ -32,10 +33,11 @@ def census_doc(*, generated_at: str | None = None, deep: dict | None = None) -> 
     intern = PlatformSets()
     packages = {}
     for name in PACKAGES:
-        files = parse_simple_json(name, _response(FIXTURES / f"{name}.simple.json", f"https://pypi.org/simple/{name}/"))
+        page = _response(FIXTURES / f"{name}.simple.json", f"https://pypi.org/simple/{name}/")
+        files = parse_index(name, page.json(), page.url)
         info = parse_project_json(name, _response(FIXTURES / f"{name}.json", f"https://pypi.org/pypi/{name}/json"))
         entry = census_facts(files, info).to_json(intern)
-        entry["provenance"] = {"files": [files.source_url, "2026-11-25T15:35:00+00:00"], "metadata": None}
+        entry["provenance"] = {"files": [files.page_url, "2026-11-25T15:35:00+00:00"], "metadata": None}
         if deep and name in deep:
             entry["deep"] = deep[name]
         packages[name] = entry

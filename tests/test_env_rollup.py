@@ -20,7 +20,7 @@ from auditor.http import CachedResponse
 from auditor.model import Abi, ModuleReport, Verdict
 from auditor.model import FreeThreading as FT
 from auditor.model import Subinterpreters as SI
-from auditor.pypi import parse_simple_json
+from auditor.project_index import parse_index
 from auditor.report import env as report
 from auditor.sources.env import EnvSnapshot, ExtensionFile, InstalledDistribution, target_interpreter
 from auditor.target import PythonTarget, platform_tags
@@ -189,7 +189,8 @@ def test_json_shape_and_text_render():
 def _project(files: list[tuple[str, bool]]):
     body = json.dumps({"files": [{"filename": f, "url": f"https://files.example/{f}", "hashes": {}, "yanked": y}
                                  for f, y in files], "versions": []}).encode()
-    return parse_simple_json("demo", CachedResponse("https://pypi.org/simple/demo/", body, 0.0, True, False))
+    return parse_index("demo", CachedResponse("https://pypi.org/simple/demo/", body, 0.0, True, False).json(),
+                       "https://pypi.org/simple/demo/")
 
 
 def test_ft_offer_pinned_newer_and_none():

@@ -5,17 +5,18 @@ dependencies (dependency_names)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 import auditor.audit.env as env_audit
-import auditor.pypi as pypi
-from auditor import envaudit
+from auditor import envaudit, project_index
 from auditor.http import HttpClient
 from auditor.model import Abi, ModuleReport, Verdict
 from auditor.model import FreeThreading as FT
 from auditor.model import Subinterpreters as SI
+from auditor.project_index import parse_index
 from auditor.pypi import SIMPLE_JSON, PyPIClient
 from auditor.sources.env import EnvSnapshot, ExtensionFile, InstalledDistribution, target_interpreter
 
@@ -62,25 +63,26 @@ def test_warm_offers_come_from_their_cache_and_equal_the_full_pages_answer(cache
     snapshot, files, reports = _environment()
     cold, cold_notes = env_audit.gather_ft_offers(snapshot, files, reports, ft_targets=None, offline=True)
 
-    # The same answers as ft_offer_for on each whole page (the unoptimised path).
+    # The same answers as ft_offer_for on each whole page, parsed here (no cache involved).
     targets = env_audit.default_ft_targets(snapshot.interpreter, None)
     platforms = env_audit.platform_tags_for(snapshot.interpreter)
     fields = ("target", "pinned_version", "pinned_has_wheel", "pinned_wheel", "first_version_with_wheel",
               "latest_version_with_wheel", "latest_version", "note")
     for name, version in INSTALLED.items():
-        full = cached_pages.project_files(name)
+        url = cached_pages.page_url(name)
+        full = parse_index(name, json.loads((FIXTURES / f"{name}.simple.json").read_bytes()), url)
         expected = [env_audit.ft_offer_for(full, version, t, platforms) for t in targets]
         assert [[getattr(o, f) for f in fields] for o in cold[name]] == [[getattr(o, f) for f in fields] for o in expected]
     assert [o.target for o in cold["lxml"]] == ["cp313t", "cp314t"]
     assert cold["markupsafe"][0].pinned_has_wheel is True           # 3.0.2 has cp313t wheels
     assert cold["zstandard"][1].latest_version_with_wheel is None   # recorded page: no cp314t wheel
 
-    # Warm: neither the compact answers nor ft_offer_for are touched, and nothing differs.
+    # Warm: neither the packed pages nor ft_offer_for are touched, and nothing differs.
     def forbidden(*args, **kwargs):
         raise AssertionError("a warm run recomputed an offer")
 
     with monkeypatch.context() as m:
-        m.setattr(pypi.FT_WHEELS, "get", forbidden)
+        m.setattr(project_index.COMPACT_PAGES, "get", forbidden)
         m.setattr(env_audit, "ft_offer_for", forbidden)
         warm, warm_notes = env_audit.gather_ft_offers(snapshot, files, reports, ft_targets=None, offline=True)
     assert warm == cold and warm_notes == cold_notes

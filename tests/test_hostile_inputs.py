@@ -250,13 +250,9 @@ def test_fuzz_requirements_include_of_a_symlink_loop_is_a_problem_not_a_crash(tm
 
 
 def test_fuzz_index_page_whose_versions_is_not_a_list_is_ignored():
-    from auditor import pypi
-    from auditor.errors import ServiceError
     from auditor.http import CachedResponse
+    from auditor.project_index import parse_index
 
     response = CachedResponse("https://pypi.org/simple/x/", b'{"files": [], "versions": 5}', 0.0, True, False)
-    try:
-        files = pypi.parse_simple_json("x", response)
-    except ServiceError:
-        return
-    assert files.files == () and files.versions == ()
+    index = parse_index("x", response.json(), response.url)
+    assert index.files == () and index.versions == () and index.free_threaded_wheels() == ()

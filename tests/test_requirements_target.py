@@ -13,7 +13,8 @@ from packaging.version import Version
 
 from auditor import migration
 from auditor.errors import InputError
-from auditor.resolve import marker_applies, parse_index
+from auditor.project_index import parse_index
+from auditor.resolve import marker_applies
 from auditor.target import make_target, platform_tags
 
 RECORDED = Path(__file__).parent / "fixtures" / "pypi_recorded" / "simple"

@@ -239,21 +239,19 @@ def test_pypi_downloads_the_release_sdist_and_checks_it(tmp_path, monkeypatch, c
     assert capsys.readouterr().out == out
 
 
-def _files(*dists):
-    from packaging.version import Version
+def _files(*names):
+    from auditor.project_index import parse_index
 
-    from auditor.pypi import DistFile, ProjectFiles
-
-    files = tuple(DistFile(name, f"https://files.example/{name}", Version(version), kind, sha256="0" * 64)
-                  for name, version, kind in dists)
-    return ProjectFiles("wheelonly", files, tuple(sorted({f.version for f in files})), "https://index.example/")
+    doc = {"files": [{"filename": name, "url": f"https://files.example/{name}", "hashes": {"sha256": "0" * 64}}
+                     for name in names]}
+    return parse_index("wheelonly", doc, "https://index.example/")
 
 
 def test_a_release_without_an_sdist_is_one_error_line(monkeypatch, capsys):
     from auditor.pypi import PyPIClient
 
-    monkeypatch.setattr(PyPIClient, "project_files", lambda self, name: _files(
-        ("wheelonly-1.0-py3-none-any.whl", "1.0", "wheel"), ("wheelonly-0.9.tar.gz", "0.9", "sdist")))
+    monkeypatch.setattr(PyPIClient, "project_index", lambda self, name: _files(
+        "wheelonly-1.0-py3-none-any.whl", "wheelonly-0.9.tar.gz"))
     assert cli_main(["--no-config", "source", "--pypi", "wheelonly==1.0", "--pypi", "wheelonly==2.0"]) == 2
     out, err = capsys.readouterr()
     assert err.splitlines() == [
@@ -268,9 +266,8 @@ def test_pypi_without_a_version_takes_the_latest_released_sdist(monkeypatch, tmp
     from auditor.sources.sdist import fetch_sdist
 
     monkeypatch.setenv("FT_AUDIT_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(PyPIClient, "project_files", lambda self, name: _files(
-        ("wheelonly-1.0.zip", "1.0", "sdist"), ("wheelonly-1.0.tar.gz", "1.0", "sdist"),
-        ("wheelonly-2.0rc1.tar.gz", "2.0rc1", "sdist"), ("wheelonly-2.0-py3-none-any.whl", "2.0", "wheel")))
+    monkeypatch.setattr(PyPIClient, "project_index", lambda self, name: _files(
+        "wheelonly-1.0.zip", "wheelonly-1.0.tar.gz", "wheelonly-2.0rc1.tar.gz", "wheelonly-2.0-py3-none-any.whl"))
     asked = []
     monkeypatch.setattr(HttpClient, "download", lambda self, url, sha256, dest: asked.append((url, dest)) or dest)
     assert fetch_sdist("wheelonly") == tmp_path / "sdists" / "wheelonly" / "wheelonly-1.0.tar.gz"

@@ -10,7 +10,7 @@ import functools
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from packaging.version import InvalidVersion, Version
 
@@ -23,6 +23,9 @@ from auditor.progress import Progress
 from auditor.sources import env as envsource
 from auditor.sources.env import EnvSnapshot, ExtensionFile, Interpreter
 from auditor.target import FREE_THREADED, PythonTarget, is_free_threaded_abi, platform_tags
+
+if TYPE_CHECKING:
+    from auditor.project_index import ProjectIndex
 
 __all__ = [
     "ReportCache",
@@ -269,9 +272,10 @@ def _supported_tags(target: PythonTarget, platforms: tuple[str, ...]) -> frozens
     return frozenset(target.wheel_tags(list(platforms)))
 
 
-def ft_offer_for(project, version: str | None, target: PythonTarget, platforms: Sequence[str]) -> FtOffer:
-    """Pure: does this project's file list hold a wheel for the free-threaded `target` (cp3XYt,
-    or abi3t from 3.15) on these platforms?"""
+def ft_offer_for(project: ProjectIndex, version: str | None, target: PythonTarget,
+                 platforms: Sequence[str]) -> FtOffer:
+    """Pure: does this project's index hold a wheel for the free-threaded `target` (cp3XYt, or
+    abi3t from 3.15) on these platforms?"""
     supported = _supported_tags(target, tuple(platforms))
     versions_with: list[Version] = []
     pinned_wheel = None
@@ -280,7 +284,7 @@ def ft_offer_for(project, version: str | None, target: PythonTarget, platforms: 
         pinned = Version(version) if version else None
     except InvalidVersion:
         pinned = None
-    for f in project.wheels():
+    for f in project.free_threaded_wheels(supported):
         # A wheel that also runs on the GIL build (py3-none-any) says nothing about free threading.
         if f.yanked or f.version is None or not any(
                 is_free_threaded_abi(t.abi) and str(t) in supported for t in f.tags):
@@ -321,19 +325,19 @@ def gather_ft_offers(snapshot: EnvSnapshot, files: Sequence[ExtensionFile], repo
         return {}, []
     from concurrent.futures import ThreadPoolExecutor
 
-    from auditor.pypi import ProjectNotFound, PyPIClient
+    from auditor.project_index import cached_index, fresh_page_key
+    from auditor.pypi import ONE_DAY, ProjectNotFound, PyPIClient
     from auditor.wheel_verdicts import WheelFile
 
     client = PyPIClient(offline=offline)
     platforms = platform_tags_for(interp)
     failures: list[str] = []
-    wanted_tags = frozenset(tag for t in targets for tag in _supported_tags(t, tuple(platforms)))
     # project -> {file name: WheelFile} of the offered (pinned) wheels, for their binary verdicts
     pinned: dict[str, dict[str, Any]] = {}
 
     def one(key: str) -> tuple[str, list[FtOffer]]:
         try:
-            project = client.free_threaded_files(key, wanted_tags)
+            project = client.project_index(key, max_age=ONE_DAY)
         except ProjectNotFound:  # built here or from another index: a quiet group, not a failure
             return key, [FtOffer(t.abi, needs[key], None, note=NOT_ON_INDEX) for t in targets]
         except AuditError as exc:
@@ -341,19 +345,19 @@ def gather_ft_offers(snapshot: EnvSnapshot, files: Sequence[ExtensionFile], repo
             return key, [FtOffer(t.abi, needs[key], None, note=exc.reason[:120]) for t in targets]
         key_offers = [ft_offer_for(project, needs[key], t, platforms) for t in targets]
         pinned[key] = _pinned_wheels(key, project, key_offers)
-        answer = client.fresh_ft_answer(key, wanted_tags)
+        answer = fresh_page_key(client, key, max_age=ONE_DAY)
         if answer is not None:
             OFFERS.put(_offers_key(answer[0], needs[key], targets, platforms),
                        _offers_entry(key_offers, pinned[key]), MARSHAL)
         return key, key_offers
 
-    # A warm run: each project's offers were derived from the same cached answer before (one
-    # small metadata read and one small entry each; no answer loaded, no version parsed).
+    # A warm run: each project's offers were derived from the same cached page before (one
+    # small metadata read and one small entry each; no page loaded, no version parsed).
     # Threads only for the projects whose page must be fetched or revalidated.
     results: dict[str, list[FtOffer]] = {}
     missing = []
     for key in sorted(needs):
-        answer = client.fresh_ft_answer(key, wanted_tags)
+        answer = fresh_page_key(client, key, max_age=ONE_DAY)
         question = _offers_key(answer[0], needs[key], targets, platforms) if answer else None
         hit = OFFERS.get(question, MARSHAL, check=_is_offers_entry) if question else None
         if answer is not None and hit is not None:
@@ -362,7 +366,7 @@ def gather_ft_offers(snapshot: EnvSnapshot, files: Sequence[ExtensionFile], repo
                             for t, version, has, wheel, first, latest_with, latest in hit["offers"]]
             pinned[key] = {name: WheelFile(key, name, *where) for name, where in hit["wheels"].items()}
             continue
-        project = client.cached_free_threaded_files(key, wanted_tags) if answer else None
+        project = cached_index(client, key, max_age=ONE_DAY) if answer else None
         if project is None:
             missing.append(key)
             continue
@@ -382,7 +386,7 @@ def gather_ft_offers(snapshot: EnvSnapshot, files: Sequence[ExtensionFile], repo
     return results, notes + verdict_notes
 
 
-# project page's compact answer + installed version + targets + platforms -> ft_offer_for's
+# project page (page_cache_key) + installed version + targets + platforms -> ft_offer_for's
 # answers (without the note, which follows the page's staleness) and the offered wheels' files.
 OFFERS = CacheStore("env-ft-offers", versioned=True)
 
@@ -403,13 +407,13 @@ def _is_offers_entry(value: Any) -> bool:
             and all(type(w) is list and len(w) == 3 and type(w[0]) is str for w in value["wheels"].values()))
 
 
-def _pinned_wheels(key: str, project: Any, offers: Sequence[FtOffer]) -> dict[str, Any]:
+def _pinned_wheels(key: str, project: ProjectIndex, offers: Sequence[FtOffer]) -> dict[str, Any]:
     """{file name: WheelFile} of the wheels `offers` name (the installed version's)."""
     from auditor.wheel_verdicts import WheelFile
 
     names = {o.pinned_wheel for o in offers if o.pinned_wheel}
-    return {f.filename: WheelFile(key, f.filename, f.url, f.sha256, f.size)
-            for f in project.wheels() if f.filename in names}
+    return {name: WheelFile(key, name, f.url, f.sha256, f.size)
+            for name in sorted(names) for f in [project.dist_file(name)]}
 
 
 def judge_offered_wheels(offers: dict[str, list[FtOffer]], pinned: Mapping[str, Mapping[str, Any]], client, *,

@@ -1,6 +1,6 @@
 """ft-audit's own evidence about a PyPI project: which free-threaded wheels it published, when.
 
-Pure functions over auditor.pypi's ProjectFiles / ProjectInfo. A "free-threaded wheel" is one
+Pure functions over auditor.project_index's ProjectIndex and auditor.pypi's ProjectInfo. A "free-threaded wheel" is one
 with a tag an FT interpreter can load:
 
     3.13t / 3.14t / 3.15t -- interpreter cp3XY with ABI tag cp3XYt (PEP 703)
@@ -16,13 +16,17 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from packaging.tags import Tag
 from packaging.version import Version
 
 from auditor.compat.classifiers import ft_classifiers
-from auditor.pypi import DistFile, ProjectFiles, ProjectInfo
+from auditor.pypi import DistFile, ProjectInfo
 from auditor.target import PythonTarget
+
+if TYPE_CHECKING:
+    from auditor.project_index import ProjectIndex
 
 FT_TARGETS = ("3.13t", "3.14t", "3.15t", "abi3t")
 
@@ -100,7 +104,7 @@ class CensusFacts:
         }
 
 
-def latest_version(files: ProjectFiles, info: ProjectInfo | None) -> Version | None:
+def latest_version(files: ProjectIndex, info: ProjectInfo | None) -> Version | None:
     """PyPI's own 'latest' when known, else the newest final release that has files."""
     if info and info.version:
         try:
@@ -113,7 +117,7 @@ def latest_version(files: ProjectFiles, info: ProjectInfo | None) -> Version | N
     return max(candidates) if candidates else None
 
 
-def census_facts(files: ProjectFiles, info: ProjectInfo | None) -> CensusFacts:
+def census_facts(files: ProjectIndex, info: ProjectInfo | None) -> CensusFacts:
     latest = latest_version(files, info)
     by_version: dict[Version, list[DistFile]] = {}
     for dist in files.files:
@@ -153,7 +157,7 @@ def census_facts(files: ProjectFiles, info: ProjectInfo | None) -> CensusFacts:
     )
 
 
-def has_compiled_wheels(files: ProjectFiles, info: ProjectInfo | None = None) -> bool:
+def has_compiled_wheels(files: ProjectIndex, info: ProjectInfo | None = None) -> bool:
     """Does the latest release ship any wheel with a non-'none' ABI tag (i.e. compiled code)?"""
     latest = latest_version(files, info)
     return any(abi != "none" for f in files.files

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from packaging.version import Version
 
@@ -22,15 +22,18 @@ from auditor.compat.census import ft_target, latest_version, platform_family
 from auditor.compat.dataset import now_iso
 from auditor.errors import AuditError
 from auditor.model import FreeThreading, ModuleReport
-from auditor.pypi import DistFile, ProjectFiles, ProjectInfo, PyPIClient
+from auditor.pypi import DistFile, ProjectInfo, PyPIClient
 from auditor.wheel_verdicts import FROM_LOCAL, WheelVerdict, verdict_of, wheel_rollup
+
+if TYPE_CHECKING:
+    from auditor.project_index import ProjectIndex
 
 PLATFORM_PREFERENCE = ("manylinux-x86_64", "linux-x86_64", "musllinux-x86_64", "manylinux-aarch64",
                        "macos-arm64", "win-amd64")
 DEFAULT_MAX_WHEEL_BYTES = 150 << 20
 
 
-def choose_wheels(files: ProjectFiles, version: Version) -> dict[str, DistFile]:
+def choose_wheels(files: ProjectIndex, version: Version) -> dict[str, DistFile]:
     """target -> the one wheel of `version` to inspect for it."""
     candidates: dict[str, list[DistFile]] = {}
     for dist in files.files_for(version):
@@ -78,7 +81,7 @@ def inspect_wheel_path(path: Path, target: str) -> dict[str, Any]:
     return summarize_modules(target, read.wheel, read.reports, verdict_of(read, FROM_LOCAL))
 
 
-def deep_entry(client: PyPIClient, files: ProjectFiles, info: ProjectInfo | None, *,
+def deep_entry(client: PyPIClient, files: ProjectIndex, info: ProjectInfo | None, *,
                max_bytes: int = DEFAULT_MAX_WHEEL_BYTES) -> dict[str, Any] | None:
     """Inspect the latest release's FT wheels; None when it has none."""
     latest = latest_version(files, info)

@@ -61,7 +61,7 @@ def _fetched_date(age_seconds: float) -> str:
 def census_entry(client: PyPIClient, name: str, intern: PlatformSets, *, deep: bool = False,
                  deep_max_bytes: int | None = None) -> tuple[dict[str, Any], list[str]]:
     """One package's census entry (raises AuditError when its files cannot be read)."""
-    files = client.project_files(name)
+    files = client.project_index(name)
     warnings: list[str] = []
     info = None
     info_url = f"{client.json_url}{files.name}/json" if client.json_url else None
@@ -70,10 +70,10 @@ def census_entry(client: PyPIClient, name: str, intern: PlatformSets, *, deep: b
     except AuditError as exc:
         warnings.append(f"{name}: classifiers unavailable ({exc.one_line()})")
     facts = census_facts(files, info)
-    fetched = _fetched_date(files.fetched_age_seconds)
+    fetched = _fetched_date(files.age_seconds)
     entry = facts.to_json(intern)
     entry["provenance"] = {
-        "files": [files.source_url, fetched],
+        "files": [files.page_url, fetched],
         "metadata": [info_url, now_iso()] if info is not None else None,
     }
     if deep and facts.latest_ft:
@@ -195,6 +195,6 @@ def derive_package_list(
 
 def _compiled(client: PyPIClient, name: str) -> tuple[bool | None, str | None]:
     try:
-        return has_compiled_wheels(client.project_files(name)), None
+        return has_compiled_wheels(client.project_index(name)), None
     except AuditError as exc:
         return None, exc.one_line()

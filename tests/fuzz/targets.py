@@ -312,23 +312,19 @@ def _index_seeds() -> list[bytes]:
 
 
 def _parse_index_page(data: bytes) -> None:
-    """The public page parsers as they stand: pypi.parse_simple_json (the index client's typed
-    ProjectFiles) and resolve.parse_index (the resolver's compact page), every release and file
-    entry forced (both are lazy)."""
-    from auditor import pypi, resolve
+    """The page parser as it stands: project_index.parse_index (the one model of a project's
+    files), every release, file entry, typed file and free-threaded wheel forced (it is lazy)."""
     from auditor.errors import AuditError
     from auditor.http import CachedResponse
+    from auditor.project_index import parse_index
 
     response = CachedResponse(_PAGE_URL, data, 0.0, True, False)
     try:
-        pypi.parse_simple_json("fuzz", response)
-    except AuditError:
-        pass
-    try:
-        doc = response.json()
-        index = resolve.parse_index("fuzz", doc, _PAGE_URL)
+        index = parse_index("fuzz", response.json(), _PAGE_URL)
     except AuditError:
         return
+    assert all(f.filename in index.entries for f in index.files)
+    index.free_threaded_wheels(frozenset({"cp314-cp314t-manylinux_2_28_x86_64"}))
     for version in index.releases:
         index.releases[version]
     for filename in index.entries:
@@ -369,7 +365,7 @@ def _json_structured(rng: random.Random, data: bytes) -> bytes:
 INDEX = Target("index", _index_seeds, _parse_index_page,
                (b'"files"', b'"filename"', b'"url"', b'"yanked"', b'"requires-python"', b'"hashes"',
                 b'"core-metadata"', b'"versions"', b"null", b"[]", b"{}", b'".whl"', b"-", b"\\u0000"),
-               _json_structured, doc="PEP 691 project pages (pypi.parse_simple_json, resolve.parse_index)")
+               _json_structured, doc="PEP 691 project pages (project_index.parse_index)")
 
 
 TARGETS: dict[str, Target] = {t.name: t for t in (ELF, MACHO, PE, WHEEL, REQUIREMENTS, LINT, INDEX)}
