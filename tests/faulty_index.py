@@ -125,7 +125,7 @@ class FaultyIndex:
         self.requests: list[str] = []
         self._scripts: dict[str, list[Answer]] = {}
         self._lock = threading.Lock()
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
 
     @property
     def root(self) -> str:

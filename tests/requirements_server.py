@@ -104,7 +104,7 @@ class RecordedIndex:
         self.server.range_bytes = 0  # type: ignore[attr-defined]
         self.server.requests = []  # type: ignore[attr-defined]
         self.server.wheels = wheels or {}  # type: ignore[attr-defined]
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
 
     @property
     def url(self) -> str:

@@ -95,10 +95,10 @@ def test_a_slow_drip_ends_within_the_deadline(index, tmp_path):
     index.script("/simple/x/", Answer(body=b'{"files": []}' * 10, drip=5.0))
     started = time.monotonic()
     with pytest.raises(ServiceError) as caught:
-        client(tmp_path, timeout=20, deadline=2.0).get(f"{index.url}/x/")
+        client(tmp_path, timeout=20, deadline=1.0).get(f"{index.url}/x/")
     elapsed = time.monotonic() - started
-    assert 1.9 < elapsed < 2.8
-    assert caught.value.reason == "no complete answer within 2 s"
+    assert 0.9 < elapsed < 1.8
+    assert caught.value.reason == "no complete answer within 1 s"
 
 
 def test_a_body_shorter_than_its_content_length_is_not_used(index, tmp_path):
@@ -143,8 +143,8 @@ def test_a_dripping_range_ends_within_the_deadline(index, tmp_path):
     index.script("/files/w.whl", Answer(206, b"x" * 100, drip=5.0, headers={"Content-Range": "bytes 0-99/500"}))
     started = time.monotonic()
     with pytest.raises(ServiceError) as caught:
-        client(tmp_path, deadline=1.5).get_range(f"{index.root}/files/w.whl", 0, 99)
-    assert time.monotonic() - started < 2.3 and caught.value.reason == "no complete answer within 1.5 s"
+        client(tmp_path, deadline=1.0).get_range(f"{index.root}/files/w.whl", 0, 99)
+    assert time.monotonic() - started < 1.8 and caught.value.reason == "no complete answer within 1 s"
 
 
 def test_a_download_whose_bytes_changed_is_refused_and_leaves_no_file(index, tmp_path):
