@@ -272,10 +272,11 @@ def fuzz(target_name: str, seconds: float, *, seed: int = 0, crash_dir: Path | N
 
 
 def replay_inputs(target_name: str, inputs: int, *, seed: int = 0, timeout: float = 2.0,
-                  max_seconds: float | None = None) -> Summary:
-    """The first `inputs` inputs of a seeded mutation run, in this process (no worker, no memory
-    limit): the same bytes on every machine, so a short check in the test suite is repeatable.
-    `max_seconds` stops early on a slow or loaded machine (fewer inputs, never other ones)."""
+                  max_seconds: float | None = None, start: int = 0) -> Summary:
+    """Inputs `start` to `start + inputs` of a seeded mutation run, in this process (no worker,
+    no memory limit): the same bytes on every machine, so a short check in the test suite is
+    repeatable. `max_seconds` stops early on a slow or loaded machine (fewer inputs, never
+    other ones)."""
     from tests.fuzz.mutate import Mutator
     from tests.fuzz.targets import TARGETS
 
@@ -283,7 +284,7 @@ def replay_inputs(target_name: str, inputs: int, *, seed: int = 0, timeout: floa
     mutator = Mutator(seed, target.seeds(), target.tokens, target.structured)
     summary = Summary(target_name, "mutate (in-process)", seed)
     started = time.monotonic()
-    for index in range(inputs):
+    for index in range(start, start + inputs):
         if max_seconds is not None and time.monotonic() - started > max_seconds:
             break
         data = mutator.input(index)
