@@ -42,6 +42,15 @@ def index(tmp_path, monkeypatch):
         yield served
 
 
+@pytest.fixture()
+def no_backoff_wait(monkeypatch):
+    """Every retry is still made, without the back-off's wait (0.5 s, then 1 s): for tests that
+    count retries. test_5xx_past_the_retries_names_the_url_and_status keeps the real wait."""
+    import auditor.http
+
+    monkeypatch.setattr(auditor.http, "_backoff", lambda seconds, deadline: True)
+
+
 def client(tmp_path, **kw) -> HttpClient:
     return HttpClient(cache_root=tmp_path / "http", **{"retries": 0, **kw})
 
@@ -66,7 +75,7 @@ WHEEL = "/files/app-1.0-py3-none-any.whl"
 
 
 # ---------------------------------------------------------------- the HTTP client's bounds
-def test_5xx_then_success_is_retried(index, tmp_path):
+def test_5xx_then_success_is_retried(index, tmp_path, no_backoff_wait):
     index.script("/simple/x/", Answer(503, b"busy"), Answer(502, b"busy"), Answer(body=b'{"files": []}'))
     response = client(tmp_path, retries=2).get(f"{index.url}/x/")
     assert response.json() == {"files": []}
@@ -101,7 +110,7 @@ def test_a_slow_drip_ends_within_the_deadline(index, tmp_path):
     assert caught.value.reason == "no complete answer within 1 s"
 
 
-def test_a_body_shorter_than_its_content_length_is_not_used(index, tmp_path):
+def test_a_body_shorter_than_its_content_length_is_not_used(index, tmp_path, no_backoff_wait):
     index.script("/simple/x/", Answer(body=b'{"files": []}', declared=5000))
     http = client(tmp_path, retries=1)
     with pytest.raises(ServiceError) as caught:
@@ -211,8 +220,8 @@ def test_html_metadata_and_no_wheel_is_dependencies_unknown(index, tmp_path):
     assert exit_code(doc, frozenset()) == 2
 
 
-@pytest.mark.slow     # the CLI's client retries the wheel's sha256 mismatch with backoff (~7 s)
-def test_html_metadata_through_the_cli_is_exit_2_and_0_with_no_deps(index, tmp_path, capsys):
+# The CLI's client retries the wheel's sha256 mismatch: ~7 s of back-off without no_backoff_wait.
+def test_html_metadata_through_the_cli_is_exit_2_and_0_with_no_deps(index, tmp_path, capsys, no_backoff_wait):
     index.add_project("app", "1.0", ["dep>=1"])
     index.script(WHEEL + ".metadata", Answer(body=HTML_PAGE, content_type="text/html"))
     index.script(WHEEL, Answer(body=HTML_PAGE, content_type="text/html"))   # a login page for the wheel too
@@ -286,7 +295,7 @@ def test_a_page_that_lists_a_file_that_then_404s(index, tmp_path):
     assert reasons(doc)["app 1.0"] == f"dependencies unknown: {index.root}{WHEEL}: HTTP 404 Not Found"
 
 
-def test_a_wheel_whose_sha256_changed_is_dependencies_unknown(index, tmp_path):
+def test_a_wheel_whose_sha256_changed_is_dependencies_unknown(index, tmp_path, no_backoff_wait):
     page = index.add_project("app", "1.0", ["dep>=1"], metadata=False)
     page["files"][0]["hashes"]["sha256"] = "0" * 64       # the page and the file disagree
     index.script("/simple/app/", index.page(page))
@@ -312,7 +321,7 @@ def test_a_page_with_the_wrong_content_type_is_judged_by_its_body(index, tmp_pat
     assert names(doc) == ["app"] and doc["incomplete"] == []
 
 
-def test_a_dependency_page_that_answers_500_then_works(index, tmp_path):
+def test_a_dependency_page_that_answers_500_then_works(index, tmp_path, no_backoff_wait):
     page = index.add_project("app", "1.0", [])
     index.script("/simple/app/", Answer(500, b"oops"), index.page(page))
     doc = audit(index, tmp_path, "app\n")
