@@ -10,6 +10,8 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
+from typing import Protocol
 
 
 class Progress:
@@ -53,3 +55,20 @@ class Progress:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class Bar(Protocol):
+    """What a service needs of a progress bar: count a step (with a note) and close at the end."""
+
+    def __enter__(self) -> Bar: ...
+    def __exit__(self, *exc: object) -> None: ...
+    def advance(self, n: int = 1, note: str = "") -> None: ...
+
+
+# How a service asks its caller for a bar: (total, label) -> Bar. A command passes Progress; a
+# library caller gets no_progress, so a service never writes to the terminal on its own.
+BarFactory = Callable[[int, str], Bar]
+
+
+def no_progress(total: int, label: str) -> Progress:
+    return Progress(total, label, enabled=False)

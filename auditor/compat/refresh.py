@@ -18,7 +18,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from auditor import __version__
-from auditor.compat.census import FT_TARGETS, census_facts, has_compiled_wheels
+from auditor.compat.census import FT_TARGETS, census_facts
 from auditor.compat.dataset import CENSUS_SCHEMA, now_iso
 from auditor.errors import AuditError
 from auditor.pypi import PyPIClient
@@ -161,40 +161,3 @@ def run_census(
     }
     return outcome
 
-
-def derive_package_list(
-    ranked: list[str],
-    client: PyPIClient,
-    *,
-    minimum: int,
-    workers: int = DEFAULT_WORKERS,
-    on_checked: Callable[[str, bool | None], None] | None = None,
-) -> tuple[list[str], dict[str, str]]:
-    """The top-ranked names whose latest release ships compiled wheels, until `minimum` are found.
-
-    Checks in rank-ordered batches so the result is the same as a sequential scan would give.
-    """
-    selected: list[str] = []
-    errors: dict[str, str] = {}
-    batch = max(workers * 4, 32)
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for offset in range(0, len(ranked), batch):
-            chunk = ranked[offset:offset + batch]
-            results = list(pool.map(lambda n: _compiled(client, n), chunk))
-            for name, (compiled, error) in zip(chunk, results):
-                if error:
-                    errors[name] = error
-                if on_checked:
-                    on_checked(name, compiled)
-                if compiled:
-                    selected.append(name)
-                    if len(selected) >= minimum:
-                        return selected, errors
-    return selected, errors
-
-
-def _compiled(client: PyPIClient, name: str) -> tuple[bool | None, str | None]:
-    try:
-        return has_compiled_wheels(client.project_index(name)), None
-    except AuditError as exc:
-        return None, exc.one_line()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from auditor.compat.lookup import CompatData, CompatRecord, Disagreement
 from auditor.report.jsonout import dumps
+
+if TYPE_CHECKING:
+    from auditor.compat.refresh_service import RefreshResult
 
 
 def _date(value: str | None) -> str:
@@ -108,13 +111,16 @@ def diff_json(rows: list[tuple[CompatRecord, list[Disagreement]]], data: CompatD
     })
 
 
-def refresh_summary(summary: dict[str, Any]) -> str:
-    lines = [] if summary.get("census") is False else [f"census: {summary['read']} packages read from PyPI in {summary['seconds']:.1f} s"
-             + (f", {summary['kept']} kept from the previous data" if summary["kept"] else "")
-             + (f", {summary['failed']} could not be read" if summary["failed"] else "")
-             + (f", {summary['deep']} inspected (--deep)" if summary.get("deep") else "")]
-    if summary.get("written"):
-        lines.append(f"wrote {summary['written']}")
-    for source in summary.get("community", []):
-        lines.append(f"{source['title']}: {source['state']}")
+def refresh_summary(result: RefreshResult) -> str:
+    lines = []
+    census = result.census
+    if census is not None:
+        lines.append(f"census: {census.read} packages read from PyPI in {census.seconds:.1f} s"
+                     + (f", {census.kept} kept from the previous data" if census.kept else "")
+                     + (f", {census.failed} could not be read" if census.failed else "")
+                     + (f", {census.inspected} inspected (--deep)" if census.inspected else ""))
+        if census.written:
+            lines.append(f"wrote {census.written}")
+    for title, state in result.community.states if result.community else ():
+        lines.append(f"{title}: {state}")
     return "\n".join(lines) + "\n"
