@@ -9,9 +9,10 @@ for the census). They all read a ProjectIndex:
   flags, unpacked to migration.ReleaseFile only for the releases looked at. A warm audit of 25
   popular projects touches ~70 pages and ~60,000 files; building typed files up front cost more
   than the rest of the run;
-* the raw PEP 691 entries (URLs, hashes, sizes) of every wheel built for a free-threaded ABI,
-  kept with the packed releases: what `env` and a free-threaded resolution need, without
-  parsing a page of every file of every release again (numpy's is 7 MB of JSON);
+* the raw PEP 691 entries (URLs, hashes, sizes) of the wheels a free-threaded interpreter can
+  install (a free-threaded ABI, or pure: ABI "none"), kept with the packed releases: what `env`
+  and a free-threaded resolution need, without parsing a page of every file of every release
+  again (numpy's is 7 MB of JSON);
 * typed DistFiles (auditor.pypi.DistFile) built on demand from those entries, or from the full
   page, which is parsed only when a file outside them is asked for.
 
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
     from auditor.pypi import PyPIClient
 
 # Packed pages (by HTTP cache entry "m-...", and by page body "body-..."), and single file
-# entries outside a packed page's free-threaded wheels (page key + file name).
+# entries outside a packed page's kept entries (page key + file name).
 COMPACT_PAGES = CacheStore("index-compact", versioned=True)
 FILE_ENTRIES = CacheStore("index-entries", fanout=True)
 
@@ -115,7 +116,7 @@ class ProjectIndex:
     name: str                                    # canonical
     releases: LazyReleases
     page_url: str
-    ft_entries: Mapping[str, dict]               # file name -> raw entry, free-threaded wheels
+    kept_entries: Mapping[str, dict]             # file name -> raw entry: free-threaded and pure wheels
     stale: bool = False                          # answered from an old copy (offline, index down)
     age_seconds: float = 0.0
     from_cache: bool = False                     # no body was transferred for this page
@@ -137,10 +138,10 @@ class ProjectIndex:
         return self._entries
 
     def entry(self, filename: str) -> dict | None:
-        """One file's raw PEP 691 entry. Free-threaded wheels come with the packed page; any
-        other file read is also kept on its own, keyed by the page's cache entry, so a warm run
+        """One file's raw PEP 691 entry. Free-threaded and pure wheels come with the packed page;
+        any other file read is also kept on its own, keyed by the page's cache entry, so a warm run
         asking for the same few files does not parse the whole page again."""
-        found = self.ft_entries.get(filename)
+        found = self.kept_entries.get(filename)
         if found is not None:
             return found
         key = f"{self.page_key}\0{filename}" if self.page_key else None
@@ -162,10 +163,10 @@ class ProjectIndex:
     def files_for(self, version: Version) -> tuple[DistFile, ...]:
         """One release's files, typed."""
         names = [f.filename for f in self.releases.get(version, ())]
-        if any(n not in self.ft_entries for n in names):
+        if any(n not in self.kept_entries for n in names):
             entries = self.entries                        # one page parse, not one cache file per name
             return tuple(dist_file_from_entry(entries[n], self.page_url) for n in names if n in entries)
-        return tuple(dist_file_from_entry(self.ft_entries[n], self.page_url) for n in names)
+        return tuple(dist_file_from_entry(self.kept_entries[n], self.page_url) for n in names)
 
     @property
     def files(self) -> tuple[DistFile, ...]:
@@ -176,19 +177,18 @@ class ProjectIndex:
         """The wheels built for a free-threaded ABI (cp313t, cp314t, abi3t, ...), optionally only
         those with a tag in `wheel_tags` ("py-abi-plat", lower case): no page parse."""
         out = []
-        for filename, entry in self.ft_entries.items():
-            if wheel_tags is not None and not any(t.lower() in wheel_tags for t in _wheel_tags(filename)
-                                                  if is_free_threaded_abi(t.split("-")[1].lower())):
-                continue
-            out.append(dist_file_from_entry(entry, self.page_url))
+        for filename, entry in self.kept_entries.items():
+            tags = [t.lower() for t in _wheel_tags(filename)]
+            if any(is_free_threaded_abi(t.split("-")[1]) and (wheel_tags is None or t in wheel_tags) for t in tags):
+                out.append(dist_file_from_entry(entry, self.page_url))
         return tuple(out)
 
 
 # ------------------------------------------------------------------ the packed form
 def compact_index(doc: Any, page_url: str) -> dict[str, Any]:
     """A PEP 691 page -> {"releases": {version text: [joined file names, requires_python (one
-    value or one per file), yanked indices]}, "ft_entries": {file name: raw entry of each wheel
-    built for a free-threaded ABI}}.
+    value or one per file), yanked indices]}, "kept_entries": {file name: raw entry of each wheel
+    built for a free-threaded ABI or pure}}.
 
     String operations only: packaging's parse_wheel_filename is exact but costs ~0.1 ms a file,
     and numpy and lxml have 4,000-5,000 files each. Files whose names do not parse are skipped,
@@ -197,7 +197,7 @@ def compact_index(doc: Any, page_url: str) -> dict[str, Any]:
     names: dict[str, list[str]] = {}
     rps: dict[str, list] = {}
     yanked: dict[str, list[int]] = {}
-    ft_entries: dict[str, dict] = {}
+    kept_entries: dict[str, dict] = {}
     for entry in page_entries(doc, page_url):
         filename = entry["filename"]
         if filename.endswith(".whl"):
@@ -206,8 +206,8 @@ def compact_index(doc: Any, page_url: str) -> dict[str, Any]:
                 continue
             version = parts[1]
             abis = parts[-2]
-            if "t" in abis and any(is_free_threaded_abi(a.lower()) for a in abis.split(".")):
-                ft_entries[filename] = entry
+            if abis == "none" or ("t" in abis and any(is_free_threaded_abi(a.lower()) for a in abis.split("."))):
+                kept_entries[filename] = entry
         elif filename.endswith(_SDIST_SUFFIXES):
             stem = next(filename[: -len(x)] for x in _SDIST_SUFFIXES if filename.endswith(x))
             if "-" not in stem:
@@ -233,7 +233,7 @@ def compact_index(doc: Any, page_url: str) -> dict[str, Any]:
     for raw in listed if isinstance(listed, list) else ():   # PEP 700; anything else is ignored
         if isinstance(raw, str) and raw not in releases:
             releases[raw] = ["", None, []]
-    return {"releases": releases, "ft_entries": ft_entries}
+    return {"releases": releases, "kept_entries": kept_entries}
 
 
 def _pack(rows: list) -> list:
@@ -246,9 +246,9 @@ def _pack(rows: list) -> list:
 def is_compact(value: Any) -> bool:
     """The shape compact_index produces (what a cached entry must have to be used). Exact types
     and one pass: it runs on every warm page load."""
-    if type(value) is not dict or type(value.get("ft_entries")) is not dict:
+    if type(value) is not dict or type(value.get("kept_entries")) is not dict:
         return False
-    if not all(type(k) is str and _is_entry(e) for k, e in value["ft_entries"].items()):
+    if not all(type(k) is str and _is_entry(e) for k, e in value["kept_entries"].items()):
         return False
     releases = value.get("releases")
     if type(releases) is not dict or not releases:
@@ -285,7 +285,7 @@ def index_from_compact(name: str, compact: Mapping[str, Any], page_url: str) -> 
             merged = _unpack(raw[version]) + _unpack(packed)
             packed = _pack([[f.filename, f.requires_python, f.yanked] for f in merged])
         raw[version] = packed
-    return ProjectIndex(canonicalize_name(name), LazyReleases(raw), page_url, compact["ft_entries"])
+    return ProjectIndex(canonicalize_name(name), LazyReleases(raw), page_url, compact["kept_entries"])
 
 
 def parse_index(name: str, doc: Any, page_url: str) -> ProjectIndex:
@@ -298,8 +298,9 @@ def parse_index(name: str, doc: Any, page_url: str) -> ProjectIndex:
 
 def index_from_response(name: str, response: CachedResponse) -> ProjectIndex:
     """A fetched page -> ProjectIndex. The packed form is cached by the body's fingerprint, so a
-    revalidated page that did not change is not parsed again (its full entries are parsed only
-    if a file outside the free-threaded wheels is asked for)."""
+    revalidated page that did not change is not parsed again. The parsed page is not kept: the
+    entries outside the kept ones are parsed again only if such a file is asked for (the pages of
+    one requirements run held ~300 MB as Python objects)."""
     import hashlib
 
     # Keyed by URL, length and both ends of the body: PyPI's page starts with its "_last-serial",
@@ -309,12 +310,11 @@ def index_from_response(name: str, response: CachedResponse) -> ProjectIndex:
     key = "body-" + fingerprint.hexdigest()
     compact = COMPACT_PAGES.get(key, MARSHAL, check=is_compact)
     if compact is None:
-        index = parse_index(name, response.json(), url)
-        COMPACT_PAGES.put(key, index.compact, MARSHAL)
-    else:
-        index = index_from_compact(name, compact, url)
-        index.compact = compact
-        index._load_entries = lambda: _entries_by_name(response.json(), url)
+        compact = compact_index(response.json(), url)
+        COMPACT_PAGES.put(key, compact, MARSHAL)
+    index = index_from_compact(name, compact, url)
+    index.compact = compact
+    index._load_entries = lambda: _entries_by_name(response.json(), url)
     index.stale, index.age_seconds, index.from_cache = response.stale, response.age_seconds, response.from_cache
     return index
 
@@ -359,6 +359,8 @@ def load_index(client: PyPIClient, name: str, *, max_age: float | None = None) -
     if cached is not None:
         return cached
     index = index_from_response(name, client.project_page(name, max_age=max_age))
+    # The full entries, if ever needed, from the HTTP cache rather than a body held in memory.
+    index._load_entries = lambda: _entries_of(client.project_page(name, max_age=max_age))
     found = fresh_page_key(client, name, max_age=max_age)
     if found is not None:
         index.page_key = found[0]

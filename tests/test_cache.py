@@ -124,12 +124,13 @@ def test_a_bad_meta_json_is_a_miss(serve, tmp_path, meta):
 def test_a_body_shorter_than_its_meta_json_is_a_miss(serve, tmp_path):
     d = tmp_path / "dists"
     d.mkdir()
-    index = serve({"lib": [make_wheel(d, "lib", "1.0")]})
+    # a GIL-only wheel: its entry is not kept with the packed page, so `files` reads the page body
+    index = serve({"lib": [make_wheel(d, "lib", "1.0", tag="cp314-cp314-manylinux_2_28_x86_64")]})
     cache = tmp_path / "http"
-    first = PyPIClient(index.url, None, http=HttpClient(retries=0, cache_root=cache)).project_index("lib")
+    first = PyPIClient(index.url, None, http=HttpClient(retries=0, cache_root=cache)).project_index("lib").files
     truncate(entries(cache, ".body"))
     online = HttpClient(retries=0, cache_root=cache)
-    assert PyPIClient(index.url, None, http=online).project_index("lib").files == first.files
+    assert PyPIClient(index.url, None, http=online).project_index("lib").files == first
     assert online.store.misses["torn"] == 1
 
 
@@ -198,24 +199,25 @@ def test_a_warm_run_reads_the_chosen_wheels_entry_without_parsing_the_page(serve
 
 
 def test_an_entry_outside_the_packed_page_is_kept_on_its_own(serve, tmp_path, monkeypatch):
-    """A file that is not a free-threaded wheel (here a pure wheel and an sdist) is read from
-    the full page once, then from its own entry: a second process parses no page."""
+    """A file that is neither a free-threaded nor a pure wheel (here a GIL-only wheel) is read
+    from the full page once, then from its own entry: a second process parses no page."""
     from auditor import project_index
 
     monkeypatch.setenv("FT_AUDIT_CACHE_DIR", str(tmp_path / "cache"))
     d = tmp_path / "dists"
     d.mkdir()
-    pure = make_wheel(d, "lib", "1.0")
-    index = serve({"lib": [pure]})
+    gil_only = make_wheel(d, "lib", "1.0", tag="cp314-cp314-manylinux_2_28_x86_64")
+    index = serve({"lib": [gil_only]})
     client = PyPIClient(index.url, None, http=HttpClient(retries=0))
     first = client.project_index("lib")
     assert first.free_threaded_wheels() == ()
-    dist = first.dist_file(pure.name)
-    assert dist.filename == pure.name and dist.url.endswith(pure.name) and dist.sha256
+    assert first.kept_entries == {}
+    dist = first.dist_file(gil_only.name)
+    assert dist.filename == gil_only.name and dist.url.endswith(gil_only.name) and dist.sha256
     assert len(entries(tmp_path / "cache" / "index-entries", ".marshal")) == 1
     monkeypatch.setattr(project_index, "_entries_by_name", lambda *a: pytest.fail("the whole page parsed again"))
     warm = PyPIClient(index.url, None, http=HttpClient(retries=0)).project_index("lib")
-    assert warm.from_cache and warm.dist_file(pure.name) == dist
+    assert warm.from_cache and warm.dist_file(gil_only.name) == dist
 
 
 @pytest.mark.parametrize("damage", [None, "truncated", "wrong-type"])

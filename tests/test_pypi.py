@@ -119,6 +119,9 @@ def test_free_threaded_wheels_match_the_full_page_and_a_warm_run_reads_no_page(t
     assert set(index.free_threaded_wheels()) == {f for f in every_file if f.kind == "wheel"
                                                  and any(is_free_threaded_abi(t.abi) for t in f.tags)}
     assert set(index.versions) >= {f.version for f in every_file if f.version}
+    # what comes with the packed page: the wheels a free-threaded interpreter can install
+    assert set(index.kept_entries) == {f.filename for f in every_file if f.kind == "wheel" and any(
+        is_free_threaded_abi(t.abi) or t.abi == "none" for t in f.tags)}
     linux = ("manylinux_2_28_x86_64", "manylinux_2_17_x86_64")
     latest = ft_offer_for(index, None, targets[1], linux).latest_version_with_wheel
     assert latest == {"cryptography": "50.0.2", "lxml": "6.1.3", "markupsafe": "3.0.4", "tokenizers": "0.23.3",
