@@ -23,6 +23,7 @@ page is not parsed again.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -44,6 +45,11 @@ if TYPE_CHECKING:
 # entries outside a packed page's kept entries (page key + file name).
 COMPACT_PAGES = CacheStore("index-compact", versioned=True)
 FILE_ENTRIES = CacheStore("index-entries", fanout=True)
+
+# The fields of a PEP 691 file entry that dist_file_from_entry and the resolver read; a kept
+# entry holds only these (pages also carry provenance and other fields, as many objects again).
+_ENTRY_KEYS = ("filename", "url", "hashes", "requires-python", "yanked", "size", "upload-time",
+               "core-metadata", "dist-info-metadata")
 
 _SDIST_SUFFIXES = (".tar.gz", ".zip", ".tar.bz2", ".tgz", ".tar.xz", ".tar")
 
@@ -207,7 +213,7 @@ def compact_index(doc: Any, page_url: str) -> dict[str, Any]:
             version = parts[1]
             abis = parts[-2]
             if abis == "none" or ("t" in abis and any(is_free_threaded_abi(a.lower()) for a in abis.split("."))):
-                kept_entries[filename] = entry
+                kept_entries[filename] = {k: entry[k] for k in _ENTRY_KEYS if k in entry}
         elif filename.endswith(_SDIST_SUFFIXES):
             stem = next(filename[: -len(x)] for x in _SDIST_SUFFIXES if filename.endswith(x))
             if "-" not in stem:
@@ -296,6 +302,20 @@ def parse_index(name: str, doc: Any, page_url: str) -> ProjectIndex:
     return index
 
 
+def _parsing_slots() -> int:
+    # A parsed page is ~10x its JSON as Python objects (torch's 7 MB page: ~70 MB). Threads that
+    # fetch pages in parallel parsed them all at once, as the interpreter switched between them
+    # (a requirements run peaked at 360 MB); with the GIL only one can parse at a time anyway, so
+    # one slot costs no speed. A free-threaded build parses on every core.
+    import os
+    import sys
+
+    return 1 if getattr(sys, "_is_gil_enabled", lambda: True)() else (os.cpu_count() or 1)
+
+
+_PARSING = threading.BoundedSemaphore(_parsing_slots())
+
+
 def index_from_response(name: str, response: CachedResponse) -> ProjectIndex:
     """A fetched page -> ProjectIndex. The packed form is cached by the body's fingerprint, so a
     revalidated page that did not change is not parsed again. The parsed page is not kept: the
@@ -310,17 +330,21 @@ def index_from_response(name: str, response: CachedResponse) -> ProjectIndex:
     key = "body-" + fingerprint.hexdigest()
     compact = COMPACT_PAGES.get(key, MARSHAL, check=is_compact)
     if compact is None:
-        compact = compact_index(response.json(), url)
+        with _PARSING:
+            compact = compact_index(response.json(), url)
         COMPACT_PAGES.put(key, compact, MARSHAL)
     index = index_from_compact(name, compact, url)
     index.compact = compact
-    index._load_entries = lambda: _entries_by_name(response.json(), url)
+    index._load_entries = lambda: _entries_of(response)
     index.stale, index.age_seconds, index.from_cache = response.stale, response.age_seconds, response.from_cache
     return index
 
 
 def _entries_by_name(doc: Any, page_url: str) -> dict[str, dict]:
-    return {e["filename"]: e for e in page_entries(doc, page_url)}
+    """file name -> its entry, trimmed to _ENTRY_KEYS: kept for the rest of the run, so it holds
+    a few objects per file rather than the page (grpcio's: ~12,000 files, ~50 MB parsed)."""
+    keys = _ENTRY_KEYS
+    return {e["filename"]: {k: e[k] for k in keys if k in e} for e in page_entries(doc, page_url)}
 
 
 # ------------------------------------------------------------------ loading, through the cache
@@ -370,4 +394,5 @@ def load_index(client: PyPIClient, name: str, *, max_age: float | None = None) -
 
 
 def _entries_of(response: CachedResponse) -> dict[str, dict]:
-    return _entries_by_name(response.json(), response.url)
+    with _PARSING:
+        return _entries_by_name(response.json(), response.url)
