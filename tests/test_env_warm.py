@@ -109,25 +109,3 @@ def test_dependencies_are_cached_per_interpreter_and_equal_the_evaluated_markers
         with monkeypatch.context() as m:
             m.setattr(envaudit, "requirement_names", lambda *a: pytest.fail("a warm run parsed Requires-Dist"))
             assert env_audit.dependency_names(snapshot) == computed
-
-
-def test_pages_read_ahead_give_the_same_offers(cached_pages, monkeypatch):
-    """env's PagePrefetch hands its pages to gather_ft_offers, which then neither reads them back
-    from the cache nor asks the index: the offers are those of the pages read in place."""
-    snapshot, files, reports = _environment()
-    in_place, _ = env_audit.gather_ft_offers(snapshot, files, reports, ft_targets=None, offline=True)
-
-    class ReadAhead:
-        def has(self, name):
-            return True
-
-        def index(self, name):
-            return parse_index(name, json.loads((FIXTURES / f"{name}.simple.json").read_bytes()),
-                               cached_pages.page_url(name))
-
-    with monkeypatch.context() as m:
-        m.setattr(PyPIClient, "project_index", lambda *a, **k: pytest.fail("asked the index again"))
-        m.setattr(project_index, "cached_index", lambda *a, **k: pytest.fail("read the page back"))
-        ahead, _ = env_audit.gather_ft_offers(snapshot, files, reports, ft_targets=None, offline=True,
-                                              client=cached_pages, prefetched=ReadAhead())  # type: ignore[arg-type]
-    assert ahead == in_place and ahead["lxml"][1].latest_version_with_wheel == "6.1.3"

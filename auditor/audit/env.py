@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from packaging.version import InvalidVersion, Version
@@ -25,10 +25,7 @@ from auditor.sources.env import EnvSnapshot, ExtensionFile, Interpreter
 from auditor.target import FREE_THREADED, PythonTarget, is_free_threaded_abi, platform_tags
 
 if TYPE_CHECKING:
-    from concurrent.futures import Future, ThreadPoolExecutor
-
     from auditor.project_index import ProjectIndex
-    from auditor.pypi import PyPIClient
 
 __all__ = [
     "ReportCache",
@@ -56,26 +53,11 @@ def audit_snapshot(snapshot: EnvSnapshot, *, cmd: Sequence[str] | None = None, v
     errors: list[str] = []
     files = envsource.collect_extension_files(snapshot)
     cache = ReportCache(snapshot.interpreter.environment_dirs) if use_cache else None
-    client = pages = None
-    if ask_pypi:
-        from auditor.pypi import PyPIClient
-
-        client = PyPIClient(offline=offline)
-        if not offline and not snapshot.interpreter.free_threaded:
-            # On a GIL build every distribution with an extension module gets offers: its page
-            # can be fetched while the modules are inspected.
-            pages = PagePrefetch(client, {f.owner for f in files if f.owner is not None and f.loadable})
+    reports = inspect_files(files, jobs=jobs, progress_stream=progress_stream, cache=cache)
     offers: dict[str, list[FtOffer]] = {}
-    try:
-        reports = inspect_files(files, jobs=jobs, progress_stream=progress_stream, cache=cache,
-                                on_workers_started=pages.start if pages else None)
-        if client is not None:
-            offers, pypi_notes = gather_ft_offers(snapshot, files, reports, ft_targets=ft_targets, offline=offline,
-                                                  client=client, prefetched=pages)
-            notes.extend(pypi_notes)
-    finally:
-        if pages is not None:
-            pages.close()
+    if ask_pypi:
+        offers, pypi_notes = gather_ft_offers(snapshot, files, reports, ft_targets=ft_targets, offline=offline)
+        notes.extend(pypi_notes)
     compat: dict[str, tuple[Any, list[str]]] = {}
     if use_compat:
         compat, compat_notes = gather_compat(snapshot, files, reports)
@@ -184,11 +166,8 @@ def _is_report_entries(value: Any) -> bool:
 
 
 def inspect_files(files: Sequence[ExtensionFile], *, jobs: int | None = None, progress_stream=None,
-                  cache: ReportCache | None = None,
-                  on_workers_started: Callable[[], None] | None = None) -> dict[str, ModuleReport]:
-    """path -> ModuleReport, from the cache when the file is unchanged. `on_workers_started` is
-    called once the inspection no longer forks (worker processes started, or none needed): from
-    then on the caller may start threads (auditor.audit.env.PagePrefetch)."""
+                  cache: ReportCache | None = None) -> dict[str, ModuleReport]:
+    """path -> ModuleReport, from the cache when the file is unchanged."""
     out: dict[str, ModuleReport] = {}
     todo = []
     for f in files:
@@ -197,10 +176,7 @@ def inspect_files(files: Sequence[ExtensionFile], *, jobs: int | None = None, pr
             out[f.path] = hit
         else:
             todo.append(f)
-    if not todo and on_workers_started:
-        on_workers_started()
-    fresh = _inspect_uncached(todo, jobs=jobs, progress_stream=progress_stream,
-                              on_workers_started=on_workers_started) if todo else {}
+    fresh = _inspect_uncached(todo, jobs=jobs, progress_stream=progress_stream) if todo else {}
     out.update(fresh)
     if cache is not None:
         for path, report in fresh.items():
@@ -209,8 +185,8 @@ def inspect_files(files: Sequence[ExtensionFile], *, jobs: int | None = None, pr
     return out
 
 
-def _inspect_uncached(files: Sequence[ExtensionFile], *, jobs: int | None = None, progress_stream=None,
-                      on_workers_started: Callable[[], None] | None = None) -> dict[str, ModuleReport]:
+def _inspect_uncached(files: Sequence[ExtensionFile], *, jobs: int | None = None,
+                      progress_stream=None) -> dict[str, ModuleReport]:
     """Parallel on large environments: threads when ft-audit itself runs with the GIL off
     (3.13t+), else worker processes (fork, before any thread starts), since the inspector is
     pure Python and threads would take turns on a GIL build. Chunks are balanced by file
@@ -226,8 +202,6 @@ def _inspect_uncached(files: Sequence[ExtensionFile], *, jobs: int | None = None
         use_pool = jobs > 1 and len(items) >= PARALLEL_THRESHOLD and (
             gil_off or "fork" in multiprocessing.get_all_start_methods())
         if not use_pool:
-            if on_workers_started:
-                on_workers_started()
             for item in items:
                 out.update(_inspect_chunk([item]))
                 progress.advance(1, item[2])
@@ -251,8 +225,6 @@ def _inspect_uncached(files: Sequence[ExtensionFile], *, jobs: int | None = None
                                ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("fork")))
         with pool_type as pool:
             futures = [pool.submit(_inspect_chunk, chunk) for chunk in chunks if chunk]
-            if on_workers_started:
-                on_workers_started()     # the fork context started every worker on the first submit
             for future in as_completed(futures):
                 done = future.result()
                 out.update(done)
@@ -335,52 +307,8 @@ def ft_offer_for(project: ProjectIndex, version: str | None, target: PythonTarge
     )
 
 
-class PagePrefetch:
-    """Project pages fetched on threads while the modules are inspected in worker processes,
-    for the projects whose page is not fresh in the cache (a warm run starts no thread).
-
-    Started only once the inspection no longer forks (inspect_files' on_workers_started):
-    forking a process while threads hold locks can leave the child deadlocked."""
-
-    WORKERS = 8
-
-    def __init__(self, client: PyPIClient, names: Iterable[str]) -> None:
-        self.client = client
-        self.names = sorted(names)
-        self._futures: dict[str, Future] = {}
-        self._pool: ThreadPoolExecutor | None = None
-
-    def start(self) -> None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        from auditor.project_index import fresh_page_key
-        from auditor.pypi import ONE_DAY
-
-        todo = [n for n in self.names if fresh_page_key(self.client, n, max_age=ONE_DAY) is None]
-        if not todo or self._pool is not None:
-            return
-        self._pool = ThreadPoolExecutor(max_workers=self.WORKERS, thread_name_prefix="ft-audit-pages")
-        self._futures = {n: self._pool.submit(self.client.project_index, n, max_age=ONE_DAY) for n in todo}
-
-    def has(self, name: str) -> bool:
-        return name in self._futures
-
-    def index(self, name: str) -> ProjectIndex | None:
-        """The page read ahead, or None when it was not; raises as PyPIClient.project_index."""
-        future = self._futures.get(name)
-        return future.result() if future is not None else None
-
-    def close(self) -> None:
-        from auditor.http import requests_aborted
-
-        if self._pool is not None:
-            # After Ctrl-C a worker may still wait for a server's first byte: do not wait for it.
-            self._pool.shutdown(wait=not requests_aborted(), cancel_futures=True)
-
-
 def gather_ft_offers(snapshot: EnvSnapshot, files: Sequence[ExtensionFile], reports: Mapping[str, ModuleReport],
-                     *, ft_targets: Sequence[PythonTarget] | None, offline: bool, client: PyPIClient | None = None,
-                     prefetched: PagePrefetch | None = None) -> tuple[dict[str, list[FtOffer]], list[str]]:
+                     *, ft_targets: Sequence[PythonTarget] | None, offline: bool) -> tuple[dict[str, list[FtOffer]], list[str]]:
     interp = snapshot.interpreter
     targets = default_ft_targets(interp, ft_targets)
     if not targets:
@@ -401,7 +329,7 @@ def gather_ft_offers(snapshot: EnvSnapshot, files: Sequence[ExtensionFile], repo
     from auditor.pypi import ONE_DAY, ProjectNotFound, PyPIClient
     from auditor.wheel_verdicts import WheelFile
 
-    client = client or PyPIClient(offline=offline)
+    client = PyPIClient(offline=offline)
     platforms = platform_tags_for(interp)
     failures: list[str] = []
     # project -> {file name: WheelFile} of the offered (pinned) wheels, for their binary verdicts
@@ -409,7 +337,7 @@ def gather_ft_offers(snapshot: EnvSnapshot, files: Sequence[ExtensionFile], repo
 
     def one(key: str) -> tuple[str, list[FtOffer]]:
         try:
-            project = (prefetched.index(key) if prefetched else None) or client.project_index(key, max_age=ONE_DAY)
+            project = client.project_index(key, max_age=ONE_DAY)
         except ProjectNotFound:  # built here or from another index: a quiet group, not a failure
             return key, [FtOffer(t.abi, needs[key], None, note=NOT_ON_INDEX) for t in targets]
         except AuditError as exc:
@@ -429,9 +357,6 @@ def gather_ft_offers(snapshot: EnvSnapshot, files: Sequence[ExtensionFile], repo
     results: dict[str, list[FtOffer]] = {}
     missing = []
     for key in sorted(needs):
-        if prefetched and prefetched.has(key):
-            missing.append(key)        # being fetched (or fetched) in memory: no need to read it back
-            continue
         answer = fresh_page_key(client, key, max_age=ONE_DAY)
         question = _offers_key(answer[0], needs[key], targets, platforms) if answer else None
         hit = OFFERS.get(question, MARSHAL, check=_is_offers_entry) if question else None
