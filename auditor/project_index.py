@@ -41,9 +41,11 @@ if TYPE_CHECKING:
     from auditor.http import CachedResponse
     from auditor.pypi import PyPIClient
 
-# Packed pages (by HTTP cache entry "m-...", and by page body "body-..."), and single file
-# entries outside a packed page's kept entries (page key + file name).
+# Packed pages by page body ("body-..."), which packed page a page's HTTP cache entry holds
+# (page_cache_key -> body key: one small read finds it on a warm run without the body), and
+# single file entries outside a packed page's kept entries (page key + file name).
 COMPACT_PAGES = CacheStore("index-compact", versioned=True)
+COMPACT_OF_PAGE = CacheStore("index-compact-of-page", versioned=True)
 FILE_ENTRIES = CacheStore("index-entries", fanout=True)
 
 # The fields of a PEP 691 file entry that dist_file_from_entry and the resolver read; a kept
@@ -127,9 +129,11 @@ class ProjectIndex:
     age_seconds: float = 0.0
     from_cache: bool = False                     # no body was transferred for this page
     compact: dict | None = None                  # the packed form, when just built
+    compact_key: str | None = None               # its key in COMPACT_PAGES (the body's fingerprint)
     page_key: str | None = None                  # the page's HTTP cache entry (page_cache_key)
     _entries: dict[str, dict] | None = None      # file name -> raw entry, every file
     _load_entries: Callable[[], dict[str, dict]] | None = None    # reads the full page, when needed
+    _ft_tags: dict[str, list[str]] | None = None  # free_threaded_wheels' reading of the kept names
 
     @property
     def versions(self) -> tuple[Version, ...]:
@@ -182,12 +186,17 @@ class ProjectIndex:
     def free_threaded_wheels(self, wheel_tags: frozenset[str] | None = None) -> tuple[DistFile, ...]:
         """The wheels built for a free-threaded ABI (cp313t, cp314t, abi3t, ...), optionally only
         those with a tag in `wheel_tags` ("py-abi-plat", lower case): no page parse."""
-        out = []
-        for filename, entry in self.kept_entries.items():
-            tags = [t.lower() for t in _wheel_tags(filename)]
-            if any(is_free_threaded_abi(t.split("-")[1]) and (wheel_tags is None or t in wheel_tags) for t in tags):
-                out.append(dist_file_from_entry(entry, self.page_url))
-        return tuple(out)
+        if self._ft_tags is None:        # file name -> its free-threaded tags, once per index
+            self._ft_tags = {}
+            for filename in self.kept_entries:
+                if "t" in filename.rsplit("-", 2)[-2]:     # the ABI part: pure wheels have none
+                    tags = [t.lower() for t in _wheel_tags(filename)]
+                    ft = [t for t in tags if is_free_threaded_abi(t.split("-")[1])]
+                    if ft:
+                        self._ft_tags[filename] = ft
+        return tuple(dist_file_from_entry(self.kept_entries[filename], self.page_url)
+                     for filename, tags in self._ft_tags.items()
+                     if wheel_tags is None or any(t in wheel_tags for t in tags))
 
 
 # ------------------------------------------------------------------ the packed form
@@ -204,6 +213,7 @@ def compact_index(doc: Any, page_url: str) -> dict[str, Any]:
     rps: dict[str, list] = {}
     yanked: dict[str, list[int]] = {}
     kept_entries: dict[str, dict] = {}
+    keys, sdist_suffixes = _ENTRY_KEYS, _SDIST_SUFFIXES     # locals: this loop runs ~300,000 times a run
     for entry in page_entries(doc, page_url):
         filename = entry["filename"]
         if filename.endswith(".whl"):
@@ -213,15 +223,14 @@ def compact_index(doc: Any, page_url: str) -> dict[str, Any]:
             version = parts[1]
             abis = parts[-2]
             if abis == "none" or ("t" in abis and any(is_free_threaded_abi(a.lower()) for a in abis.split("."))):
-                kept_entries[filename] = {k: entry[k] for k in _ENTRY_KEYS if k in entry}
-        elif filename.endswith(_SDIST_SUFFIXES):
-            stem = next(filename[: -len(x)] for x in _SDIST_SUFFIXES if filename.endswith(x))
+                kept_entries[filename] = {k: entry[k] for k in keys if k in entry}
+        elif filename.endswith(sdist_suffixes):
+            stem = next(filename[: -len(x)] for x in sdist_suffixes if filename.endswith(x))
             if "-" not in stem:
                 continue
             version = stem.rsplit("-", 1)[1]
         else:
             continue
-        rp = entry.get("requires-python")
         bucket = names.get(version)
         if bucket is None:
             bucket = names[version] = []
@@ -229,7 +238,8 @@ def compact_index(doc: Any, page_url: str) -> dict[str, Any]:
         if entry.get("yanked"):
             yanked.setdefault(version, []).append(len(bucket))
         bucket.append(filename)
-        rps[version].append(rp if isinstance(rp, str) and rp else None)
+        rp = entry.get("requires-python")
+        rps[version].append(rp if rp and type(rp) is str else None)
     releases: dict[str, list] = {}
     for version, bucket in names.items():
         distinct = set(rps[version])
@@ -334,7 +344,7 @@ def index_from_response(name: str, response: CachedResponse) -> ProjectIndex:
             compact = compact_index(response.json(), url)
         COMPACT_PAGES.put(key, compact, MARSHAL)
     index = index_from_compact(name, compact, url)
-    index.compact = compact
+    index.compact, index.compact_key = compact, key
     index._load_entries = lambda: _entries_of(response)
     index.stale, index.age_seconds, index.from_cache = response.stale, response.age_seconds, response.from_cache
     return index
@@ -366,7 +376,8 @@ def cached_index(client: PyPIClient, name: str, *, max_age: float | None = None)
     if found is None:
         return None
     key, meta = found
-    compact = COMPACT_PAGES.get(key, MARSHAL, check=is_compact)
+    compact_key = COMPACT_OF_PAGE.get(key, MARSHAL, check=_is_body_key)
+    compact = COMPACT_PAGES.get(compact_key, MARSHAL, check=is_compact) if compact_key else None
     if compact is None:
         return None
     index = index_from_compact(name, compact, client.page_url(name))
@@ -388,9 +399,13 @@ def load_index(client: PyPIClient, name: str, *, max_age: float | None = None) -
     found = fresh_page_key(client, name, max_age=max_age)
     if found is not None:
         index.page_key = found[0]
-        if index.compact and not COMPACT_PAGES.has(found[0], MARSHAL):
-            COMPACT_PAGES.put(found[0], index.compact, MARSHAL)
+        if index.compact_key:
+            COMPACT_OF_PAGE.put(found[0], index.compact_key, MARSHAL)
     return index
+
+
+def _is_body_key(value: Any) -> bool:
+    return type(value) is str and value.startswith("body-")
 
 
 def _entries_of(response: CachedResponse) -> dict[str, dict]:
