@@ -125,6 +125,7 @@ class ProjectIndex:
     releases: LazyReleases
     page_url: str
     kept_entries: Mapping[str, dict]             # file name -> raw entry: free-threaded and pure wheels
+    serves_metadata: bool = True                 # the page offers PEP 658 metadata for some file
     stale: bool = False                          # answered from an old copy (offline, index down)
     age_seconds: float = 0.0
     from_cache: bool = False                     # no body was transferred for this page
@@ -203,7 +204,8 @@ class ProjectIndex:
 def compact_index(doc: Any, page_url: str) -> dict[str, Any]:
     """A PEP 691 page -> {"releases": {version text: [joined file names, requires_python (one
     value or one per file), yanked indices]}, "kept_entries": {file name: raw entry of each wheel
-    built for a free-threaded ABI or pure}}.
+    built for a free-threaded ABI or pure}, "serves_metadata": whether any file has PEP 658
+    metadata}.
 
     String operations only: packaging's parse_wheel_filename is exact but costs ~0.1 ms a file,
     and numpy and lxml have 4,000-5,000 files each. Files whose names do not parse are skipped,
@@ -214,8 +216,11 @@ def compact_index(doc: Any, page_url: str) -> dict[str, Any]:
     yanked: dict[str, list[int]] = {}
     kept_entries: dict[str, dict] = {}
     keys, sdist_suffixes = _ENTRY_KEYS, _SDIST_SUFFIXES     # locals: this loop runs ~300,000 times a run
+    serves_metadata = False
     for entry in page_entries(doc, page_url):
         filename = entry["filename"]
+        if not serves_metadata and (entry.get("core-metadata") or entry.get("dist-info-metadata")):
+            serves_metadata = True
         if filename.endswith(".whl"):
             parts = filename.split("-")
             if len(parts) not in (5, 6):
@@ -249,7 +254,7 @@ def compact_index(doc: Any, page_url: str) -> dict[str, Any]:
     for raw in listed if isinstance(listed, list) else ():   # PEP 700; anything else is ignored
         if isinstance(raw, str) and raw not in releases:
             releases[raw] = ["", None, []]
-    return {"releases": releases, "kept_entries": kept_entries}
+    return {"releases": releases, "kept_entries": kept_entries, "serves_metadata": serves_metadata}
 
 
 def _pack(rows: list) -> list:
@@ -262,7 +267,8 @@ def _pack(rows: list) -> list:
 def is_compact(value: Any) -> bool:
     """The shape compact_index produces (what a cached entry must have to be used). Exact types
     and one pass: it runs on every warm page load."""
-    if type(value) is not dict or type(value.get("kept_entries")) is not dict:
+    if type(value) is not dict or type(value.get("kept_entries")) is not dict or \
+            type(value.get("serves_metadata")) is not bool:
         return False
     if not all(type(k) is str and _is_entry(e) for k, e in value["kept_entries"].items()):
         return False
@@ -301,7 +307,8 @@ def index_from_compact(name: str, compact: Mapping[str, Any], page_url: str) -> 
             merged = _unpack(raw[version]) + _unpack(packed)
             packed = _pack([[f.filename, f.requires_python, f.yanked] for f in merged])
         raw[version] = packed
-    return ProjectIndex(canonicalize_name(name), LazyReleases(raw), page_url, compact["kept_entries"])
+    return ProjectIndex(canonicalize_name(name), LazyReleases(raw), page_url, compact["kept_entries"],
+                        compact["serves_metadata"])
 
 
 def parse_index(name: str, doc: Any, page_url: str) -> ProjectIndex:

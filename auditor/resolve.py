@@ -222,13 +222,16 @@ class Fetcher:
         if not wheels:
             return None
         match = best_wheel(files, target)
-        ordered = ([match[0]] if match else []) + [w for w in wheels if not match or w is not match[0]]
-        # The preferred wheel's entry is usually at hand (a free-threaded wheel's comes with the
-        # packed page); the full page is read only when that one has no PEP 658 metadata.
-        if _serves_metadata(index.entry(ordered[0].filename)):
-            with_metadata = ordered[:1]
-        else:
-            with_metadata = [w for w in ordered[1:] if _serves_metadata(index.entries.get(w.filename))]
+        # The wheel the target would install, else one whose entry came with the packed page
+        # (free-threaded or pure), so that reading its metadata needs no parse of the full page.
+        others = sorted((w for w in wheels if not match or w is not match[0]),
+                        key=lambda w: w.filename not in index.kept_entries)
+        ordered = ([match[0]] if match else []) + others
+        # PEP 658 metadata: the first wheel in that order the index serves it for. The other
+        # wheels' entries (the full page) are searched only when the page serves it for some file
+        # (PyPI: every wheel since its backfill; this machine's mirror: none).
+        with_metadata = ordered[:1] if _serves_metadata(index.entry(ordered[0].filename)) else [
+            w for w in ordered[1:] if index.serves_metadata and _serves_metadata(index.entries.get(w.filename))]
         if with_metadata:
             dist = index.dist_file(with_metadata[0].filename)
             try:

@@ -40,6 +40,9 @@ def test_simple_json_files_tags_and_relative_urls():
     assert wheel.kind == "wheel" and wheel.abi_tags == {"cp314t"} and wheel.yanked and wheel.has_metadata
     assert files.files_for(Version("2.0")) == (wheel,)
     assert files.free_threaded_wheels() == (wheel,)
+    assert files.serves_metadata           # the wheel's core-metadata: the resolver may look for it
+    doc["files"][1].pop("core-metadata")
+    assert not parse_index("demo", doc, response.url).serves_metadata
     assert files.free_threaded_wheels(frozenset({"cp314-cp314t-manylinux_2_28_x86_64"})) == (wheel,)
     assert files.free_threaded_wheels(frozenset({"cp314-cp314t-win_amd64"})) == ()
 
