@@ -62,7 +62,10 @@ if TYPE_CHECKING:
 else:
     _ProviderBase = object
 
-MAX_WORKERS = 24
+# Fetch threads. More hide more latency, but every thread takes the interpreter lock to read
+# and parse what it fetched: on the 25 popular requirements (cold, 2 cores, one TLS context per
+# bundle) 6 threads took 2.43-2.53 s, 8 took 2.29-2.36 s, 12 took 2.75-3.32 s, 24 took 2.73-2.85 s.
+MAX_WORKERS = 8
 
 
 def marker_applies(marker: Marker | None, env: Mapping[str, str], extras: Iterable[str] = ("",)) -> bool:

@@ -361,10 +361,12 @@ def ft_audit_command() -> list[str]:
 @pytest.mark.slow
 @pytest.mark.parametrize("fault", ["drip", "hang"])
 def test_ctrl_c_on_a_cold_run_is_one_line_exit_130_and_no_temp_files(index, tmp_path, fault):
-    """Interrupted while 30 pages are in flight: bodies dripping (the reads are cut) or no
-    answer at all (the waits for a first byte are left behind). Before: ~20 'cannot schedule
-    new futures after shutdown' tracebacks, and an exit held until the timeouts."""
+    """Interrupted while every fetch thread waits on one of 30 pages: bodies dripping (the reads
+    are cut) or no answer at all (the waits for a first byte are left behind). Before: ~20
+    'cannot schedule new futures after shutdown' tracebacks, and an exit held until the timeouts."""
     from dataclasses import replace
+
+    from auditor.resolve import MAX_WORKERS
 
     deps = [f"dep{i}" for i in range(30)]
     index.add_project("app", "1.0", deps)
@@ -380,7 +382,7 @@ def test_ctrl_c_on_a_cold_run_is_one_line_exit_130_and_no_temp_files(index, tmp_
                              "--target", "3.14t", "--platform", "manylinux_2_28_x86_64", "--index-url", index.url,
                              "--no-compat"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        assert wait_for(lambda: sum(r.startswith("/simple/dep") for r in index.requests) >= 20, 30)
+        assert wait_for(lambda: sum(r.startswith("/simple/dep") for r in index.requests) >= MAX_WORKERS, 30)
         time.sleep(0.3)
         interrupted = time.monotonic()
         proc.send_signal(signal.SIGINT)

@@ -55,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fail-on", metavar="LIST", default=None,
                         help="comma-separated; exit 1 when a package has one of: " + ", ".join(FAIL_ON_TOKENS)
                              + f" ('none' never fails; default: {DEFAULT_FAIL_ON})")
-    parser.add_argument("--jobs", type=int, default=0, metavar="N", help="concurrent HTTP requests (default 24)")
+    parser.add_argument("--jobs", type=int, default=0, metavar="N", help="concurrent HTTP requests (default 8)")
     parser.add_argument("--skip-editable", action="store_true",
                         help="skip editable (-e), VCS, URL and local-path requirements (listed under 'skipped') "
                              "instead of reporting them as not checked (exit 2)")
