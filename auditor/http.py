@@ -164,13 +164,15 @@ class HttpClient:
         with self._shared_lock:
             if self._shared is None:
                 import requests
-                from requests.adapters import HTTPAdapter
+
+                from auditor.tls import SharedContextAdapter
 
                 session = requests.Session()
                 session.headers["User-Agent"] = USER_AGENT
                 # The body is decoded by _body (bounded); only what it decodes is asked for.
                 session.headers["Accept-Encoding"] = "gzip, deflate"
-                adapter = HTTPAdapter(pool_connections=4, pool_maxsize=self.pool_size)
+                # One TLS context per CA bundle, not one per connection (auditor.tls).
+                adapter = SharedContextAdapter(pool_connections=4, pool_maxsize=self.pool_size)
                 session.mount("https://", adapter)
                 session.mount("http://", adapter)
                 self._shared = session
