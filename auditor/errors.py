@@ -18,6 +18,11 @@ class AuditError(Exception):
     def one_line(self) -> str:
         return f"{self.where}: {self.reason}".replace("\n", " ")
 
+    def __reduce__(self):
+        # Raised in a worker process and re-raised here (auditor.project_index.pack_page): the
+        # default pickles only the message, which __init__ cannot take back.
+        return (type(self), (self.where, self.reason))
+
 
 class BinaryFormatError(AuditError):
     """A file could not be read as an ELF / Mach-O / PE extension module (truncated, corrupt, not a binary)."""

@@ -333,7 +333,20 @@ def _parsing_slots() -> int:
 _PARSING = threading.BoundedSemaphore(_parsing_slots())
 
 
-def index_from_response(name: str, response: CachedResponse) -> ProjectIndex:
+# Packs a page body into its packed form: in this process by default, or in a worker process
+# (auditor.audit.env's cold run, where the interpreter lock is the bottleneck).
+Packer = Callable[[bytes, str], dict]
+
+
+def pack_page(body: bytes, url: str) -> dict[str, Any]:
+    """A page body -> compact_index of it; ServiceError when it is not a PEP 691 project page.
+    A plain function of bytes, so a worker process can run it."""
+    from auditor.http import CachedResponse
+
+    return compact_index(CachedResponse(url, body, 0.0, True, False).json(), url)
+
+
+def index_from_response(name: str, response: CachedResponse, packer: Packer | None = None) -> ProjectIndex:
     """A fetched page -> ProjectIndex. The packed form is cached by the body's fingerprint, so a
     revalidated page that did not change is not parsed again. The parsed page is not kept: the
     entries outside the kept ones are parsed again only if such a file is asked for (the pages of
@@ -347,8 +360,11 @@ def index_from_response(name: str, response: CachedResponse) -> ProjectIndex:
     key = "body-" + fingerprint.hexdigest()
     compact = COMPACT_PAGES.get(key, MARSHAL, check=is_compact)
     if compact is None:
-        with _PARSING:
-            compact = compact_index(response.json(), url)
+        if packer is not None:
+            compact = packer(body, url)
+        else:
+            with _PARSING:
+                compact = compact_index(response.json(), url)
         COMPACT_PAGES.put(key, compact, MARSHAL)
     index = index_from_compact(name, compact, url)
     index.compact, index.compact_key = compact, key
@@ -393,14 +409,16 @@ def cached_index(client: PyPIClient, name: str, *, max_age: float | None = None)
     return index
 
 
-def load_index(client: PyPIClient, name: str, *, max_age: float | None = None) -> ProjectIndex:
+def load_index(client: PyPIClient, name: str, *, max_age: float | None = None,
+               packer: Packer | None = None) -> ProjectIndex:
     """The project's index: from the packed page when the page is fresh in the cache, else from
     the page (fetched or revalidated at most once per `max_age`; the HTTP cache's default when
-    None). Raises pypi.ProjectNotFound for an unknown project, AuditError for index trouble."""
+    None), packed by `packer` (pack_page here when None). Raises pypi.ProjectNotFound for an
+    unknown project, AuditError for index trouble."""
     cached = cached_index(client, name, max_age=max_age)
     if cached is not None:
         return cached
-    index = index_from_response(name, client.project_page(name, max_age=max_age))
+    index = index_from_response(name, client.project_page(name, max_age=max_age), packer)
     # The full entries, if ever needed, from the HTTP cache rather than a body held in memory.
     index._load_entries = lambda: _entries_of(client.project_page(name, max_age=max_age))
     found = fresh_page_key(client, name, max_age=max_age)

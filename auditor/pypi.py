@@ -37,7 +37,7 @@ from auditor.http import CachedResponse, HttpClient, NotFound
 if TYPE_CHECKING:
     from email.message import Message
 
-    from auditor.project_index import ProjectIndex
+    from auditor.project_index import Packer, ProjectIndex
 
 DEFAULT_INDEX_URL = "https://pypi.org/simple"
 DEFAULT_JSON_URL = "https://pypi.org/pypi"
@@ -140,12 +140,12 @@ class PyPIClient:
         except NotFound:
             raise ProjectNotFound(url, f"no project named {name!r} on the index") from None
 
-    def project_index(self, name: str, *, max_age: float | None = None) -> ProjectIndex:
+    def project_index(self, name: str, *, max_age: float | None = None, packer: Packer | None = None) -> ProjectIndex:
         """Every release and file of the project (auditor.project_index: the one model and the
         one loader). Raises ProjectNotFound for an unknown project."""
         from auditor.project_index import load_index
 
-        return load_index(self, name, max_age=max_age)
+        return load_index(self, name, max_age=max_age, packer=packer)
 
 
     def project_info(self, name: str) -> ProjectInfo:

@@ -307,6 +307,55 @@ def ft_offer_for(project: ProjectIndex, version: str | None, target: PythonTarge
     )
 
 
+class PagePackers:
+    """Worker processes that parse and pack index pages (project_index.pack_page) in a cold run.
+
+    A cold `env` is CPU-bound on a GIL build: parsing and packing the pages (73 MB of JSON for
+    the 374-module benchmark venv, ~0.6 s of CPU) ran in the fetch threads one at a time under
+    the interpreter lock, while the second core idled. Started only on a GIL build (a free-threaded
+    one parses on every core in threads), with fork, at least 2 CPUs and enough pages, and only
+    from a process with no other thread: the workers are forked here, before any fetch thread
+    starts (forking while threads hold locks can leave the child deadlocked)."""
+
+    MIN_PAGES = 4
+
+    def __init__(self, pool: Any) -> None:
+        self._pool = pool
+
+    @classmethod
+    def start(cls, pages: int) -> PagePackers | None:
+        import multiprocessing
+        import threading
+
+        cpus = os.cpu_count() or 1
+        if (pages < cls.MIN_PAGES or cpus < 2 or not getattr(sys, "_is_gil_enabled", lambda: True)()
+                or "fork" not in multiprocessing.get_all_start_methods() or threading.active_count() > 1):
+            return None
+        from concurrent.futures import ProcessPoolExecutor
+
+        pool = ProcessPoolExecutor(max_workers=min(2, cpus), mp_context=multiprocessing.get_context("fork"),
+                                   initializer=_ignore_sigint)
+        pool.submit(int).result()      # the fork context starts every worker on the first task: now
+        return cls(pool)
+
+    def pack(self, body: bytes, url: str) -> dict:
+        from auditor.project_index import pack_page
+
+        return self._pool.submit(pack_page, body, url).result()
+
+    def close(self) -> None:
+        from auditor.http import requests_aborted
+
+        self._pool.shutdown(wait=not requests_aborted(), cancel_futures=True)
+
+
+def _ignore_sigint() -> None:
+    # Ctrl-C reaches the whole process group: the parent reports it once and stops the workers.
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def gather_ft_offers(snapshot: EnvSnapshot, files: Sequence[ExtensionFile], reports: Mapping[str, ModuleReport],
                      *, ft_targets: Sequence[PythonTarget] | None, offline: bool) -> tuple[dict[str, list[FtOffer]], list[str]]:
     interp = snapshot.interpreter
@@ -335,9 +384,11 @@ def gather_ft_offers(snapshot: EnvSnapshot, files: Sequence[ExtensionFile], repo
     # project -> {file name: WheelFile} of the offered (pinned) wheels, for their binary verdicts
     pinned: dict[str, dict[str, Any]] = {}
 
+    packers: PagePackers | None = None     # started below, for the pages to fetch
+
     def one(key: str) -> tuple[str, list[FtOffer]]:
         try:
-            project = client.project_index(key, max_age=ONE_DAY)
+            project = client.project_index(key, max_age=ONE_DAY, packer=packers.pack if packers else None)
         except ProjectNotFound:  # built here or from another index: a quiet group, not a failure
             return key, [FtOffer(t.abi, needs[key], None, note=NOT_ON_INDEX) for t in targets]
         except AuditError as exc:
@@ -375,8 +426,13 @@ def gather_ft_offers(snapshot: EnvSnapshot, files: Sequence[ExtensionFile], repo
         if question:
             OFFERS.put(question, _offers_entry(results[key], pinned[key]), MARSHAL)
     if missing:
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            results.update(pool.map(one, missing))
+        packers = PagePackers.start(len(missing))
+        try:
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                results.update(pool.map(one, missing))
+        finally:
+            if packers is not None:
+                packers.close()
     results = {key: results[key] for key in sorted(results)}
     notes = []
     if failures:
