@@ -346,11 +346,13 @@ def pack_page(body: bytes, url: str) -> dict[str, Any]:
     return compact_index(CachedResponse(url, body, 0.0, True, False).json(), url)
 
 
-def index_from_response(name: str, response: CachedResponse, packer: Packer | None = None) -> ProjectIndex:
+def index_from_response(name: str, response: CachedResponse, packer: Packer | None = None, *,
+                        entries: bool = False) -> ProjectIndex:
     """A fetched page -> ProjectIndex. The packed form is cached by the body's fingerprint, so a
     revalidated page that did not change is not parsed again. The parsed page is not kept: the
     entries outside the kept ones are parsed again only if such a file is asked for (the pages of
-    one requirements run held ~300 MB as Python objects)."""
+    one requirements run held ~300 MB as Python objects), unless `entries`: then every file's
+    entry is kept from the same parse (the census reads every file of every page)."""
     import hashlib
 
     # Keyed by URL, length and both ends of the body: PyPI's page starts with its "_last-serial",
@@ -359,15 +361,19 @@ def index_from_response(name: str, response: CachedResponse, packer: Packer | No
     fingerprint = hashlib.sha1(b"%s\0%d\0%s\0%s" % (url.encode(), len(body), body[:4096], body[-4096:]))
     key = "body-" + fingerprint.hexdigest()
     compact = COMPACT_PAGES.get(key, MARSHAL, check=is_compact)
+    kept: dict[str, dict] | None = None
     if compact is None:
-        if packer is not None:
+        if packer is not None and not entries:
             compact = packer(body, url)
         else:
             with _PARSING:
-                compact = compact_index(response.json(), url)
+                doc = response.json()
+                compact = compact_index(doc, url)
+                kept = _entries_by_name(doc, url) if entries else None
+                del doc
         COMPACT_PAGES.put(key, compact, MARSHAL)
     index = index_from_compact(name, compact, url)
-    index.compact, index.compact_key = compact, key
+    index.compact, index.compact_key, index._entries = compact, key, kept
     index._load_entries = lambda: _entries_of(response)
     index.stale, index.age_seconds, index.from_cache = response.stale, response.age_seconds, response.from_cache
     return index
@@ -410,15 +416,16 @@ def cached_index(client: PyPIClient, name: str, *, max_age: float | None = None)
 
 
 def load_index(client: PyPIClient, name: str, *, max_age: float | None = None,
-               packer: Packer | None = None) -> ProjectIndex:
+               packer: Packer | None = None, entries: bool = False) -> ProjectIndex:
     """The project's index: from the packed page when the page is fresh in the cache, else from
     the page (fetched or revalidated at most once per `max_age`; the HTTP cache's default when
-    None), packed by `packer` (pack_page here when None). Raises pypi.ProjectNotFound for an
-    unknown project, AuditError for index trouble."""
-    cached = cached_index(client, name, max_age=max_age)
+    None), packed by `packer` (pack_page here when None). `entries`: every file will be read,
+    so a page parsed here keeps them all. Raises pypi.ProjectNotFound for an unknown project,
+    AuditError for index trouble."""
+    cached = None if entries else cached_index(client, name, max_age=max_age)
     if cached is not None:
         return cached
-    index = index_from_response(name, client.project_page(name, max_age=max_age), packer)
+    index = index_from_response(name, client.project_page(name, max_age=max_age), packer, entries=entries)
     # The full entries, if ever needed, from the HTTP cache rather than a body held in memory.
     index._load_entries = lambda: _entries_of(client.project_page(name, max_age=max_age))
     found = fresh_page_key(client, name, max_age=max_age)

@@ -140,12 +140,14 @@ class PyPIClient:
         except NotFound:
             raise ProjectNotFound(url, f"no project named {name!r} on the index") from None
 
-    def project_index(self, name: str, *, max_age: float | None = None, packer: Packer | None = None) -> ProjectIndex:
+    def project_index(self, name: str, *, max_age: float | None = None, packer: Packer | None = None,
+                      entries: bool = False) -> ProjectIndex:
         """Every release and file of the project (auditor.project_index: the one model and the
-        one loader). Raises ProjectNotFound for an unknown project."""
+        one loader; `entries` when every file will be read). Raises ProjectNotFound for an
+        unknown project."""
         from auditor.project_index import load_index
 
-        return load_index(self, name, max_age=max_age, packer=packer)
+        return load_index(self, name, max_age=max_age, packer=packer, entries=entries)
 
 
     def project_info(self, name: str) -> ProjectInfo:

@@ -140,3 +140,23 @@ def test_free_threaded_wheels_match_the_full_page_and_a_warm_run_reads_no_page(t
     for target in targets:
         for pinned in pins:
             assert ft_offer_for(again, pinned, target, linux) == ft_offer_for(index, pinned, target, linux)
+
+
+def test_a_page_read_for_every_file_is_parsed_once(tmp_path, monkeypatch):
+    """The census reads every file of every page (entries=True): the parse that packs the page
+    also keeps the entries, and `files` does not parse it again."""
+    from auditor import project_index
+    from auditor.pypi import SIMPLE_JSON
+
+    monkeypatch.setenv("FT_AUDIT_CACHE_DIR", str(tmp_path / "cache"))
+    http = HttpClient(offline=True, cache_root=tmp_path / "http")
+    client = PyPIClient(http=http)
+    http._store(client.page_url("lxml"), SIMPLE_JSON, (FIXTURES / "lxml.simple.json").read_bytes(), {})
+    expected = client.project_index("lxml").files       # packs the page, then parses it for `files`
+    monkeypatch.setattr(project_index, "COMPACT_PAGES", project_index.CacheStore("index-compact-2", versioned=True))
+    parses = []
+    real = CachedResponse.json
+    monkeypatch.setattr(CachedResponse, "json", lambda self: parses.append(self.url) or real(self))
+    index = client.project_index("lxml", entries=True)
+    assert index.files == expected and len(expected) == 400
+    assert parses == [client.page_url("lxml")]

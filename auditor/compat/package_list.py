@@ -105,7 +105,7 @@ def derive_package_list(
 
 def _compiled(client: PyPIClient, name: str) -> tuple[bool | None, str | None]:
     try:
-        return has_compiled_wheels(client.project_index(name)), None
+        return has_compiled_wheels(client.project_index(name, entries=True)), None
     except AuditError as exc:
         return None, exc.one_line()
 

@@ -61,7 +61,7 @@ def _fetched_date(age_seconds: float) -> str:
 def census_entry(client: PyPIClient, name: str, intern: PlatformSets, *, deep: bool = False,
                  deep_max_bytes: int | None = None) -> tuple[dict[str, Any], list[str]]:
     """One package's census entry (raises AuditError when its files cannot be read)."""
-    files = client.project_index(name)
+    files = client.project_index(name, entries=True)   # the census reads every file
     warnings: list[str] = []
     info = None
     info_url = f"{client.json_url}{files.name}/json" if client.json_url else None
