@@ -141,7 +141,7 @@ def ft_markers(target: Target) -> tuple[str, ...]:
 
 
 class MentioningReleases(Protocol):
-    """auditor.resolve.LazyReleases: releases packed by page, unpacked only for the files a
+    """auditor.project_index.LazyReleases: releases packed by page, unpacked only for the files a
     pre-filter names."""
 
     def mentioning(self, needles: Sequence[str]) -> list[Version]: ...
