@@ -28,7 +28,7 @@ from auditor.pypi import PyPIClient
 from auditor.report.data import refresh_summary
 from tests.requirements_server import RecordedIndex
 from tests.support.compat_sources import EXCERPTS
-from tests.test_compat_refresh import PACKAGES, Server
+from tests.test_compat_refresh import PACKAGES, Server, server  # noqa: F401 - fixture
 
 TITLES = ("py-free-threading tracking table", "free-threaded-wheels list")
 
@@ -55,13 +55,6 @@ class Bars:
     def __call__(self, total: int, label: str) -> Bars.Bar:
         self.bars.append(Bars.Bar(total, label))
         return self.bars[-1]
-
-
-@pytest.fixture
-def server():
-    srv = Server()
-    yield srv
-    srv.close()
 
 
 @pytest.fixture
